@@ -1,0 +1,58 @@
+import { UsageError } from './args';
+import { dataCheckCommand, dataSynthCommand } from './commands/data';
+import { preprocessCommand } from './commands/preprocess';
+import { splitsCommand } from './commands/splits';
+import { volumeInfoCommand } from './commands/volume';
+
+const USAGE = `ich: the ich-prognosis command line
+
+  ich data synth --out DIR [--seed N] [--in-plane 512] [--patients 262]
+  ich data check [DIR] [--json]
+  ich volume info FILE [--json]
+  ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
+  ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
+
+DIR defaults to $ICH_DATA_DIR, else data/synthetic.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  'data synth': dataSynthCommand,
+  'data check': dataCheckCommand,
+  'volume info': volumeInfoCommand,
+  splits: splitsCommand,
+  preprocess: preprocessCommand,
+};
+
+/** Runs `ich` with its arguments; returns the exit status. Bad input prints one line on stderr, never a stack. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return argv.length === 0 ? 1 : 0;
+  }
+  const two = `${argv[0]} ${argv[1] ?? ''}`;
+  const [name, rest] = COMMANDS[two] ? [two, argv.slice(2)] : [argv[0], argv.slice(1)];
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`ich: command expected one of ${Object.keys(COMMANDS).join(', ')}, got "${argv.slice(0, 2).join(' ')}" (see ich --help)\n`);
+    return 1;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`ich ${name}: ${message.split('\n')[0]}\n`);
+    if (process.env.ICH_DEBUG && err instanceof Error && !(err instanceof UsageError)) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`ich: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

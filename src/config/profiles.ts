@@ -1,0 +1,72 @@
+import { VolumeShape } from '../data/preprocess';
+
+/** Names of the run profiles (DESIGN.md, "Profiles"). */
+export type ProfileName = 'quick' | 'cpu' | 'paper';
+
+/** A run profile: volume size, network size and the training schedule. */
+export interface Profile {
+  name: ProfileName;
+  /** What it is for, in one line. */
+  purpose: string;
+  /** Preprocessed input [depth, height, width]. */
+  inputSize: VolumeShape;
+  /** Depth the scans are zero-padded to before resizing (the paper's 40 in every profile). */
+  padDepth: number;
+  /** At most this many patients (null: all). */
+  maxPatients: number | null;
+  folds: number;
+  epochs: number;
+  /** Early stopping after this many epochs without improvement. */
+  patience: number;
+  batchSize: number;
+  /** Gradient accumulation over this many batches. */
+  accumulation: number;
+}
+
+/** The three profiles. `paper` is the study's exact configuration (paper.md, "Training"). */
+export const PROFILES: Record<ProfileName, Profile> = {
+  quick: {
+    name: 'quick',
+    purpose: 'CI and smoke runs: tiny volumes, few patients and epochs; every notebook executes on it',
+    inputSize: [16, 48, 48],
+    padDepth: 40,
+    maxPatients: 60,
+    folds: 10,
+    epochs: 2,
+    patience: 20,
+    batchSize: 4,
+    accumulation: 3,
+  },
+  cpu: {
+    name: 'cpu',
+    purpose: 'the best science a 2-core machine can do in a few hours on the synthetic cohort',
+    inputSize: [32, 64, 64],
+    padDepth: 40,
+    maxPatients: null,
+    folds: 10,
+    epochs: 30,
+    patience: 10,
+    batchSize: 8,
+    accumulation: 3,
+  },
+  paper: {
+    name: 'paper',
+    purpose: "the paper's configuration (40x301x301, batch 8, accumulation 3, 10 folds, 100 epochs, patience 20); for a GPU",
+    inputSize: [40, 301, 301],
+    padDepth: 40,
+    maxPatients: null,
+    folds: 10,
+    epochs: 100,
+    patience: 20,
+    batchSize: 8,
+    accumulation: 3,
+  },
+};
+
+/** The profile named by `name`, or by `ICH_PROFILE`, default 'quick'. */
+export function getProfile(name: string | undefined = process.env.ICH_PROFILE): Profile {
+  const key = (name && name.trim() !== '' ? name.trim() : 'quick') as ProfileName;
+  const profile = PROFILES[key];
+  if (!profile) throw new Error(`profile expected one of ${Object.keys(PROFILES).join(', ')}, got "${name}"`);
+  return profile;
+}
