@@ -57,7 +57,7 @@ export const CLINICAL_COLUMNS: readonly ColumnSpec[] = [
 /** The optional 44th column added after the study. */
 export const OPTIONAL_COLUMNS: readonly ColumnSpec[] = [{ name: 'Cause_head_trauma', kind: 'binary' }];
 
-/** The 42 clinical variables (every column but the ID and the label), in table order. */
+/** The 41 clinical variables of the 43-column table (every column but the ID and the label), in table order; the optional Cause_head_trauma makes 42. */
 export const CLINICAL_VARIABLES: readonly string[] = CLINICAL_COLUMNS.slice(2).map((c) => c.name);
 
 /** Patient excluded from the study (its clinical row has no image in the authors' data). */
@@ -72,7 +72,7 @@ export interface ClinicalRecord {
   age: number;
   /** Glasgow Coma Scale, 3-15. */
   gcs: number;
-  /** Every clinical variable by column name (the 42, plus optional ones present). */
+  /** Every clinical variable by column name (the 41, plus Cause_head_trauma when present). */
   values: Record<string, number | null>;
   /** 1-based line in the CSV. */
   line: number;
