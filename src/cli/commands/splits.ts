@@ -14,6 +14,13 @@ export async function splitsCommand(argv: string[]): Promise<number> {
   );
   const file = stringFlag(args, 'labels');
   if (!file) throw new UsageError('ich splits: --labels expected a JSON file, got none');
+  const options = {
+    folds: intFlag(args, 'folds', 10, 2),
+    seed: intFlag(args, 'seed', 1, 0, 0xffffffff),
+    valFraction: numberFlag(args, 'val-fraction', 0.1, (v) => v > 0 && v < 1, 'a fraction in (0, 1)'),
+    valSeed: intFlag(args, 'val-seed', 1, 0, 0xffffffff),
+    oversampleSeed: intFlag(args, 'oversample-seed', 2, 0, 0xffffffff),
+  };
   let labels: unknown;
   try {
     labels = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -24,13 +31,7 @@ export async function splitsCommand(argv: string[]): Promise<number> {
   labels.forEach((y, i) => {
     if (y !== 0 && y !== 1) throw new UsageError(`labels file expected 0 or 1 at index ${i}, got ${JSON.stringify(y)} (${file})`);
   });
-  const folds = crossValidationFolds(labels as number[], {
-    folds: intFlag(args, 'folds', 10, 2),
-    seed: intFlag(args, 'seed', 1, 0, 0xffffffff),
-    valFraction: numberFlag(args, 'val-fraction', 0.1, (v) => v > 0 && v < 1, 'a fraction in (0, 1)'),
-    valSeed: intFlag(args, 'val-seed', 1, 0, 0xffffffff),
-    oversampleSeed: intFlag(args, 'oversample-seed', 2, 0, 0xffffffff),
-  });
+  const folds = crossValidationFolds(labels as number[], options);
   if (args.flags.json) {
     process.stdout.write(JSON.stringify({ folds }) + '\n');
   } else {

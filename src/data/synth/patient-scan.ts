@@ -44,7 +44,8 @@ export function scanPlan(patient: SynthPatient, seed: number, inPlane: number): 
     : { cx: side * rng.between(28, 42), cy: rng.between(-40, 45), cz: centreZ + rng.between(12, 40), rx, ry, rz, rough: 0.18, phase: [rng.between(0, 6), rng.between(0, 6), rng.between(0, 6)] };
   const ivhFraction = rng.chance(sigmoid(-2.2 + 3 * g + 0.5 * y)) ? clamp(0.15 + 0.45 * g + rng.between(-0.1, 0.2), 0.08, 0.85) : 0;
   const midlineShiftMm = clamp(0.14 * hematomaMl * rng.between(0.6, 1.4) - 1, 0, 14);
-  const atrophy = clamp(((patient.age - 45) / 45) * 0.85 + rng.between(0, 0.15), 0, 1);
+  // Atrophy follows age loosely: people of one age differ (brain reserve, vascular load).
+  const atrophy = clamp(((patient.age - 45) / 45) * 0.8 + 0.18 * rng.normal() + 0.05, 0, 1);
   const noiseSd = patient.scanner === 'GE' ? 4 : 5;
   const params: PhantomParams = {
     headA: 70 + 3.5 * rng.normal(),

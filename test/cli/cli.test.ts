@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readNpy } from '../../src/io/npy';
+import { damagedCopy, smallCohort } from '../support/cohort';
+import { FIXTURES, fixture, maxAbsDiff, ROOT, tempDir } from '../support/paths';
+
+function ich(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), ...args], { encoding: 'utf8', env: { ...process.env, ICH_DEBUG: '' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user error: exit 1, one line on stderr, no stack trace. */
+function assertCleanError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.ok(!/\n\s+at /.test(r.stderr));
+}
+
+describe('cli: ich', () => {
+  it('prints usage and rejects unknown commands and options cleanly', () => {
+    const help = ich('--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /ich data synth --out DIR/);
+    assertCleanError(ich('frobnicate'), /command expected one of/);
+    assertCleanError(ich('volume', 'info', 'x.nii', '--jsn'), /option expected one of --json/);
+  });
+
+  it('data synth writes a cohort and data check accepts it (exit 0, JSON summary)', () => {
+    const out = path.join(tempDir(), 'c');
+    const s = ich('data', 'synth', '--out', out, '--seed', '5', '--in-plane', '32', '--patients', '24');
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /24 clinical rows, 24 scans/);
+    const c = ich('data', 'check', out, '--json');
+    assert.equal(c.code, 0, c.stdout);
+    const report = JSON.parse(c.stdout);
+    assert.equal(report.usable, true);
+    assert.equal(report.summary.usablePatients, 24);
+    assert.equal(Object.values(report.summary.sliceHistogram as Record<string, number>).reduce((a, b) => a + b, 0), 24);
+    assertCleanError(ich('data', 'synth', '--out', out, '--in-plane', 'big'), /--in-plane expected an integer/);
+    assertCleanError(ich('data', 'synth'), /--out expected a directory/);
+  });
+
+  it('data check reports broken patients and goes on (exit 0), and exits 1 on an unusable dataset', async () => {
+    const root = await damagedCopy();
+    const img = path.join(root, 'ICH_nii_StrippedSkull', 'POOR_PROGNOSIS');
+    const victim = path.join(img, fs.readdirSync(img)[0]);
+    fs.writeFileSync(victim, fs.readFileSync(victim).subarray(0, 100));
+    const r = ich('data', 'check', root);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /error: .*_brain\.nii\.gz .*truncated file \(patient skipped\)/);
+    assert.match(r.stdout, /usable: yes/);
+    const bad = ich('data', 'check', tempDir());
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /usable: NO/);
+  });
+
+  it('volume info gives the nibabel statistics after scl_slope/scl_inter', () => {
+    const f = fixture('nifti.json').files.find((x: { file: string }) => x.file === 'nifti/int16_scaled.nii.gz');
+    const r = ich('volume', 'info', path.join(FIXTURES, f.file), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    assert.deepEqual(info.dims, f.dims);
+    assert.equal(info.datatype, 'int16');
+    for (const k of ['min', 'max', 'mean', 'std']) assert.ok(Math.abs(info[k] - f[k]) < 1e-6, k);
+    assert.equal(info.sclSlope, 0.5);
+    const npy = ich('volume', 'info', path.join(FIXTURES, 'npy/f8.npy'));
+    assert.equal(npy.code, 0);
+    assert.match(npy.stdout, /datatype: float64/);
+    assertCleanError(ich('volume', 'info', path.join(FIXTURES, 'nifti/bad_4d.nii.gz')), /expected 3 dimensions, got 4D/);
+    assertCleanError(ich('volume', 'info', '/no/such/file.nii.gz'), /ENOENT/);
+  });
+
+  it('splits prints the scikit-learn folds for a label file', () => {
+    const c = fixture('splits.json').cases[3];
+    const file = path.join(tempDir(), 'labels.json');
+    fs.writeFileSync(file, JSON.stringify(c.labels));
+    const r = ich('splits', '--labels', file, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).folds, c.folds);
+    fs.writeFileSync(file, '[0, 1, 2]');
+    assertCleanError(ich('splits', '--labels', file, '--json'), /expected 0 or 1 at index 2, got 2/);
+    fs.writeFileSync(file, '{oops');
+    assertCleanError(ich('splits', '--labels', file), /JSON array of 0\/1/);
+    assertCleanError(ich('splits', '--labels', file, '--val-fraction', '2'), /--val-fraction expected a fraction/);
+  });
+
+  it('preprocess writes the float32 [depth, height, width] volume of the PyTorch reference', () => {
+    const c = fixture('preprocess.json').cases[0];
+    const out = path.join(tempDir(), 'p.npy');
+    const r = ich('preprocess', path.join(FIXTURES, c.file), '--out', out, '--size', c.size.join(','), '--pad-depth', String(c.padDepth), '--quirks', c.quirks);
+    assert.equal(r.code, 0, r.stderr);
+    const arr = readNpy(out);
+    assert.equal(arr.dtype, 'float32');
+    assert.deepEqual(arr.shape, c.size);
+    assert.ok(maxAbsDiff(arr.data, c.expected) < 1e-6);
+    assertCleanError(ich('preprocess', path.join(FIXTURES, c.file), '--out', 'x.nii'), /--out expected a path ending in \.npy/);
+    assertCleanError(ich('preprocess', path.join(FIXTURES, c.file), '--out', out, '--size', '1,2'), /--size expected depth,height,width/);
+    assertCleanError(ich('preprocess', path.join(FIXTURES, c.file), '--out', out, '--quirks', 'odd'), /--quirks expected paper or fixed/);
+    assertCleanError(ich('preprocess', path.join(FIXTURES, 'nifti/nan_voxels.nii.gz'), '--out', out), /NaN or infinite voxels/);
+  });
+
+  it('data check defaults to ICH_DATA_DIR', async () => {
+    const root = await smallCohort();
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'data', 'check', '--json'], { encoding: 'utf8', env: { ...process.env, ICH_DATA_DIR: root } });
+    assert.equal(r.status, 0);
+    assert.equal(JSON.parse(r.stdout).root, root);
+  });
+});
