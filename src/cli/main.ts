@@ -1,5 +1,6 @@
 import { UsageError } from './args';
 import { dataCheckCommand, dataSynthCommand } from './commands/data';
+import { exportCommand } from './commands/export';
 import { preprocessCommand } from './commands/preprocess';
 import { splitsCommand } from './commands/splits';
 import { volumeInfoCommand } from './commands/volume';
@@ -11,6 +12,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich volume info FILE [--json]
   ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
+  ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
 
 DIR defaults to $ICH_DATA_DIR, else data/synthetic.`;
 
@@ -22,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   'volume info': volumeInfoCommand,
   splits: splitsCommand,
   preprocess: preprocessCommand,
+  export: exportCommand,
 };
 
 /** Runs `ich` with its arguments; returns the exit status. Bad input prints one line on stderr, never a stack. */
