@@ -167,7 +167,8 @@ export async function parseNifti(fileBytes: Uint8Array, source = 'nifti'): Promi
   const bytes = gunzipIfNeeded(fileBytes, source);
   const { version, littleEndian } = sniffHeader(bytes, source);
   const lib = await niftiReader();
-  const buffer = toArrayBuffer(bytes);
+  // nifti-reader-js only needs the header: hand it a small copy, not the whole volume.
+  const buffer = toArrayBuffer(bytes.subarray(0, Math.min(bytes.length, version === 1 ? 352 : 544)));
   let header: ReturnType<NiftiReaderModule['readHeader']>;
   try {
     header = lib.readHeader(buffer);

@@ -56,6 +56,19 @@ describe('data/preprocess', () => {
     assert.ok(Math.abs(out.data[(3 * shape[1] + 2) * shape[2] + 1] - 45 / 85) < 1e-6);
   });
 
+  it('gives the same result on the 16-bit lookup-table path and the float path', async () => {
+    const v = await readNifti(path.join(FIXTURES, f.cases[0].file));
+    const asFloat: Volume = { ...v, voxelType: 'float32', raw: Float32Array.from(v.raw) };
+    for (const quirks of ['paper', 'fixed'] as const) {
+      const a = preprocessVolume(v, { size: [9, 20, 11], quirks });
+      const b = preprocessVolume(asFloat, { size: [9, 20, 11], quirks });
+      assert.ok(maxAbsDiff(a.data, b.data) < 1e-6);
+    }
+    const scaled: Volume = { ...v, slope: 0.5, intercept: 20 };
+    const scaledFloat: Volume = { ...asFloat, slope: 0.5, intercept: 20 };
+    assert.ok(maxAbsDiff(preprocessVolume(scaled, { size: [4, 7, 9] }).data, preprocessVolume(scaledFloat, { size: [4, 7, 9] }).data) < 1e-6);
+  });
+
   it('takes values already in [0, 1] as they are (preprocessed .npy), and refuses NaN voxels naming the file', () => {
     const raw = Float32Array.from({ length: 8 }, (_, i) => i / 10);
     const unit: Volume = { source: 'u.npy', format: 'npy', dims: [2, 2, 2], voxelType: 'float32', voxelSize: [1, 1, 1], affine: [], raw, slope: 1, intercept: 0 };
