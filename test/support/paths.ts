@@ -12,10 +12,13 @@ export function fixture<T = any>(name: string): T {
   return JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as T;
 }
 
+const temporary: string[] = [];
+process.once('exit', () => temporary.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 /** A fresh temporary folder, removed at process exit. */
 export function tempDir(prefix = 'ich-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  temporary.push(dir);
   return dir;
 }
 

@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+// The union package registers the gradients of every core op (tfjs-core's CommonJS bundle registers none; its
+// register_all_gradients module is ESM with extensionless imports, which Node cannot load from CommonJS).
+import '@tensorflow/tfjs';
+
+/**
+ * The ONLY place that chooses a TensorFlow.js backend (DESIGN.md, "Compute backends").
+ * `ICH_BACKEND=tensorflow|webgpu|wasm|cpu`, or automatic: tfjs-node-gpu, then tfjs-node when installed, else wasm.
+ */
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+
+/** What {@link initBackend} chose and why, for notebooks and logs. */
+export interface BackendReport {
+  /** The active backend. */
+  backend: BackendName;
+  /** What was asked for ('auto' when nothing was). */
+  requested: BackendName | 'auto';
+  /** The package providing it. */
+  package: string;
+  tfjsVersion: string;
+  /** True when tensors live on a GPU. */
+  gpu: boolean;
+  /** Loud problems, e.g. tfjs-node-gpu silently running on the CPU. */
+  warnings: string[];
+  /** Backends tried before this one, with the reason each was passed over. */
+  skipped: string[];
+}
+
+const NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+let current: BackendReport | null = null;
+
+/** Loads a package by name; null when it is not installed or fails to load (optional dependencies). */
+function tryRequire(name: string): { ok: true; module: unknown } | { ok: false; reason: string } {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return { ok: true, module: require(name) };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { ok: false, reason: e.code === 'MODULE_NOT_FOUND' ? `${name} is not installed` : `${name} failed to load: ${e.message.split('\n')[0]}` };
+  }
+}
+
+async function activate(name: BackendName): Promise<{ pkg: string; gpu: boolean; warnings: string[] }> {
+  const warnings: string[] = [];
+  switch (name) {
+    case 'cpu':
+      await tf.setBackend('cpu');
+      return { pkg: '@tensorflow/tfjs-backend-cpu', gpu: false, warnings };
+    case 'wasm': {
+      const r = tryRequire('@tensorflow/tfjs-backend-wasm');
+      if (!r.ok) throw new Error(`backend wasm expected @tensorflow/tfjs-backend-wasm, got: ${r.reason}`);
+      if (!(await tf.setBackend('wasm'))) throw new Error('backend wasm expected to initialise, got a failure');
+      return { pkg: '@tensorflow/tfjs-backend-wasm', gpu: false, warnings };
+    }
+    case 'webgpu': {
+      const dawn = tryRequire('webgpu');
+      if (!dawn.ok) throw new Error(`backend webgpu expected the \`webgpu\` package (Dawn), got: ${dawn.reason}`);
+      const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
+      const mod = dawn.module as { create?: (flags: string[]) => unknown; globals?: Record<string, unknown> };
+      if (mod.globals) Object.assign(globalThis, mod.globals);
+      if (!g.navigator?.gpu && mod.create) Object.defineProperty(globalThis, 'navigator', { value: { gpu: mod.create([]) }, configurable: true });
+      const r = tryRequire('@tensorflow/tfjs-backend-webgpu');
+      if (!r.ok) throw new Error(`backend webgpu expected @tensorflow/tfjs-backend-webgpu, got: ${r.reason}`);
+      if (!(await tf.setBackend('webgpu'))) throw new Error('backend webgpu expected a GPU adapter, got none');
+      return { pkg: '@tensorflow/tfjs-backend-webgpu', gpu: true, warnings };
+    }
+    case 'tensorflow': {
+      let pkg = '@tensorflow/tfjs-node-gpu';
+      let r = tryRequire(pkg);
+      if (!r.ok) {
+        pkg = '@tensorflow/tfjs-node';
+        r = tryRequire(pkg);
+      }
+      if (!r.ok) throw new Error(`backend tensorflow expected @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, got: ${r.reason}`);
+      if (!(await tf.setBackend('tensorflow'))) throw new Error(`backend tensorflow expected ${pkg} to register, got a failure`);
+      const usingGpu = Boolean((tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice);
+      if (pkg.endsWith('-gpu') && !usingGpu) {
+        warnings.push(
+          'WARNING: @tensorflow/tfjs-node-gpu is installed but runs on the CPU (it needs CUDA 11.2 and cuDNN 8.1; on other versions it falls back silently)',
+        );
+      }
+      return { pkg, gpu: usingGpu, warnings };
+    }
+  }
+}
+
+/**
+ * Chooses and initialises the backend: `requested`, else `ICH_BACKEND`, else automatic (tfjs-node-gpu, tfjs-node,
+ * wasm, cpu in that order, each tried only when its package loads). Warnings are also written to stderr.
+ * @throws when a backend is named explicitly and cannot start, with the reason.
+ */
+export async function initBackend(requested: string | undefined = process.env.ICH_BACKEND): Promise<BackendReport> {
+  const want = requested && requested.trim() !== '' ? requested.trim() : 'auto';
+  if (want !== 'auto' && !NAMES.includes(want as BackendName)) {
+    throw new Error(`ICH_BACKEND expected one of ${NAMES.join(', ')}, got "${want}"`);
+  }
+  const order: BackendName[] = want === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [want as BackendName];
+  const skipped: string[] = [];
+  for (const name of order) {
+    try {
+      const { pkg, gpu, warnings } = await activate(name);
+      await tf.ready();
+      current = { backend: name, requested: want as BackendName | 'auto', package: pkg, tfjsVersion: tf.version_core, gpu, warnings, skipped };
+      for (const w of warnings) process.stderr.write(`${w}\n`);
+      return current;
+    } catch (err) {
+      if (want !== 'auto') throw err;
+      skipped.push(`${name}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`backend expected one of ${order.join(', ')} to start, got none: ${skipped.join('; ')}`);
+}
+
+/** The report of the active backend, or null before {@link initBackend}. */
+export function backendReport(): BackendReport | null {
+  return current && current.backend === tf.getBackend() ? current : null;
+}
+
+/** One line describing the backend, for notebook setup cells and logs. */
+export function describeBackend(report: BackendReport): string {
+  return `TensorFlow.js ${report.tfjsVersion} on ${report.backend} (${report.package}${report.gpu ? ', GPU' : ', CPU'})` +
+    (report.requested === 'auto' && report.skipped.length ? `; passed over: ${report.skipped.join('; ')}` : '');
+}

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Act3d, shape5, withTensor } from './act3d';
+
+/** Running statistics and affine parameters of one batch norm (PyTorch BatchNorm3d). */
+export interface BatchNormParams {
+  gamma: tf.Tensor1D;
+  beta: tf.Tensor1D;
+  runningMean: tf.Tensor1D;
+  runningVar: tf.Tensor1D;
+}
+
+/** Batch statistics computed in training mode (kept with tf.keep), for the caller to fold into the running ones and dispose. */
+export interface BatchStats {
+  mean: tf.Tensor1D;
+  /** Unbiased (n - 1) variance, as PyTorch uses for the running variance. */
+  varUnbiased: tf.Tensor1D;
+}
+
+/**
+ * Batch normalisation over batch, depth, height and width per channel, as [voxels, C]. Training: normalise with the
+ * batch mean and biased variance and return the statistics; eval: use the running ones. eps 1e-5 by default.
+ */
+export function batchNorm3d(a: Act3d, p: BatchNormParams, training: boolean, eps = 1e-5): { y: Act3d; stats: BatchStats | null } {
+  const [b, d, h, w, c] = shape5(a);
+  const flat = tf.reshape(a.x, [b * d * h * w, c]);
+  let y: tf.Tensor;
+  let stats: BatchStats | null = null;
+  if (training) {
+    const n = b * d * h * w;
+    const { mean, variance } = tf.moments(flat, 0);
+    y = tf.add(tf.mul(tf.div(tf.sub(flat, mean), tf.sqrt(tf.add(variance, eps))), p.gamma), p.beta);
+    // Kept past the caller's tidy/gradient scope; the caller folds them into the running statistics and disposes them.
+    stats = { mean: tf.keep(mean) as tf.Tensor1D, varUnbiased: tf.keep(tf.mul(variance, n > 1 ? n / (n - 1) : 1)) as tf.Tensor1D };
+  } else {
+    const scale = tf.div(p.gamma, tf.sqrt(tf.add(p.runningVar, eps)));
+    y = tf.add(tf.mul(tf.sub(flat, p.runningMean), scale), p.beta);
+  }
+  return { y: withTensor(a, tf.reshape(y, [b * d, h, w, c]) as tf.Tensor4D), stats };
+}
+
+/** PyTorch's running-statistics update: running = (1 - momentum) * running + momentum * batch (momentum 0.1). */
+export function updateRunningStats(p: { runningMean: tf.Variable; runningVar: tf.Variable }, stats: BatchStats, momentum = 0.1): void {
+  tf.tidy(() => {
+    p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(stats.mean, momentum)));
+    p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(stats.varUnbiased, momentum)));
+  });
+}
+
+/** ReLU on an activation. */
+export function relu3d(a: Act3d): Act3d {
+  return withTensor(a, tf.relu(a.x) as tf.Tensor4D);
+}
+
+/**
+ * Channel dropout (PyTorch Dropout3d): in training, each (sample, channel) map is zeroed with probability `rate` and
+ * the rest scaled by 1 / (1 - rate). `mask` ([B, C] of 0/1) is drawn by the caller from a seeded generator, so runs
+ * are reproducible on every backend.
+ */
+export function channelDropout(a: Act3d, rate: number, mask: tf.Tensor2D | null): Act3d {
+  if (!mask || rate <= 0) return a;
+  const [b, d, h, w, c] = shape5(a);
+  const v = tf.reshape(a.x, [b, d * h * w, c]);
+  const m = tf.mul(tf.reshape(mask, [b, 1, c]), 1 / (1 - rate));
+  return withTensor(a, tf.reshape(tf.mul(v, m), [b * d, h, w, c]) as tf.Tensor4D);
+}
