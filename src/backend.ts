@@ -4,6 +4,9 @@ import '@tensorflow/tfjs-backend-cpu';
 // register_all_gradients module is ESM with extensionless imports, which Node cannot load from CommonJS).
 import '@tensorflow/tfjs';
 
+// Silences the cpu backend's console banner about tfjs-node (this module reports the backend itself).
+tf.env().set('PROD', true);
+
 /**
  * The ONLY place that chooses a TensorFlow.js backend (DESIGN.md, "Compute backends").
  * `ICH_BACKEND=tensorflow|webgpu|wasm|cpu`, or automatic: tfjs-node-gpu, then tfjs-node when installed, else wasm.

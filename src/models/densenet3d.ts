@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Act3d } from '../ops/act3d';
+import { conv3d } from '../ops/conv3d';
+import { BatchStats, batchNorm3d, channelDropout, relu3d } from '../ops/norm';
+import { avgPool3d, concatChannels, maxPool3d } from '../ops/pool3d';
+import { ParamStore } from './params';
+
+/** DenseNet 3D configuration; the defaults are MONAI's DenseNet-121 as the paper uses it (paper.md, "Models"). */
+export interface DenseNetConfig {
+  /** Dense layers per block; default [6, 12, 24, 16]. */
+  blocks: number[];
+  /** Channels each dense layer adds; default 32. */
+  growth: number;
+  /** Channels of the stem convolution; default 64. */
+  initFeatures: number;
+  /** Bottleneck width = bnSize * growth; default 4. */
+  bnSize: number;
+  /** Channel dropout after each dense layer; default 0.2. */
+  dropout: number;
+}
+
+/** MONAI DenseNet-121 3D. */
+export const DENSENET121: DenseNetConfig = { blocks: [6, 12, 24, 16], growth: 32, initFeatures: 64, bnSize: 4, dropout: 0.2 };
+
+/** What a forward pass needs besides the input, and what it leaves behind. */
+export interface ForwardContext {
+  /** Training mode: batch statistics and dropout. */
+  training: boolean;
+  /** Filled in training mode with each batch norm's statistics (kept tensors; see updateRunningStats). */
+  stats?: Map<string, BatchStats>;
+  /** Draws a [batch, channels] 0/1 keep-mask for channel dropout; null/undefined disables dropout. */
+  dropoutMask?: (name: string, batch: number, channels: number, rate: number) => tf.Tensor2D | null;
+  /** Activations to keep by layer name (e.g. 'transition3.conv' for Grad-CAM). */
+  taps?: Map<string, Act3d>;
+}
+
+type BnVars = ReturnType<ParamStore['batchNorm']>;
+
+/** The DenseNet backbone: parameters and a forward function. */
+export interface DenseNet3d {
+  config: DenseNetConfig;
+  /** Channels of the final feature map (1024 for DenseNet-121). */
+  featureChannels: number;
+  /** Runs the backbone up to the final batch norm (before its ReLU): [B*D', H', W', featureChannels]. */
+  forward(x: Act3d, ctx: ForwardContext): Act3d;
+}
+
+/**
+ * Builds a 3D DenseNet in MONAI's layout and naming (`<prefix>features.conv0.weight`,
+ * `...denseblock1.denselayer1.layers.norm1.running_mean`, `...transition1.conv.weight`, `...norm5.bias`):
+ * stem conv 7x7x7 stride 2 pad 3 (no bias) -> BN -> ReLU -> max pool 3 stride 2 pad 1; dense blocks of
+ * BN-ReLU-conv1x1x1(bnSize*growth)-BN-ReLU-conv3x3x3(growth)-dropout, concatenated; transitions BN-ReLU-conv1x1x1
+ * (half the channels)-avg pool 2; final BN. Convs Kaiming-normal, BN weight 1 and bias 0.
+ */
+export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfig> = {}, prefix = 'feature_extractor.'): DenseNet3d {
+  const c: DenseNetConfig = { ...DENSENET121, ...config };
+  const f = `${prefix}features.`;
+  const conv0 = store.conv(`${f}conv0.weight`, 7, 1, c.initFeatures);
+  const norm0 = store.batchNorm(`${f}norm0`, c.initFeatures);
+  let channels = c.initFeatures;
+  type Layer = { name: string; norm1: BnVars; conv1: tf.Variable; norm2: BnVars; conv2: tf.Variable; cin: number };
+  type Transition = { name: string; norm: BnVars; conv: tf.Variable; cin: number; cout: number };
+  const blocks: { layers: Layer[]; transition: Transition | null }[] = [];
+  c.blocks.forEach((n, bi) => {
+    const layers: Layer[] = [];
+    for (let li = 0; li < n; li++) {
+      const name = `${f}denseblock${bi + 1}.denselayer${li + 1}.layers.`;
+      const mid = c.bnSize * c.growth;
+      layers.push({
+        name,
+        cin: channels,
+        norm1: store.batchNorm(`${name}norm1`, channels),
+        conv1: store.conv(`${name}conv1.weight`, 1, channels, mid),
+        norm2: store.batchNorm(`${name}norm2`, mid),
+        conv2: store.conv(`${name}conv2.weight`, 3, mid, c.growth),
+      });
+      channels += c.growth;
+    }
+    let transition: Transition | null = null;
+    if (bi < c.blocks.length - 1) {
+      const name = `${f}transition${bi + 1}.`;
+      const cout = Math.floor(channels / 2);
+      transition = { name, cin: channels, cout, norm: store.batchNorm(`${name}norm`, channels), conv: store.conv(`${name}conv.weight`, 1, channels, cout) };
+      channels = cout;
+    }
+    blocks.push({ layers, transition });
+  });
+  const norm5 = store.batchNorm(`${f}norm5`, channels);
+
+  const bn = (x: Act3d, vars: BnVars, name: string, ctx: ForwardContext): Act3d => {
+    const { y, stats } = batchNorm3d(x, vars as never, ctx.training);
+    if (stats) {
+      if (ctx.stats) ctx.stats.set(name, stats);
+      else tf.dispose([stats.mean, stats.varUnbiased]);
+    }
+    return y;
+  };
+  const forward = (x: Act3d, ctx: ForwardContext): Act3d => {
+    let h = conv3d(x, conv0 as tf.Tensor as tf.Tensor2D, { kernel: 7, stride: 2, padding: 3 });
+    h = relu3d(bn(h, norm0, `${f}norm0`, ctx));
+    h = maxPool3d(h, 3, 2, 1);
+    for (const block of blocks) {
+      for (const layer of block.layers) {
+        let y = relu3d(bn(h, layer.norm1, `${layer.name}norm1`, ctx));
+        y = conv3d(y, layer.conv1 as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
+        y = relu3d(bn(y, layer.norm2, `${layer.name}norm2`, ctx));
+        y = conv3d(y, layer.conv2 as tf.Tensor as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 });
+        if (ctx.training && c.dropout > 0 && ctx.dropoutMask) {
+          y = channelDropout(y, c.dropout, ctx.dropoutMask(`${layer.name}dropout`, y.batch, c.growth, c.dropout));
+        }
+        h = concatChannels([h, y]);
+      }
+      const t = block.transition;
+      if (t) {
+        const y = relu3d(bn(h, t.norm, `${t.name}norm`, ctx));
+        const conv = conv3d(y, t.conv as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
+        ctx.taps?.set(`${t.name.slice(f.length)}conv`, conv);
+        h = avgPool3d(conv, 2);
+      }
+    }
+    return bn(h, norm5, `${f}norm5`, ctx);
+  };
+  return { config: c, featureChannels: channels, forward };
+}

@@ -1,0 +1,143 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { SeededRandom } from '../math/random';
+
+/** Kinds of parameters, for weight decay, import and counting. */
+export type ParamKind = 'conv' | 'linear-weight' | 'linear-bias' | 'bn-gamma' | 'bn-beta' | 'bn-mean' | 'bn-var' | 'bias';
+
+/** One named parameter or buffer; names follow the PyTorch state dict of the authors' model. */
+export interface Param {
+  name: string;
+  kind: ParamKind;
+  variable: tf.Variable;
+  /** False for batch-norm running statistics (buffers). */
+  trainable: boolean;
+  /** Shape in PyTorch's layout, for import/export (conv: [out, in, k, k, k]; linear: [out, in]). */
+  torchShape: number[];
+}
+
+/**
+ * The parameters of a model by name, created with deterministic initial values from a seed (so two runs with one
+ * seed start identical on every backend).
+ */
+export class ParamStore {
+  readonly params = new Map<string, Param>();
+  private readonly rng: SeededRandom;
+
+  constructor(seed: number) {
+    this.rng = new SeededRandom(seed);
+  }
+
+  private add(name: string, kind: ParamKind, values: Float32Array, shape: number[], torchShape: number[], trainable = true): tf.Variable {
+    if (this.params.has(name)) throw new Error(`parameter name expected to be unique, got "${name}" twice`);
+    // tfjs variable names are global to the engine: let it number them; our name lives in the Param.
+    const variable = tf.variable(tf.tensor(values, shape), trainable);
+    this.params.set(name, { name, kind, variable, trainable, torchShape });
+    return variable;
+  }
+
+  /** Conv weight [k^3 * cin, cout], Kaiming normal (fan_in, gain sqrt 2) as MONAI initialises its convs. */
+  conv(name: string, k: number, cin: number, cout: number): tf.Variable {
+    const fanIn = cin * k * k * k;
+    const std = Math.sqrt(2 / fanIn);
+    const v = Float32Array.from({ length: fanIn * cout }, () => std * this.rng.normal());
+    return this.add(name, 'conv', v, [fanIn, cout], [cout, cin, k, k, k]);
+  }
+
+  /** A conv bias [cout], PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
+  convBias(name: string, fanIn: number, cout: number): tf.Variable {
+    const b = 1 / Math.sqrt(fanIn);
+    return this.add(name, 'bias', Float32Array.from({ length: cout }, () => this.rng.between(-b, b)), [cout], [cout]);
+  }
+
+  /** Linear layer [in, out] and bias [out], PyTorch's default init (uniform +-1/sqrt(in)); `zeroBias` as MONAI. */
+  linear(name: string, cin: number, cout: number, zeroBias = false): { weight: tf.Variable; bias: tf.Variable } {
+    const b = 1 / Math.sqrt(cin);
+    const weight = this.add(`${name}.weight`, 'linear-weight', Float32Array.from({ length: cin * cout }, () => this.rng.between(-b, b)), [cin, cout], [cout, cin]);
+    const bias = this.add(`${name}.bias`, 'linear-bias', Float32Array.from({ length: cout }, () => (zeroBias ? 0 : this.rng.between(-b, b))), [cout], [cout]);
+    return { weight, bias };
+  }
+
+  /** Batch norm: gamma 1, beta 0, running mean 0, running variance 1 (PyTorch defaults). */
+  batchNorm(name: string, c: number): { gamma: tf.Variable; beta: tf.Variable; runningMean: tf.Variable; runningVar: tf.Variable } {
+    return {
+      gamma: this.add(`${name}.weight`, 'bn-gamma', new Float32Array(c).fill(1), [c], [c]),
+      beta: this.add(`${name}.bias`, 'bn-beta', new Float32Array(c), [c], [c]),
+      runningMean: this.add(`${name}.running_mean`, 'bn-mean', new Float32Array(c), [c], [c], false),
+      runningVar: this.add(`${name}.running_var`, 'bn-var', new Float32Array(c).fill(1), [c], [c], false),
+    };
+  }
+
+  /** Trainable variables in creation order. */
+  trainable(): tf.Variable[] {
+    return [...this.params.values()].filter((p) => p.trainable).map((p) => p.variable);
+  }
+
+  /** Number of trainable values (PyTorch's `sum(p.numel() for p in model.parameters())`). */
+  countTrainable(prefix = ''): number {
+    let n = 0;
+    for (const p of this.params.values()) if (p.trainable && p.name.startsWith(prefix)) n += p.variable.size;
+    return n;
+  }
+
+  /** Frees every variable. */
+  dispose(): void {
+    for (const p of this.params.values()) p.variable.dispose();
+    this.params.clear();
+  }
+}
+
+/** Converts a PyTorch-layout tensor's values to this store's layout (conv permuted to [kD,kH,kW,in,out]; linear transposed). */
+export function fromTorchLayout(kind: ParamKind, torchShape: number[], values: Float32Array): Float32Array {
+  if (kind === 'conv') {
+    const [cout, cin, kd, kh, kw] = torchShape;
+    const out = new Float32Array(values.length);
+    for (let o = 0; o < cout; o++)
+      for (let i = 0; i < cin; i++)
+        for (let a = 0; a < kd; a++)
+          for (let b = 0; b < kh; b++)
+            for (let c = 0; c < kw; c++) out[((((a * kh + b) * kw + c) * cin + i) * cout) + o] = values[((((o * cin + i) * kd + a) * kh + b) * kw) + c];
+    return out;
+  }
+  if (kind === 'linear-weight') {
+    const [cout, cin] = torchShape;
+    const out = new Float32Array(values.length);
+    for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) out[i * cout + o] = values[o * cin + i];
+    return out;
+  }
+  return values;
+}
+
+/** Inverse of {@link fromTorchLayout}. */
+export function toTorchLayout(kind: ParamKind, torchShape: number[], values: Float32Array): Float32Array {
+  if (kind === 'conv') {
+    const [cout, cin, kd, kh, kw] = torchShape;
+    const out = new Float32Array(values.length);
+    for (let o = 0; o < cout; o++)
+      for (let i = 0; i < cin; i++)
+        for (let a = 0; a < kd; a++)
+          for (let b = 0; b < kh; b++)
+            for (let c = 0; c < kw; c++) out[((((o * cin + i) * kd + a) * kh + b) * kw) + c] = values[((((a * kh + b) * kw + c) * cin + i) * cout) + o];
+    return out;
+  }
+  if (kind === 'linear-weight') {
+    const [cout, cin] = torchShape;
+    const out = new Float32Array(values.length);
+    for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) out[o * cin + i] = values[i * cout + o];
+    return out;
+  }
+  return values;
+}
+
+/**
+ * Loads values given in PyTorch's layout by state-dict name (e.g. a released checkpoint converted to
+ * name -> Float32Array). Every parameter of the store must be present with its exact size.
+ * @throws naming the first missing or mis-sized parameter.
+ */
+export function loadTorchStateDict(store: ParamStore, state: ReadonlyMap<string, Float32Array>, prefix = ''): void {
+  for (const p of store.params.values()) {
+    const values = state.get(prefix + p.name);
+    if (!values) throw new Error(`state dict expected "${prefix + p.name}", got no such key`);
+    if (values.length !== p.variable.size) throw new Error(`state dict "${prefix + p.name}" expected ${p.variable.size} values (${p.torchShape.join('x')}), got ${values.length}`);
+    p.variable.assign(tf.tensor(fromTorchLayout(p.kind, p.torchShape, values), p.variable.shape));
+  }
+}

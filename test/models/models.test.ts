@@ -1,0 +1,125 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { ForwardContext } from '../../src/models/densenet3d';
+import { buildImageModel } from '../../src/models/multitask';
+import { loadTorchStateDict, toTorchLayout } from '../../src/models/params';
+import { MODEL_SPECS, ModelSpec } from '../../src/models/tasks';
+import { FIXTURES } from '../support/paths';
+import { onBackend, relError, TEST_BACKENDS } from '../support/tf';
+
+/** A PyTorch reference dumped by test/fixtures/gen/make_model_fixtures.py (Debian python3-torch 1.13). */
+function loadFixture(name: string): { get: (key: string) => Float32Array; keys: string[]; meta: any } {
+  const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'models', `${name}.json`), 'utf8'));
+  const bytes = fs.readFileSync(path.join(FIXTURES, 'models', `${name}.bin`));
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const byName = new Map<string, { offset: number; length: number }>(meta.tensors.map((t: any) => [t.name, t]));
+  return {
+    meta,
+    keys: meta.tensors.map((t: any) => t.name),
+    get: (key) => {
+      const t = byName.get(key);
+      if (!t) throw new Error(`fixture key ${key} missing`);
+      return all.slice(t.offset, t.offset + t.length);
+    },
+  };
+}
+
+const CASES: { fixture: string; spec: ModelSpec; densenet?: object; input: [number, number, number, number] }[] = [
+  {
+    fixture: 'densenet-small',
+    spec: { name: 'small', backbone: 'densenet', tasks: [{ task: 'prognosis', weight: 0.4 }, { task: 'gcs-ordinal', weight: 0.3 }, { task: 'age-binary', weight: 0.3 }] },
+    densenet: { blocks: [2, 3], growth: 4, initFeatures: 8, bnSize: 2, dropout: 0 },
+    input: [2, 12, 14, 16],
+  },
+  { fixture: 'perez-cnn', spec: MODEL_SPECS['perez-cnn'], input: [2, 38, 40, 39] },
+];
+
+describe('models: outputs and gradients equal a PyTorch reference with the same weights', function () {
+  this.timeout(120000);
+  for (const c of CASES) {
+    for (const backend of TEST_BACKENDS) {
+      it(`${c.fixture}: eval and train logits, running statistics and gradients to 1e-4 (${backend})`, async () => {
+        const f = loadFixture(c.fixture);
+        await onBackend(backend, async () => {
+          const model = buildImageModel(c.spec, 1, c.densenet);
+          const state = new Map(f.keys.filter((k) => k.startsWith('state/')).map((k) => [k.slice(6), f.get(k)]));
+          loadTorchStateDict(model.store, state);
+          const x = f.get('input');
+          const evalOut = tf.tidy(() => model.predict(x, c.input, { training: false }));
+          for (const t of c.spec.tasks) {
+            const err = relError(await evalOut[t.task].data(), f.get(`eval/${t.task}`));
+            assert.ok(err <= 1e-4, `eval ${t.task}: ${err}`);
+          }
+          tf.dispose(Object.values(evalOut));
+          const ctx: ForwardContext = { training: true, stats: new Map() };
+          const targets = f.meta.targets as Record<string, number[][]>;
+          const trainLogits: Record<string, Float32Array> = {};
+          const { value, grads } = tf.variableGrads(() => {
+            const out = model.predict(x, c.input, ctx);
+            let loss: tf.Scalar = tf.scalar(0);
+            for (const t of c.spec.tasks) {
+              trainLogits[t.task] = out[t.task].dataSync() as Float32Array;
+              const y = tf.tensor(targets[t.task]);
+              const l = tf.mean(tf.add(tf.sub(tf.relu(out[t.task]), tf.mul(out[t.task], y)), tf.log1p(tf.exp(tf.neg(tf.abs(out[t.task]))))));
+              loss = tf.add(loss, l) as tf.Scalar;
+            }
+            return loss;
+          }, model.store.trainable());
+          assert.ok(Math.abs((await value.data())[0] - f.meta.loss) < 1e-4 * Math.max(1, Math.abs(f.meta.loss)));
+          for (const t of c.spec.tasks) assert.ok(relError(trainLogits[t.task], f.get(`train/${t.task}`)) <= 1e-4, `train ${t.task}`);
+          for (const p of model.store.params.values()) {
+            if (!p.trainable) continue;
+            const g = grads[p.variable.name];
+            const ours = toTorchLayout(p.kind, p.torchShape, (await g.data()) as Float32Array);
+            const err = relError(ours, f.get(`grad/${p.name}`));
+            assert.ok(err <= 1e-4, `grad ${p.name}: ${err}`);
+          }
+          model.commitBatchStats(ctx);
+          for (const p of model.store.params.values()) {
+            if (p.kind !== 'bn-mean' && p.kind !== 'bn-var') continue;
+            const err = relError((await p.variable.data()) as Float32Array, f.get(`after/${p.name}`));
+            assert.ok(err <= 1e-4, `running ${p.name}: ${err}`);
+          }
+          tf.dispose([value, ...Object.values(grads)]);
+          model.dispose();
+        });
+      });
+    }
+  }
+
+  it('has PyTorch parameter counts: DenseNet-121 backbone 11,242,624; Perez del Barrio CNN 291,217', async () => {
+    await onBackend('cpu', () => {
+      const m = buildImageModel(MODEL_SPECS['mt-ord-gcs-bin-age'], 1);
+      assert.equal(m.store.countTrainable('feature_extractor.'), 11242624);
+      assert.equal(m.store.countTrainable('heads.'), 1024 * 1 + 1 + 1024 * 2 + 2 + 1024 + 1);
+      m.dispose();
+      const p = buildImageModel(MODEL_SPECS['perez-cnn'], 1);
+      assert.equal(p.store.countTrainable(), 291217);
+      p.dispose();
+    });
+  });
+
+  it('starts from identical weights for one seed and different ones for another', async () => {
+    await onBackend('cpu', async () => {
+      const small = { blocks: [1, 1], growth: 2, initFeatures: 4, bnSize: 2 };
+      const a = buildImageModel(MODEL_SPECS.densenet, 7, small);
+      const b = buildImageModel(MODEL_SPECS.densenet, 7, small);
+      const c = buildImageModel(MODEL_SPECS.densenet, 8, small);
+      const first = (m: typeof a) => m.store.params.get('feature_extractor.features.conv0.weight')!.variable.dataSync();
+      assert.deepEqual(Array.from(first(a)), Array.from(first(b)));
+      assert.notDeepEqual(Array.from(first(a)), Array.from(first(c)));
+      [a, b, c].forEach((m) => m.dispose());
+    });
+  });
+
+  it('names a missing or mis-sized state-dict entry', async () => {
+    await onBackend('cpu', () => {
+      const m = buildImageModel(MODEL_SPECS['perez-cnn'], 1);
+      assert.throws(() => loadTorchStateDict(m.store, new Map()), /expected "model.conv1.weight", got no such key/);
+      assert.throws(() => loadTorchStateDict(m.store, new Map([['model.conv1.weight', new Float32Array(3)]])), /expected 432 values \(16x1x3x3x3\), got 3/);
+      m.dispose();
+    });
+  });
+});
