@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** AdamW settings; the defaults are the paper's (lr 1e-3, weight decay 1e-4, AMSGrad, betas 0.9/0.999, eps 1e-8). */
+export interface AdamWOptions {
+  lr?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  amsgrad?: boolean;
+}
+
+/**
+ * PyTorch's AdamW (torch.optim.AdamW, single-tensor path) step for step: decoupled weight decay
+ * p <- p (1 - lr wd), then Adam with bias correction and optionally AMSGrad's running maximum of the second moment.
+ * The learning rate is public so a scheduler can change it.
+ */
+export class AdamW {
+  lr: number;
+  readonly weightDecay: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly amsgrad: boolean;
+  /** Optimizer steps taken. */
+  step = 0;
+  private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; vmax?: tf.Variable }>();
+
+  constructor(options: AdamWOptions = {}) {
+    this.lr = options.lr ?? 1e-3;
+    this.weightDecay = options.weightDecay ?? 1e-4;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.amsgrad = options.amsgrad ?? true;
+  }
+
+  /** Applies one step to each variable with its gradient (variables without a gradient are left alone). */
+  apply(variables: readonly tf.Variable[], grads: Record<string, tf.Tensor>): void {
+    this.step++;
+    const t = this.step;
+    const bias1 = 1 - this.beta1 ** t;
+    const bias2Sqrt = Math.sqrt(1 - this.beta2 ** t);
+    const stepSize = this.lr / bias1;
+    for (const p of variables) {
+      const g = grads[p.name];
+      if (!g) continue;
+      let s = this.state.get(p.name);
+      if (!s) {
+        s = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) };
+        if (this.amsgrad) s.vmax = tf.variable(tf.zerosLike(p), false);
+        this.state.set(p.name, s);
+      }
+      const st = s;
+      tf.tidy(() => {
+        if (this.weightDecay !== 0) p.assign(tf.mul(p, 1 - this.lr * this.weightDecay));
+        st.m.assign(tf.add(tf.mul(st.m, this.beta1), tf.mul(g, 1 - this.beta1)));
+        st.v.assign(tf.add(tf.mul(st.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
+        let second: tf.Tensor = st.v;
+        if (st.vmax) {
+          st.vmax.assign(tf.maximum(st.vmax, st.v));
+          second = st.vmax;
+        }
+        const denom = tf.add(tf.div(tf.sqrt(second), bias2Sqrt), this.eps);
+        p.assign(tf.sub(p, tf.mul(tf.div(st.m, denom), stepSize)));
+      });
+    }
+  }
+
+  /** Moment estimates by variable name, for checkpoints. */
+  stateTensors(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [name, s] of this.state) {
+      out.set(`${name}/m`, s.m);
+      out.set(`${name}/v`, s.v);
+      if (s.vmax) out.set(`${name}/vmax`, s.vmax);
+    }
+    return out;
+  }
+
+  /** Frees the moment estimates. */
+  dispose(): void {
+    for (const s of this.state.values()) tf.dispose([s.m, s.v, ...(s.vmax ? [s.vmax] : [])]);
+    this.state.clear();
+  }
+}
