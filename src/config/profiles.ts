@@ -1,4 +1,5 @@
 import { VolumeShape } from '../data/preprocess';
+import { DENSENET121, DenseNetConfig } from '../models/densenet-config';
 
 /** Names of the run profiles (DESIGN.md, "Profiles"). */
 export type ProfileName = 'quick' | 'cpu' | 'paper';
@@ -21,6 +22,8 @@ export interface Profile {
   batchSize: number;
   /** Gradient accumulation over this many batches. */
   accumulation: number;
+  /** DenseNet size: the paper's DenseNet-121, or a narrower one where a CPU must finish in time. */
+  densenet: DenseNetConfig;
 }
 
 /** The three profiles. `paper` is the study's exact configuration (paper.md, "Training"). */
@@ -28,7 +31,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
   quick: {
     name: 'quick',
     purpose: 'CI and smoke runs: tiny volumes, few patients and epochs; every notebook executes on it',
-    inputSize: [16, 48, 48],
+    inputSize: [32, 48, 48],
     padDepth: 40,
     maxPatients: 60,
     folds: 10,
@@ -36,6 +39,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     patience: 20,
     batchSize: 4,
     accumulation: 3,
+    densenet: { blocks: [1, 2, 2, 1], growth: 8, initFeatures: 16, bnSize: 2, dropout: 0.2 },
   },
   cpu: {
     name: 'cpu',
@@ -48,6 +52,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     patience: 10,
     batchSize: 8,
     accumulation: 3,
+    densenet: { blocks: [3, 6, 12, 8], growth: 16, initFeatures: 32, bnSize: 4, dropout: 0.2 },
   },
   paper: {
     name: 'paper',
@@ -60,6 +65,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     patience: 20,
     batchSize: 8,
     accumulation: 3,
+    densenet: DENSENET121,
   },
 };
 

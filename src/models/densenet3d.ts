@@ -3,24 +3,10 @@ import { Act3d } from '../ops/act3d';
 import { conv3d } from '../ops/conv3d';
 import { BatchStats, batchNorm3d, channelDropout, relu3d } from '../ops/norm';
 import { avgPool3d, concatChannels, maxPool3d } from '../ops/pool3d';
+import { DENSENET121, DenseNetConfig } from './densenet-config';
 import { ParamStore } from './params';
 
-/** DenseNet 3D configuration; the defaults are MONAI's DenseNet-121 as the paper uses it (paper.md, "Models"). */
-export interface DenseNetConfig {
-  /** Dense layers per block; default [6, 12, 24, 16]. */
-  blocks: number[];
-  /** Channels each dense layer adds; default 32. */
-  growth: number;
-  /** Channels of the stem convolution; default 64. */
-  initFeatures: number;
-  /** Bottleneck width = bnSize * growth; default 4. */
-  bnSize: number;
-  /** Channel dropout after each dense layer; default 0.2. */
-  dropout: number;
-}
-
-/** MONAI DenseNet-121 3D. */
-export const DENSENET121: DenseNetConfig = { blocks: [6, 12, 24, 16], growth: 32, initFeatures: 64, bnSize: 4, dropout: 0.2 };
+export { DENSENET121, DenseNetConfig } from './densenet-config';
 
 /** What a forward pass needs besides the input, and what it leaves behind. */
 export interface ForwardContext {
@@ -32,6 +18,8 @@ export interface ForwardContext {
   dropoutMask?: (name: string, batch: number, channels: number, rate: number) => tf.Tensor2D | null;
   /** Activations to keep by layer name (e.g. 'transition3.conv' for Grad-CAM). */
   taps?: Map<string, Act3d>;
+  /** Set when a gradient with respect to the input is needed (saliency); training leaves it off. */
+  inputGradient?: boolean;
 }
 
 type BnVars = ReturnType<ParamStore['batchNorm']>;
@@ -96,7 +84,7 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
     return y;
   };
   const forward = (x: Act3d, ctx: ForwardContext): Act3d => {
-    let h = conv3d(x, conv0 as tf.Tensor as tf.Tensor2D, { kernel: 7, stride: 2, padding: 3 });
+    let h = conv3d(x, conv0 as tf.Tensor as tf.Tensor2D, { kernel: 7, stride: 2, padding: 3, constantInput: !ctx.inputGradient });
     h = relu3d(bn(h, norm0, `${f}norm0`, ctx));
     h = maxPool3d(h, 3, 2, 1);
     for (const block of blocks) {

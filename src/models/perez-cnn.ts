@@ -26,14 +26,14 @@ export function buildPerezCnn(store: ParamStore, prefix = 'model.'): PerezCnn {
   const b3 = store.convBias(`${prefix}conv3.bias`, 32 * 27, 64);
   const w4 = store.conv(`${prefix}conv4.weight`, 3, 64, 128);
   const bn = store.batchNorm(`${prefix}bn`, 128);
-  const conv = (x: Act3d, w: tf.Variable, b?: tf.Variable) => {
-    const y = conv3d(x, w as tf.Tensor as tf.Tensor2D, { kernel: 3, stride: 1, padding: 0 });
+  const conv = (x: Act3d, w: tf.Variable, b?: tf.Variable, constantInput = false) => {
+    const y = conv3d(x, w as tf.Tensor as tf.Tensor2D, { kernel: 3, stride: 1, padding: 0, constantInput });
     return b ? withTensor(y, tf.add(y.x, b) as tf.Tensor4D) : y;
   };
   return {
     featureChannels: 128,
     forward(x, ctx) {
-      let h = maxPool3d(relu3d(conv(x, w1)), 2, 2, 0);
+      let h = maxPool3d(relu3d(conv(x, w1, undefined, !ctx.inputGradient)), 2, 2, 0);
       h = maxPool3d(relu3d(conv(h, w2, b2)), 2, 2, 0);
       if (ctx.training && ctx.dropoutMask) h = channelDropout(h, 0.5, ctx.dropoutMask(`${prefix}dropout`, h.batch, 32, 0.5));
       h = maxPool3d(relu3d(conv(h, w3, b3)), 2, 2, 0);

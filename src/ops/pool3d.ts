@@ -1,45 +1,28 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Act3d, padAxis, selectAxis, shape5, withTensor } from './act3d';
-import { outputLength } from './conv3d';
+import { Act3d, shape5, withTensor } from './act3d';
+import { gatherWindows, windowTable } from './im2col';
 
 /**
- * 3D max pooling (PyTorch MaxPool3d: padding counts as -infinity), separable: a 1D max along width, height, then depth,
- * each the elementwise maximum of the window's strided selections.
+ * 3D max pooling (PyTorch MaxPool3d: padding counts as -infinity): the windows are gathered ([positions, k^3, C])
+ * and reduced with max.
  */
 export function maxPool3d(a: Act3d, kernel: number, stride: 1 | 2, padding: number): Act3d {
-  let cur = a;
-  for (const axis of [2, 1, 0] as const) {
-    const n = shape5(cur)[axis + 1];
-    const out = outputLength(n, kernel, stride, padding);
-    const padded = padAxis(cur, axis, padding, padding, -Infinity);
-    let m: tf.Tensor4D | null = null;
-    let depth = cur.depth;
-    for (let k = 0; k < kernel; k++) {
-      const s = selectAxis(padded, axis, k, out, stride);
-      m = m ? (tf.maximum(m, s.x) as tf.Tensor4D) : s.x;
-      depth = s.depth;
-    }
-    cur = { x: m!, batch: a.batch, depth };
-  }
-  return cur;
+  const [b, d, h, w, c] = shape5(a);
+  const table = windowTable(b, [d, h, w], kernel, stride, padding);
+  const [od, oh, ow] = table.outDims;
+  const g = gatherWindows(tf.reshape(a.x, [b * d * h * w, c]) as tf.Tensor2D, table, -Infinity);
+  const m = tf.max(tf.reshape(g, [table.positions, table.taps, c]), 1);
+  return { x: tf.reshape(m, [b * od, oh, ow, c]) as tf.Tensor4D, batch: b, depth: od };
 }
 
 /** 3D average pooling with kernel = stride (PyTorch AvgPool3d(k, k), no padding; a remainder is dropped). */
 export function avgPool3d(a: Act3d, kernel: 2): Act3d {
-  let cur = a;
-  for (const axis of [2, 1, 0] as const) {
-    const n = shape5(cur)[axis + 1];
-    const out = outputLength(n, kernel, kernel, 0);
-    let sum: tf.Tensor4D | null = null;
-    let depth = cur.depth;
-    for (let k = 0; k < kernel; k++) {
-      const s = selectAxis(cur, axis, k, out, kernel);
-      sum = sum ? (tf.add(sum, s.x) as tf.Tensor4D) : s.x;
-      depth = s.depth;
-    }
-    cur = { x: tf.mul(sum!, 1 / kernel) as tf.Tensor4D, batch: a.batch, depth };
-  }
-  return cur;
+  const [b, d, h, w, c] = shape5(a);
+  const table = windowTable(b, [d, h, w], kernel, kernel, 0);
+  const [od, oh, ow] = table.outDims;
+  const g = gatherWindows(tf.reshape(a.x, [b * d * h * w, c]) as tf.Tensor2D, table);
+  const m = tf.mean(tf.reshape(g, [table.positions, table.taps, c]), 1);
+  return { x: tf.reshape(m, [b * od, oh, ow, c]) as tf.Tensor4D, batch: b, depth: od };
 }
 
 /** Global average pooling over depth, height and width: [B, C]. */

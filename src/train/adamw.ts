@@ -67,15 +67,29 @@ export class AdamW {
     }
   }
 
-  /** Moment estimates by variable name, for checkpoints. */
-  stateTensors(): Map<string, tf.Variable> {
-    const out = new Map<string, tf.Variable>();
-    for (const [name, s] of this.state) {
-      out.set(`${name}/m`, s.m);
-      out.set(`${name}/v`, s.v);
-      if (s.vmax) out.set(`${name}/vmax`, s.vmax);
+  /** Moment estimates keyed `<parameter name>/m|v|vmax` by the model's parameter names (for checkpoints). */
+  stateTensorsByParam(model: { store: { params: Map<string, { name: string; variable: tf.Variable }> } }): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const p of model.store.params.values()) {
+      const s = this.state.get(p.variable.name);
+      if (!s) continue;
+      out.set(`${p.name}/m`, s.m);
+      out.set(`${p.name}/v`, s.v);
+      if (s.vmax) out.set(`${p.name}/vmax`, s.vmax);
     }
     return out;
+  }
+
+  /** Restores moments (copied) for variables and the step count, e.g. from a checkpoint. */
+  restore(slots: { variable: tf.Variable; m?: tf.Tensor; v?: tf.Tensor; vmax?: tf.Tensor }[], step: number): void {
+    this.dispose();
+    this.step = step;
+    for (const s of slots) {
+      if (!s.m || !s.v) continue;
+      const entry: { m: tf.Variable; v: tf.Variable; vmax?: tf.Variable } = { m: tf.variable(s.m, false), v: tf.variable(s.v, false) };
+      if (this.amsgrad) entry.vmax = tf.variable(s.vmax ?? s.v, false);
+      this.state.set(s.variable.name, entry);
+    }
   }
 
   /** Frees the moment estimates. */

@@ -1,0 +1,87 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../io/atomic';
+import { DenseNetConfig } from './densenet3d';
+import { buildImageModel, ImageModel } from './multitask';
+import { ModelSpec } from './tasks';
+
+/** What a checkpoint folder records besides the weights. */
+export interface CheckpointMeta {
+  format: 'ich-prognosis-checkpoint';
+  version: 1;
+  spec: ModelSpec;
+  densenet: Partial<DenseNetConfig>;
+  /** Preprocessed input [depth, height, width] the model was trained on. */
+  inputSize: [number, number, number];
+  /** Free-form facts (fold, epoch, validation metric, backend). */
+  info: Record<string, unknown>;
+}
+
+/**
+ * Writes a model as a TensorFlow.js weights folder: `model.json` (the meta above plus a standard `weightsManifest`)
+ * and `weights.bin`. The folder is written beside the target and renamed into place, so a reader never sees a
+ * half-written checkpoint. Extra named tensors (e.g. optimizer moments) can ride along.
+ */
+export async function saveCheckpoint(dir: string, model: ImageModel, meta: Omit<CheckpointMeta, 'format' | 'version' | 'spec'>, extra: Map<string, tf.Tensor> = new Map()): Promise<void> {
+  const named: tf.NamedTensorMap = {};
+  for (const p of model.store.params.values()) named[p.name] = p.variable;
+  for (const [k, t] of extra) named[`extra/${k}`] = t;
+  const { data, specs } = await tf.io.encodeWeights(named);
+  const json = {
+    format: 'ich-prognosis-checkpoint',
+    version: 1,
+    spec: model.spec,
+    ...meta,
+    weightsManifest: [{ paths: ['weights.bin'], weights: specs }],
+  };
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  fs.writeFileSync(path.join(tmp, 'weights.bin'), new Uint8Array(data));
+  writeFileAtomic(path.join(tmp, 'model.json'), JSON.stringify(json, null, 1));
+  const old = `${dir}.old-${process.pid}`;
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  fs.renameSync(tmp, dir);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Reads a checkpoint's meta and named tensors. @throws naming the folder when it is missing or damaged. */
+export function readCheckpoint(dir: string): { meta: CheckpointMeta; tensors: tf.NamedTensorMap } {
+  const file = path.join(dir, 'model.json');
+  let json: CheckpointMeta & { weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`checkpoint expected a readable model.json, got ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (${dir})`);
+  }
+  if (json.format !== 'ich-prognosis-checkpoint') throw new Error(`checkpoint format expected ich-prognosis-checkpoint, got ${String(json.format)} (${file})`);
+  const bytes = fs.readFileSync(path.join(dir, json.weightsManifest[0].paths[0]));
+  const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), json.weightsManifest[0].weights);
+  return { meta: json, tensors };
+}
+
+/** Copies checkpoint tensors into a model's parameters (and returns the extra tensors, which the caller owns). */
+export function restoreParams(model: ImageModel, tensors: tf.NamedTensorMap): Map<string, tf.Tensor> {
+  for (const p of model.store.params.values()) {
+    const t = tensors[p.name];
+    if (!t) throw new Error(`checkpoint expected parameter "${p.name}", got none`);
+    if (t.shape.join() !== p.variable.shape.join()) throw new Error(`checkpoint parameter "${p.name}" expected shape [${p.variable.shape}], got [${t.shape}]`);
+    p.variable.assign(t);
+  }
+  const extra = new Map<string, tf.Tensor>();
+  for (const [k, t] of Object.entries(tensors)) {
+    if (k.startsWith('extra/')) extra.set(k.slice(6), t);
+    else t.dispose();
+  }
+  return extra;
+}
+
+/** Loads a saved model: builds it from the recorded spec and configuration and restores its weights. */
+export function loadModel(dir: string): { model: ImageModel; meta: CheckpointMeta } {
+  const { meta, tensors } = readCheckpoint(dir);
+  const model = buildImageModel(meta.spec, 0, meta.densenet);
+  const extra = restoreParams(model, tensors);
+  for (const t of extra.values()) t.dispose();
+  return { model, meta };
+}

@@ -1,0 +1,315 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Patient } from '../data/cohort';
+import { Quirks } from '../data/preprocess';
+import { CvFold } from '../data/splits';
+import { balancedAccuracy } from '../eval/metrics';
+import { formatCsv } from '../io/csv';
+import { writeFileAtomic } from '../io/atomic';
+import { deriveSeed, SeededRandom } from '../math/random';
+import { readCheckpoint, restoreParams, saveCheckpoint } from '../models/checkpoint';
+import { DenseNetConfig, ForwardContext } from '../models/densenet3d';
+import { buildImageModel, ImageModel } from '../models/multitask';
+import { ModelSpec, TASK_OUTPUTS, TaskName, taskTargets } from '../models/tasks';
+import { AdamW, AdamWOptions } from './adamw';
+import { makeBatch, positiveWeight, targetTensors, VolumeSource } from './data';
+import { HeadLoss, multiTaskLoss } from './losses';
+import { PlateauOptions, ReduceLROnPlateau } from './scheduler';
+
+/** The training recipe; defaults are the paper's (paper.md, "Training"). */
+export interface TrainRecipe {
+  spec: ModelSpec;
+  densenet: Partial<DenseNetConfig>;
+  epochs: number;
+  /** Early stopping after this many epochs without a better validation balanced accuracy. */
+  patience: number;
+  batchSize: number;
+  /** Gradient accumulation: an optimizer step every `accumulation` batches (the first after accumulation - 1). */
+  accumulation: number;
+  seed: number;
+  optimizer?: AdamWOptions;
+  plateau?: PlateauOptions;
+  quirks?: Quirks;
+  /** Training augmentation (default true). */
+  augment?: boolean;
+}
+
+/** One progress report, after each batch and each epoch. */
+export interface TrainProgress {
+  fold: number;
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  /** Loss of the last batch. */
+  loss: number;
+  lr: number;
+  /** Seconds, from the mean time per batch so far in this fold. */
+  etaSeconds: number;
+  /** Set at the end of an epoch. */
+  valBalancedAccuracy?: number;
+}
+
+/** One epoch of the learning curves. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  valLoss: number;
+  valBalancedAccuracy: number;
+  lr: number;
+  seconds: number;
+}
+
+/** What one fold produced (also written as files under its folder). */
+export interface FoldResult {
+  fold: number;
+  /** Epoch (1-based) whose weights were selected; 0 when no epoch improved on chance. */
+  selectedEpoch: number;
+  bestValBalancedAccuracy: number;
+  history: EpochRecord[];
+  /** Test-set probabilities (sigmoid) per patient and head output. */
+  predictions: { patientId: string; label: number; probabilities: Partial<Record<TaskName, number[]>> }[];
+  stoppedEarly: boolean;
+}
+
+function headLosses(recipe: TrainRecipe, train: readonly Patient[]): HeadLoss[] {
+  return recipe.spec.tasks.map(({ task, weight }) => ({
+    task,
+    weight,
+    positiveWeight: recipe.spec.positiveWeight === 'class-ratio' ? positiveWeight(task, train) : undefined,
+  }));
+}
+
+/** Keep-masks for channel dropout, drawn from a seeded generator (Bernoulli(1 - rate) per sample and channel). */
+function dropoutMasks(rng: SeededRandom): ForwardContext['dropoutMask'] {
+  return (_name, batch, channels, rate) => {
+    const m = new Float32Array(batch * channels);
+    for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < rate ? 0 : 1;
+    return tf.tensor2d(m, [batch, channels]);
+  };
+}
+
+/** Sigmoid probabilities of every head for patients, in eval mode, batch by batch; also the mean loss. */
+export async function predictPatients(
+  model: ImageModel,
+  patients: readonly Patient[],
+  source: VolumeSource,
+  batchSize: number,
+  heads?: HeadLoss[],
+): Promise<{ probabilities: Partial<Record<TaskName, number[][]>>; loss: number }> {
+  const tasks = model.spec.tasks.map((t) => t.task);
+  const probabilities: Partial<Record<TaskName, number[][]>> = {};
+  for (const t of tasks) probabilities[t] = [];
+  let lossSum = 0;
+  for (let start = 0; start < patients.length; start += batchSize) {
+    const positions = Array.from({ length: Math.min(batchSize, patients.length - start) }, (_, i) => start + i);
+    const batch = await makeBatch(patients, positions, tasks, source, null);
+    const { probs, loss } = tf.tidy(() => {
+      const logits = model.predict(batch.data, batch.shape, { training: false });
+      const l = heads ? multiTaskLoss(logits, targetTensors(batch), heads).total.dataSync()[0] : 0;
+      const p: Partial<Record<TaskName, Float32Array>> = {};
+      for (const t of tasks) p[t] = tf.sigmoid(logits[t]).dataSync() as Float32Array;
+      return { probs: p, loss: l };
+    });
+    lossSum += loss * positions.length;
+    for (const t of tasks) {
+      const k = TASK_OUTPUTS[t];
+      const flat = probs[t]!;
+      for (let i = 0; i < positions.length; i++) probabilities[t]!.push(Array.from(flat.subarray(i * k, (i + 1) * k)));
+    }
+  }
+  return { probabilities, loss: patients.length ? lossSum / patients.length : NaN };
+}
+
+/** State saved after every epoch so a killed run resumes where it stopped. */
+interface ResumeState {
+  epoch: number;
+  lr: number;
+  optimizerStep: number;
+  plateau: ReturnType<ReduceLROnPlateau['toJSON']>;
+  bestValBalancedAccuracy: number;
+  selectedEpoch: number;
+  epochsWithoutImprovement: number;
+  history: EpochRecord[];
+}
+
+/**
+ * Trains one cross-validation fold with the paper's recipe and writes its outputs under `dir`:
+ * `best/` (the selected checkpoint), `last/` + `state.json` (to resume), `history.json` (learning curves),
+ * `predictions.csv` (test probabilities of every head) and `result.json`.
+ * Steps: shuffled oversampled training part in batches; gradients summed over `accumulation` batches (the counter
+ * starts at 1, so the first step follows accumulation - 1 batches; leftovers are dropped at the epoch's end);
+ * ReduceLROnPlateau on the accumulated loss at every optimizer step; model selection on strictly better validation
+ * balanced accuracy (prognosis head, threshold 0.5; the first epoch is always taken so a checkpoint exists);
+ * early stopping after `patience` epochs without one.
+ * A folder holding `state.json` is resumed; with the same seed the result equals an uninterrupted run.
+ */
+export async function trainFold(options: {
+  recipe: TrainRecipe;
+  patients: readonly Patient[];
+  fold: CvFold;
+  foldIndex: number;
+  source: VolumeSource;
+  dir: string;
+  onProgress?: (p: TrainProgress) => void;
+  /** Stop after this many epochs of this call (to test resuming); the state is saved first. */
+  stopAfterEpochs?: number;
+}): Promise<FoldResult | null> {
+  const { recipe, patients, fold, foldIndex, source, dir } = options;
+  fs.mkdirSync(dir, { recursive: true });
+  const train = fold.trainOversampled.map((i) => patients[i]);
+  const val = fold.val.map((i) => patients[i]);
+  const test = fold.test.map((i) => patients[i]);
+  const tasks = recipe.spec.tasks.map((t) => t.task);
+  // The paper selects on the prognosis head; the single-task GCS/age baselines select on their own head.
+  const selectionTask: TaskName = tasks.includes('prognosis') ? 'prognosis' : tasks[0];
+  const heads = headLosses(recipe, fold.train.map((i) => patients[i]));
+  const model = buildImageModel(recipe.spec, deriveSeed(recipe.seed, foldIndex), recipe.densenet);
+  const optimizer = new AdamW(recipe.optimizer);
+  const plateau = new ReduceLROnPlateau(recipe.plateau);
+  const stateFile = path.join(dir, 'state.json');
+  let state: ResumeState = {
+    epoch: 0,
+    lr: optimizer.lr,
+    optimizerStep: 0,
+    plateau: plateau.toJSON(),
+    bestValBalancedAccuracy: -Infinity,
+    selectedEpoch: 0,
+    epochsWithoutImprovement: 0,
+    history: [],
+  };
+  if (fs.existsSync(stateFile)) {
+    state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    state.bestValBalancedAccuracy ??= -Infinity;
+    const { tensors } = readCheckpoint(path.join(dir, 'last'));
+    const extra = restoreParams(model, tensors);
+    // Optimizer moments ride along with the weights: re-create them under the new variables' names.
+    const names = [...model.store.params.values()];
+    const byOld = new Map<string, tf.Tensor>(extra);
+    const slots = new Map<string, { m?: tf.Tensor; v?: tf.Tensor; vmax?: tf.Tensor }>();
+    for (const [k, t] of byOld) {
+      const [param, slot] = [k.slice(0, k.lastIndexOf('/')), k.slice(k.lastIndexOf('/') + 1)];
+      const s = slots.get(param) ?? {};
+      (s as Record<string, tf.Tensor>)[slot] = t;
+      slots.set(param, s);
+    }
+    optimizer.restore(names.map((p) => ({ variable: p.variable, ...slots.get(p.name) })), state.optimizerStep);
+    for (const t of byOld.values()) t.dispose();
+    optimizer.lr = state.lr;
+    plateau.restore(state.plateau);
+  }
+  const variables = model.store.trainable();
+  const started = Date.now();
+  let batchesDone = 0;
+  const batchesPerEpoch = Math.ceil(train.length / recipe.batchSize);
+  let epochsThisCall = 0;
+  try {
+    while (state.epoch < recipe.epochs && state.epochsWithoutImprovement < recipe.patience) {
+      const epoch = state.epoch + 1;
+      const epochStart = Date.now();
+      const order = new SeededRandom(deriveSeed(deriveSeed(recipe.seed, foldIndex), epoch)).shuffle(train.map((_, i) => i));
+      const dropRng = new SeededRandom(deriveSeed(deriveSeed(recipe.seed, foldIndex), 100000 + epoch));
+      let acc: Record<string, tf.Tensor> = {};
+      let accLoss = 0;
+      let counter = 1;
+      let lossSum = 0;
+      for (let b = 0; b < batchesPerEpoch; b++) {
+        const positions = order.slice(b * recipe.batchSize, (b + 1) * recipe.batchSize);
+        const batch = await makeBatch(train, positions, tasks, source, recipe.augment === false ? null : { seed: deriveSeed(recipe.seed, foldIndex), epoch, quirks: recipe.quirks ?? 'paper' });
+        const ctx: ForwardContext = { training: true, stats: new Map(), dropoutMask: dropoutMasks(dropRng) };
+        const targets = targetTensors(batch);
+        const { value, grads } = tf.variableGrads(() => multiTaskLoss(model.predict(batch.data, batch.shape, ctx), targets, heads).total, variables);
+        tf.dispose(Object.values(targets));
+        model.commitBatchStats(ctx);
+        const loss = (await value.data())[0];
+        value.dispose();
+        if (!Number.isFinite(loss)) throw new Error(`training loss expected a finite number, got ${loss} (fold ${foldIndex}, epoch ${epoch}, batch ${b + 1})`);
+        lossSum += loss * positions.length;
+        accLoss += loss;
+        const next: Record<string, tf.Tensor> = {};
+        for (const [name, g] of Object.entries(grads)) {
+          next[name] = acc[name] ? tf.add(acc[name], g) : g;
+          if (acc[name]) {
+            acc[name].dispose();
+            g.dispose();
+          }
+        }
+        acc = next;
+        counter++;
+        if (counter % recipe.accumulation === 0) {
+          optimizer.apply(variables, acc);
+          optimizer.lr = plateau.step(accLoss, optimizer.lr);
+          tf.dispose(Object.values(acc));
+          acc = {};
+          accLoss = 0;
+        }
+        batchesDone++;
+        const perBatch = (Date.now() - started) / 1000 / batchesDone;
+        const remainingEpochs = recipe.epochs - epoch;
+        options.onProgress?.({
+          fold: foldIndex,
+          epoch,
+          epochs: recipe.epochs,
+          batch: b + 1,
+          batches: batchesPerEpoch,
+          loss,
+          lr: optimizer.lr,
+          etaSeconds: perBatch * (batchesPerEpoch - b - 1 + remainingEpochs * batchesPerEpoch),
+        });
+      }
+      tf.dispose(Object.values(acc));
+      const v = await predictPatients(model, val, source, recipe.batchSize, heads);
+      const bacc = val.length ? balancedAccuracy(val.map((p) => taskTargets(selectionTask, p)[0]), v.probabilities[selectionTask]!.map((r) => r[0])) : NaN;
+      const record: EpochRecord = { epoch, trainLoss: lossSum / train.length, valLoss: v.loss, valBalancedAccuracy: bacc, lr: optimizer.lr, seconds: (Date.now() - epochStart) / 1000 };
+      state.history.push(record);
+      state.epoch = epoch;
+      if (bacc > state.bestValBalancedAccuracy || state.selectedEpoch === 0) {
+        state.bestValBalancedAccuracy = bacc;
+        state.selectedEpoch = epoch;
+        state.epochsWithoutImprovement = 0;
+        await saveCheckpoint(path.join(dir, 'best'), model, { densenet: recipe.densenet, inputSize: source.size, info: { fold: foldIndex, epoch, valBalancedAccuracy: bacc } });
+      } else {
+        state.epochsWithoutImprovement++;
+      }
+      state.lr = optimizer.lr;
+      state.optimizerStep = optimizer.step;
+      state.plateau = plateau.toJSON();
+      await saveCheckpoint(path.join(dir, 'last'), model, { densenet: recipe.densenet, inputSize: source.size, info: { fold: foldIndex, epoch } }, optimizer.stateTensorsByParam(model));
+      writeFileAtomic(stateFile, JSON.stringify({ ...state, bestValBalancedAccuracy: Number.isFinite(state.bestValBalancedAccuracy) ? state.bestValBalancedAccuracy : null }, null, 1));
+      writeFileAtomic(path.join(dir, 'history.json'), JSON.stringify(state.history, null, 1));
+      options.onProgress?.({ fold: foldIndex, epoch, epochs: recipe.epochs, batch: batchesPerEpoch, batches: batchesPerEpoch, loss: record.trainLoss, lr: optimizer.lr, etaSeconds: 0, valBalancedAccuracy: bacc });
+      epochsThisCall++;
+      if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs && state.epoch < recipe.epochs) return null;
+    }
+    // Test with the selected weights.
+    if (fs.existsSync(path.join(dir, 'best'))) {
+      const { tensors } = readCheckpoint(path.join(dir, 'best'));
+      for (const t of restoreParams(model, tensors).values()) t.dispose();
+    }
+    const t = await predictPatients(model, test, source, recipe.batchSize);
+    const predictions = test.map((p, i) => ({
+      patientId: p.id,
+      label: p.label,
+      probabilities: Object.fromEntries(tasks.map((task) => [task, t.probabilities[task]![i]])) as Partial<Record<TaskName, number[]>>,
+    }));
+    const result: FoldResult = {
+      fold: foldIndex,
+      selectedEpoch: state.selectedEpoch,
+      bestValBalancedAccuracy: state.bestValBalancedAccuracy,
+      history: state.history,
+      predictions,
+      stoppedEarly: state.epoch < recipe.epochs,
+    };
+    const columns = tasks.flatMap((task) => (TASK_OUTPUTS[task] === 1 ? [`p_${task}`] : Array.from({ length: TASK_OUTPUTS[task] }, (_, k) => `p_${task}_${k + 1}`)));
+    writeFileAtomic(
+      path.join(dir, 'predictions.csv'),
+      formatCsv(['PatientID', 'label', 'fold', ...columns], predictions.map((p) => [p.patientId, p.label, foldIndex, ...tasks.flatMap((task) => p.probabilities[task]!.map((v) => +v.toPrecision(7)))])),
+    );
+    writeFileAtomic(path.join(dir, 'result.json'), JSON.stringify({ ...result, predictions: undefined }, null, 1));
+    return result;
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
