@@ -3,6 +3,7 @@ import { dataCheckCommand, dataSynthCommand } from './commands/data';
 import { exportCommand } from './commands/export';
 import { preprocessCommand } from './commands/preprocess';
 import { splitsCommand } from './commands/splits';
+import { trainCommand } from './commands/train';
 import { volumeInfoCommand } from './commands/volume';
 
 const USAGE = `ich: the ich-prognosis command line
@@ -12,6 +13,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich volume info FILE [--json]
   ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
+  ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
   ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
 
 DIR defaults to $ICH_DATA_DIR, else data/synthetic.`;
@@ -25,6 +27,7 @@ const COMMANDS: Record<string, Command> = {
   splits: splitsCommand,
   preprocess: preprocessCommand,
   export: exportCommand,
+  train: trainCommand,
 };
 
 /** Runs `ich` with its arguments; returns the exit status. Bad input prints one line on stderr, never a stack. */

@@ -31,7 +31,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
   quick: {
     name: 'quick',
     purpose: 'CI and smoke runs: tiny volumes, few patients and epochs; every notebook executes on it',
-    inputSize: [32, 48, 48],
+    inputSize: [40, 48, 48],
     padDepth: 40,
     maxPatients: 60,
     folds: 10,
@@ -44,7 +44,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
   cpu: {
     name: 'cpu',
     purpose: 'the best science a 2-core machine can do in a few hours on the synthetic cohort',
-    inputSize: [32, 64, 64],
+    inputSize: [40, 64, 64],
     padDepth: 40,
     maxPatients: null,
     folds: 10,

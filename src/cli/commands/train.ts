@@ -1,0 +1,62 @@
+import * as path from 'node:path';
+import { describeBackend, initBackend } from '../../backend';
+import { cacheDir, dataDir, projectRoot } from '../../config/paths';
+import { getProfile } from '../../config/profiles';
+import { discoverCohort } from '../../data/cohort';
+import { balancedAccuracy } from '../../eval/metrics';
+import { modelSpec } from '../../models/tasks';
+import { profilePatients, runCrossValidation } from '../../train/cv';
+import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
+
+/**
+ * `ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1] [--data DIR]`:
+ * cross-validation of one model; checkpoints and results under DIR (default runs/<profile>/<model>).
+ */
+export async function trainCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { profile: 'string', model: 'string', folds: 'string', out: 'string', seed: 'string', data: 'string' }, 'ich train');
+  const modelName = stringFlag(args, 'model');
+  if (!modelName) throw new UsageError('ich train: --model expected a model name (e.g. mt-ord-gcs-bin-age), got none');
+  const spec = modelSpec(modelName);
+  const profile = getProfile(stringFlag(args, 'profile'));
+  const foldsText = stringFlag(args, 'folds');
+  const folds = foldsText?.split(',').map((f) => {
+    const n = Number(f.trim());
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--folds expected comma-separated fold numbers, got "${foldsText}"`);
+    return n;
+  });
+  const seed = intFlag(args, 'seed', 1, 0, 0xffffffff);
+  const out = path.resolve(stringFlag(args, 'out', path.join(projectRoot(), 'runs', profile.name, spec.name))!);
+  const report = await initBackend();
+  process.stderr.write(`${describeBackend(report)}\n`);
+  const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
+  const patients = profilePatients(cohort.patients, profile);
+  process.stderr.write(`training ${spec.name} on ${patients.length} patients, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  const results = await runCrossValidation({
+    spec,
+    profile,
+    patients,
+    out,
+    folds,
+    seed,
+    cacheDir: cacheDir(),
+    onProgress: (p) => {
+      const line = `fold ${p.fold} epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ETA ${p.etaSeconds.toFixed(0)}s` +
+        (p.valBalancedAccuracy !== undefined ? ` val BAcc ${p.valBalancedAccuracy.toFixed(3)}` : '');
+      if (tty) process.stderr.write(`\r${line}\u001b[K${p.valBalancedAccuracy !== undefined ? '\n' : ''}`);
+      else if (p.valBalancedAccuracy !== undefined || Date.now() - lastLine > 30000) {
+        process.stderr.write(`${line}\n`);
+        lastLine = Date.now();
+      }
+    },
+  });
+  for (const r of results) {
+    const labels = r.predictions.map((p) => p.label);
+    const task = spec.tasks.some((t) => t.task === 'prognosis') ? 'prognosis' : spec.tasks[0].task;
+    const scores = r.predictions.map((p) => p.probabilities[task]?.[0] ?? NaN);
+    process.stdout.write(`fold ${r.fold}: selected epoch ${r.selectedEpoch}, val BAcc ${r.bestValBalancedAccuracy.toFixed(3)}, test BAcc (${task}) ${balancedAccuracy(labels, scores).toFixed(3)} on ${labels.length} patients\n`);
+  }
+  process.stdout.write(`results: ${out}\n`);
+  return 0;
+}

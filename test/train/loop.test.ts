@@ -1,0 +1,145 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Profile, PROFILES } from '../../src/config/profiles';
+import { VolumeCache } from '../../src/data/cache';
+import { discoverCohort, Patient } from '../../src/data/cohort';
+import { crossValidationFolds } from '../../src/data/splits';
+import { loadModel } from '../../src/models/checkpoint';
+import { MODEL_SPECS } from '../../src/models/tasks';
+import { runCrossValidation } from '../../src/train/cv';
+import { VolumeSource } from '../../src/train/data';
+import { FoldResult, predictPatients, trainFold, TrainRecipe } from '../../src/train/loop';
+import { smallCohort } from '../support/cohort';
+import { tempDir } from '../support/paths';
+import { onBackend, TEST_BACKENDS } from '../support/tf';
+
+/** A profile small enough for unit tests: 16 x 24 x 24 inputs and a two-block DenseNet. */
+const TINY: Profile = {
+  ...PROFILES.quick,
+  name: 'quick',
+  inputSize: [16, 24, 24],
+  folds: 3,
+  epochs: 2,
+  batchSize: 2,
+  densenet: { blocks: [1, 1], growth: 4, initFeatures: 8, bnSize: 2, dropout: 0.2 },
+};
+
+function recipe(overrides: Partial<TrainRecipe> = {}): TrainRecipe {
+  return { spec: MODEL_SPECS['mt-ord-gcs-bin-age'], densenet: TINY.densenet, epochs: 2, patience: 20, batchSize: 2, accumulation: 3, seed: 5, ...overrides };
+}
+
+async function setup(): Promise<{ patients: Patient[]; source: VolumeSource }> {
+  const root = await smallCohort();
+  const patients = discoverCohort(root).patients;
+  const source = new VolumeSource(new VolumeCache(tempDir(), { size: TINY.inputSize }), TINY.inputSize);
+  return { patients, source };
+}
+
+function strip(r: FoldResult | null): unknown {
+  assert.ok(r);
+  return { history: r.history.map((h) => ({ ...h, seconds: 0 })), predictions: r.predictions, selectedEpoch: r.selectedEpoch };
+}
+
+describe('train/loop: one fold with the paper recipe', function () {
+  this.timeout(300000);
+
+  for (const backend of TEST_BACKENDS) {
+    it(`is deterministic for a seed: two runs give identical losses and predictions (${backend})`, async () => {
+      await onBackend(backend, async () => {
+        const { patients, source } = await setup();
+        const fold = crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[0];
+        const a = await trainFold({ recipe: recipe(), patients, fold, foldIndex: 0, source, dir: tempDir() });
+        const b = await trainFold({ recipe: recipe(), patients, fold, foldIndex: 0, source, dir: tempDir() });
+        assert.deepEqual(strip(a), strip(b));
+        assert.ok(a!.history.every((h) => Number.isFinite(h.trainLoss) && h.trainLoss > 0));
+      });
+    });
+  }
+
+  it('resumes after an interruption with the same result as an uninterrupted run', async () => {
+    await onBackend('wasm', async () => {
+      const { patients, source } = await setup();
+      const fold = crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[1];
+      const r = recipe({ epochs: 3, seed: 8 });
+      const whole = await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: tempDir() });
+      const dir = tempDir();
+      const first = await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir, stopAfterEpochs: 1 });
+      assert.equal(first, null, 'stopped after one epoch');
+      assert.ok(fs.existsSync(path.join(dir, 'state.json')) && fs.existsSync(path.join(dir, 'last', 'model.json')));
+      const resumed = await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir });
+      assert.deepEqual(strip(resumed), strip(whole));
+    });
+  });
+
+  it('leaks no tensors: tf.memory().numTensors is the same after step 2 and step 50', async () => {
+    await onBackend('wasm', async () => {
+      const { patients, source } = await setup();
+      const fold = crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[0];
+      const counts: number[] = [];
+      await trainFold({
+        recipe: recipe({ batchSize: 1, epochs: 3 }),
+        patients,
+        fold,
+        foldIndex: 0,
+        source,
+        dir: tempDir(),
+        onProgress: (p) => {
+          if (p.valBalancedAccuracy === undefined) counts.push(tf.memory().numTensors);
+        },
+      });
+      assert.ok(counts.length >= 50, `${counts.length} steps`);
+      assert.equal(counts[49], counts[1], `tensors after step 2: ${counts[1]}, after step 50: ${counts[49]}`);
+    });
+  });
+
+  it('writes a checkpoint that reloads and predicts the saved test probabilities', async () => {
+    await onBackend('wasm', async () => {
+      const { patients, source } = await setup();
+      const fold = crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[2];
+      const dir = tempDir();
+      const r = await trainFold({ recipe: recipe(), patients, fold, foldIndex: 2, source, dir });
+      for (const f of ['best/model.json', 'best/weights.bin', 'history.json', 'predictions.csv', 'result.json']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+      const { model, meta } = loadModel(path.join(dir, 'best'));
+      assert.equal(meta.spec.name, 'mt-ord-gcs-bin-age');
+      const test = fold.test.map((i) => patients[i]);
+      const again = await predictPatients(model, test, source, 2);
+      test.forEach((_, i) => {
+        for (const t of ['prognosis', 'gcs-ordinal', 'age-binary'] as const) {
+          r!.predictions[i].probabilities[t]!.forEach((v, k) => assert.ok(Math.abs(v - again.probabilities[t]![i][k]) < 1e-6));
+        }
+      });
+      model.dispose();
+    });
+  });
+
+  it('trains every model of the study end to end (one fold, tiny profile) and resumes a finished run from disk', async () => {
+    await onBackend('wasm', async () => {
+      const { patients } = await setup();
+      for (const name of Object.keys(MODEL_SPECS)) {
+        const out = tempDir();
+        // The Perez del Barrio CNN's four valid convolutions and three poolings need about 38 voxels per axis.
+        const profile = name === 'perez-cnn' ? { ...TINY, epochs: 1, inputSize: [40, 40, 40] as [number, number, number] } : { ...TINY, epochs: 1 };
+        const results = await runCrossValidation({
+          spec: MODEL_SPECS[name],
+          profile,
+          patients,
+          out,
+          folds: [0],
+          cacheDir: tempDir(),
+        });
+        assert.equal(results.length, 1, name);
+        assert.equal(results[0].predictions.length, crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[0].test.length);
+        const header = fs.readFileSync(path.join(out, 'fold-0', 'predictions.csv'), 'utf8').split('\n')[0];
+        for (const t of MODEL_SPECS[name].tasks) assert.match(header, new RegExp(`p_${t.task}`), `${name} writes ${t.task}`);
+        if (name === 'densenet') {
+          const again = await runCrossValidation({ spec: MODEL_SPECS[name], profile: { ...TINY, epochs: 1 }, patients, out, folds: [0], cacheDir: tempDir() });
+          assert.deepEqual(again[0].predictions.map((p) => p.patientId), results[0].predictions.map((p) => p.patientId));
+          assert.ok(Math.abs(again[0].predictions[0].probabilities.prognosis![0] - results[0].predictions[0].probabilities.prognosis![0]) < 1e-6);
+        }
+      }
+      await assert.rejects(runCrossValidation({ spec: MODEL_SPECS.densenet, profile: TINY, patients, out: tempDir(), folds: [7], cacheDir: tempDir() }), /fold expected an integer in 0..2, got 7/);
+    });
+  });
+});
