@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, act3d } from '../ops/act3d';
+import { matMul } from '../ops/matmul';
 import { updateRunningStats } from '../ops/norm';
 import { globalAvgPool3d } from '../ops/pool3d';
 import { buildDenseNet3d, DenseNetConfig, ForwardContext } from './densenet3d';
@@ -49,7 +50,7 @@ export function buildImageModel(spec: ModelSpec, seed: number, densenet: Partial
       const [b, d, h, w] = shape;
       const pooled = features(act3d(x, [b, d, h, w, 1]), ctx);
       const out = {} as Record<TaskName, tf.Tensor2D>;
-      for (const head of heads) out[head.task] = tf.add(tf.matMul(pooled, head.weight as tf.Tensor as tf.Tensor2D), head.bias) as tf.Tensor2D;
+      for (const head of heads) out[head.task] = tf.add(matMul(pooled, head.weight as tf.Tensor as tf.Tensor2D), head.bias) as tf.Tensor2D;
       return out;
     },
     commitBatchStats(ctx) {

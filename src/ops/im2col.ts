@@ -90,6 +90,16 @@ export function windowTable(batch: number, dims: [number, number, number], kerne
   return table;
 }
 
+/** The adjoint of gathering windows: sums each window entry back onto its input voxel ([positions * taps, C] -> [voxels, C]). */
+export function scatterWindows(dy: tf.Tensor2D, table: WindowTable): tf.Tensor2D {
+  return tf.tidy(() => {
+    const c = dy.shape[1];
+    const dyPadded = tf.concat([dy, tf.zeros([1, c])], 0);
+    const parts = tf.gather(dyPadded, table.inverse);
+    return (table.multiplicity === 1 ? parts : tf.sum(tf.reshape(parts, [table.voxels, table.multiplicity, c]), 1)) as tf.Tensor2D;
+  });
+}
+
 /**
  * Gathers every window's voxels: [voxels, C] -> [positions * taps, C], padding with `padValue` (0 for convolutions,
  * -Infinity for max pooling). Its gradient is a gather through the inverse table and a sum, so it runs on every
@@ -103,11 +113,7 @@ export function gatherWindows(x: tf.Tensor2D, table: WindowTable, padValue = 0):
     const value = tf.gather(padded, table.forward) as tf.Tensor2D;
     return {
       value,
-      gradFunc: (dy: tf.Tensor) => {
-        const dyPadded = tf.concat([dy, tf.zeros([1, c])], 0);
-        const parts = tf.gather(dyPadded, table.inverse);
-        return table.multiplicity === 1 ? parts : tf.sum(tf.reshape(parts, [table.voxels, table.multiplicity, c]), 1);
-      },
+      gradFunc: (dy: tf.Tensor) => scatterWindows(dy as tf.Tensor2D, table),
     };
   });
   return f(x) as tf.Tensor2D;
