@@ -1,4 +1,5 @@
 import { UsageError } from './args';
+import { benchCommand } from './commands/bench';
 import { dataCheckCommand, dataSynthCommand } from './commands/data';
 import { exportCommand } from './commands/export';
 import { preprocessCommand } from './commands/preprocess';
@@ -14,6 +15,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
   ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
+  ich bench train [--shape 32,64,64] [--batch 2] [--json]   DenseNet-121 training throughput vs PyTorch
   ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
 
 DIR defaults to $ICH_DATA_DIR, else data/synthetic.`;
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   preprocess: preprocessCommand,
   export: exportCommand,
   train: trainCommand,
+  bench: benchCommand,
 };
 
 /** Runs `ich` with its arguments; returns the exit status. Bad input prints one line on stderr, never a stack. */

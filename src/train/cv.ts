@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
 import { Profile } from '../config/profiles';
 import { VolumeCache } from '../data/cache';
 import { Patient } from '../data/cohort';
@@ -7,6 +9,7 @@ import { crossValidationFolds, CvFold } from '../data/splits';
 import { writeFileAtomic } from '../io/atomic';
 import { ModelSpec } from '../models/tasks';
 import { VolumeSource } from './data';
+import type { WorkerJob } from './fold-worker';
 import { FoldResult, trainFold, TrainProgress, TrainRecipe } from './loop';
 
 /** A cross-validation run of one model. */
@@ -23,6 +26,13 @@ export interface CrossValidationOptions {
   /** Overrides of the profile's recipe (loss weights are in `spec`). */
   recipe?: Partial<TrainRecipe>;
   onProgress?: (p: TrainProgress) => void;
+  /**
+   * Folds trained at once in worker threads, one backend each (default 1: in this thread). On the CPU backends two
+   * workers use both cores of a 2-core machine; results are identical to a sequential run.
+   */
+  workers?: number;
+  /** Backend for the workers (default: the active one). */
+  backend?: string;
 }
 
 /** The recipe a profile implies for a model. */
@@ -65,17 +75,60 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
   );
   const source = new VolumeSource(new VolumeCache(options.cacheDir, { size: profile.inputSize, padDepth: profile.padDepth, quirks: recipe.quirks }), profile.inputSize);
   const results: FoldResult[] = [];
+  const pending: number[] = [];
   for (const k of wanted) {
     const dir = path.join(out, `fold-${k}`);
-    const done = path.join(dir, 'result.json');
-    if (fs.existsSync(done) && fs.existsSync(path.join(dir, 'predictions.csv'))) {
-      results.push(readFoldResult(dir));
-      continue;
-    }
-    const r = await trainFold({ recipe, patients, fold: folds[k], foldIndex: k, source, dir, onProgress: options.onProgress });
-    if (r) results.push(r);
+    if (fs.existsSync(path.join(dir, 'result.json')) && fs.existsSync(path.join(dir, 'predictions.csv'))) results.push(readFoldResult(dir));
+    else pending.push(k);
   }
-  return results;
+  const workers = Math.min(options.workers ?? 1, pending.length);
+  if (workers <= 1) {
+    for (const k of pending) {
+      const r = await trainFold({ recipe, patients, fold: folds[k], foldIndex: k, source, dir: path.join(out, `fold-${k}`), onProgress: options.onProgress });
+      if (r) results.push(r);
+    }
+  } else {
+    const shares: number[][] = Array.from({ length: workers }, () => []);
+    pending.forEach((k, i) => shares[i % workers].push(k));
+    const outcomes = await Promise.all(
+      shares.map((share) =>
+        runWorker(
+          {
+            kind: 'folds',
+            backend: options.backend ?? tf.getBackend(),
+            recipe,
+            patients: [...patients],
+            folds: share.map((k) => ({ index: k, fold: folds[k], dir: path.join(out, `fold-${k}`) })),
+            cacheDir: options.cacheDir,
+            cacheOptions: { size: profile.inputSize, padDepth: profile.padDepth, quirks: recipe.quirks },
+            size: profile.inputSize,
+          },
+          options.onProgress,
+        ),
+      ),
+    );
+    for (const o of outcomes) results.push(...(o as FoldResult[]));
+  }
+  return results.sort((a, b) => a.fold - b.fold);
+}
+
+/** Runs a job in a worker thread, forwarding its progress; resolves with its fold results or bench timing. */
+export function runWorker(job: WorkerJob, onProgress?: (p: TrainProgress) => void): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(path.join(__dirname, 'fold-worker.js'), { workerData: job });
+    const collected: unknown[] = [];
+    worker.on('message', (msg: { type: string; progress?: TrainProgress; result?: FoldResult; timing?: unknown; message?: string }) => {
+      if (msg.type === 'progress' && msg.progress) onProgress?.(msg.progress);
+      else if (msg.type === 'result' && msg.result) collected.push(msg.result);
+      else if (msg.type === 'bench') collected.push(msg.timing);
+      else if (msg.type === 'error') reject(new Error(msg.message));
+      else if (msg.type === 'done') resolve(collected);
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`training worker expected exit code 0, got ${code}`));
+    });
+  });
 }
 
 /** Reads a finished fold's result and test predictions back from its folder. */

@@ -114,6 +114,18 @@ describe('train/loop: one fold with the paper recipe', function () {
     });
   });
 
+  it('trains folds in parallel worker threads with the same results as in sequence', async () => {
+    await onBackend('wasm', async () => {
+      const { patients } = await setup();
+      const profile = { ...TINY, epochs: 1 };
+      const run = (workers: number) =>
+        runCrossValidation({ spec: MODEL_SPECS['mt-bin-gcs'], profile, patients, out: tempDir(), folds: [0, 1], cacheDir: tempDir(), workers, backend: 'wasm' });
+      const [sequential, parallel] = [await run(1), await run(2)];
+      assert.deepEqual(parallel.map((r) => r.fold), [0, 1]);
+      assert.deepEqual(parallel.map((r) => r.predictions), sequential.map((r) => r.predictions));
+    });
+  });
+
   it('trains every model of the study end to end (one fold, tiny profile) and resumes a finished run from disk', async () => {
     await onBackend('wasm', async () => {
       const { patients } = await setup();

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
 import { cacheDir, dataDir, projectRoot } from '../../config/paths';
@@ -9,11 +10,12 @@ import { profilePatients, runCrossValidation } from '../../train/cv';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
- * `ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1] [--data DIR]`:
- * cross-validation of one model; checkpoints and results under DIR (default runs/<profile>/<model>).
+ * `ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1] [--data DIR] [--workers N]`:
+ * cross-validation of one model; checkpoints and results under DIR (default runs/<profile>/<model>). On CPU
+ * backends N folds train at once in worker threads (default: min(2, cores)).
  */
 export async function trainCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { profile: 'string', model: 'string', folds: 'string', out: 'string', seed: 'string', data: 'string' }, 'ich train');
+  const args = parseArgs(argv, { profile: 'string', model: 'string', folds: 'string', out: 'string', seed: 'string', data: 'string', workers: 'string' }, 'ich train');
   const modelName = stringFlag(args, 'model');
   if (!modelName) throw new UsageError('ich train: --model expected a model name (e.g. mt-ord-gcs-bin-age), got none');
   const spec = modelSpec(modelName);
@@ -28,6 +30,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const out = path.resolve(stringFlag(args, 'out', path.join(projectRoot(), 'runs', profile.name, spec.name))!);
   const report = await initBackend();
   process.stderr.write(`${describeBackend(report)}\n`);
+  const cpuBackend = report.backend === 'wasm' || report.backend === 'cpu';
+  const workers = intFlag(args, 'workers', cpuBackend ? Math.min(2, os.cpus().length) : 1, 1, 16);
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
   const patients = profilePatients(cohort.patients, profile);
   process.stderr.write(`training ${spec.name} on ${patients.length} patients, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
@@ -41,6 +45,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     folds,
     seed,
     cacheDir: cacheDir(),
+    workers,
+    backend: report.backend,
     onProgress: (p) => {
       const line = `fold ${p.fold} epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ETA ${p.etaSeconds.toFixed(0)}s` +
         (p.valBalancedAccuracy !== undefined ? ` val BAcc ${p.valBalancedAccuracy.toFixed(3)}` : '');

@@ -1,0 +1,48 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from '../backend';
+import { VolumeCache } from '../data/cache';
+import { Patient } from '../data/cohort';
+import { CvFold } from '../data/splits';
+import { VolumeSource } from './data';
+import { trainFold, TrainRecipe } from './loop';
+import { timeTrainingSteps } from './benchmark';
+
+/** Work for one worker thread: folds of a cross-validation, or a throughput measurement. */
+export type WorkerJob =
+  | {
+      kind: 'folds';
+      backend: string;
+      recipe: TrainRecipe;
+      patients: Patient[];
+      folds: { index: number; fold: CvFold; dir: string }[];
+      cacheDir: string;
+      cacheOptions: ConstructorParameters<typeof VolumeCache>[1];
+      size: [number, number, number];
+    }
+  | { kind: 'bench'; backend: string; shape: [number, number, number]; batch: number; steps: number };
+
+async function run(job: WorkerJob): Promise<void> {
+  await initBackend(job.backend);
+  if (job.kind === 'bench') {
+    parentPort!.postMessage({ type: 'bench', timing: await timeTrainingSteps(job.shape, job.batch, job.steps) });
+    return;
+  }
+  const source = new VolumeSource(new VolumeCache(job.cacheDir, job.cacheOptions), job.size);
+  for (const f of job.folds) {
+    const result = await trainFold({
+      recipe: job.recipe,
+      patients: job.patients,
+      fold: f.fold,
+      foldIndex: f.index,
+      source,
+      dir: f.dir,
+      onProgress: (p) => parentPort!.postMessage({ type: 'progress', progress: p }),
+    });
+    parentPort!.postMessage({ type: 'result', result });
+  }
+}
+
+run(workerData as WorkerJob).then(
+  () => parentPort!.postMessage({ type: 'done' }),
+  (err) => parentPort!.postMessage({ type: 'error', message: (err as Error).message }),
+);
