@@ -25,7 +25,8 @@ function windowedMatMul(x: tf.Tensor2D, weight: tf.Tensor2D, table: WindowTable)
     (args[2] as tf.GradSaveFunc)([input, w]);
     return {
       value: tf.tidy(() => tf.matMul(cols(input), w)),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const d = dy as tf.Tensor2D;
         const c = cols(xs);
@@ -34,10 +35,76 @@ function windowedMatMul(x: tf.Tensor2D, weight: tf.Tensor2D, table: WindowTable)
         const dw = m * kk <= m * n + kk * n ? tf.matMul(tf.transpose(c), d) : tf.transpose(tf.matMul(tf.transpose(d), c));
         const dcols = tf.reshape(tf.matMul(d, tf.transpose(ws)), [table.positions * table.taps, cin]) as tf.Tensor2D;
         return [scatterWindows(dcols, table), dw];
-      },
+        }),
     };
   });
   return f(x, weight) as tf.Tensor2D;
+}
+
+/**
+ * The k x k x k, stride 1, 'same' convolution (the dense layers' 3x3x3) by row shifts: on the zero-padded volume
+ * flattened to rows [voxels, C], every tap reads the rows of its output shifted by a constant, so its columns are
+ * one contiguous slice and the convolution is a sum of k^3 matMuls; border rows are computed and dropped. The
+ * gradient shifts back the same way. On wasm a contiguous slice is ~11x faster than the equivalent gather.
+ */
+function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: number, k: number): tf.Tensor4D {
+  const [, h, w, c] = x.shape;
+  const cout = weight.shape[1];
+  const p = (k - 1) / 2;
+  const [d2, h2, w2] = [depth + 2 * p, h + 2 * p, w + 2 * p];
+  const plane = h2 * w2;
+  const rows = batch * d2 * plane;
+  const margin = p * (plane + w2 + 1);
+  const offsets: number[] = [];
+  for (let kd = 0; kd < k; kd++) for (let kh = 0; kh < k; kh++) for (let kw = 0; kw < k; kw++) offsets.push((kd - p) * plane + (kh - p) * w2 + (kw - p));
+  /** [B*D, H, W, C] -> zero-padded rows [rows + 2 margin, C]. */
+  const toRows = (t: tf.Tensor4D, ch: number) => {
+    const a = tf.pad(t, [[0, 0], [p, p], [p, p], [0, 0]]);
+    const b = tf.pad(tf.reshape(a, [batch, depth, plane * ch]), [[0, 0], [p, p], [0, 0]]);
+    return tf.reshape(b, [rows, ch]);
+  };
+  /** Padded rows [rows, ch] -> interior [B*D, H, W, ch]. */
+  const interior = (t: tf.Tensor, ch: number) => {
+    const a = tf.slice(tf.reshape(t, [batch, d2, plane * ch]), [0, p, 0], [batch, depth, plane * ch]);
+    return tf.slice(tf.reshape(a, [batch * depth, h2, w2, ch]), [0, p, p, 0], [batch * depth, h, w, ch]) as tf.Tensor4D;
+  };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
+    (args[2] as tf.GradSaveFunc)([input, wt]);
+    const value = tf.tidy(() => {
+      const xr = tf.pad(toRows(input, c), [[margin, margin], [0, 0]]);
+      let y: tf.Tensor | null = null;
+      offsets.forEach((off, t) => {
+        const part = tf.matMul(tf.slice(xr, [margin + off, 0], [rows, c]) as tf.Tensor2D, tf.slice(wt, [t * c, 0], [c, cout]) as tf.Tensor2D);
+        y = y ? tf.add(y, part) : part;
+      });
+      return interior(y!, cout);
+    });
+    return {
+      value,
+      // tidy: the engine keeps a gradient function's temporaries until the whole backward pass ends, and 27 taps per
+      // layer of slices and packed matMul operands exhausted wasm's heap.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
+        const dyRows = toRows(dy as tf.Tensor4D, cout) as tf.Tensor2D;
+        const dyT = tf.transpose(dyRows) as tf.Tensor2D;
+        const xr = tf.pad(toRows(xs, c), [[margin, margin], [0, 0]]);
+        const wT = tf.transpose(ws) as tf.Tensor2D;
+        const dwParts: tf.Tensor[] = [];
+        let dxr: tf.Tensor | null = null;
+        offsets.forEach((off, t) => {
+          dwParts.push(tf.matMul(dyT, tf.slice(xr, [margin + off, 0], [rows, c]) as tf.Tensor2D));
+          const back = tf.pad(tf.matMul(dyRows, tf.slice(wT, [0, t * c], [cout, c]) as tf.Tensor2D), [[margin + off, margin - off], [0, 0]]);
+          dxr = dxr ? tf.add(dxr, back) : back;
+        });
+        const dw = tf.transpose(tf.concat(dwParts, 1));
+        const dx = interior(tf.slice(dxr!, [margin, 0], [rows, c]), c);
+        return [dx, dw];
+        }),
+    };
+  });
+  return f(x, weight) as tf.Tensor4D;
 }
 
 /**
@@ -57,6 +124,9 @@ export function conv3d(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d 
   const x2 = tf.reshape(a.x, [b * d * h * w, cin]) as tf.Tensor2D;
   if (k === 1 && s === 1 && p === 0) {
     return withTensor(a, tf.reshape(matMul(x2, weight), [b * d, h, w, cout]) as tf.Tensor4D);
+  }
+  if (s === 1 && 2 * p === k - 1 && !(g.constantInput && cin === 1)) {
+    return withTensor(a, shiftConv(a.x, weight, b, d, k));
   }
   const table = windowTable(b, [d, h, w], k, s, p);
   const [od, oh, ow] = table.outDims;
