@@ -27,14 +27,14 @@ function windowedMatMul(x: tf.Tensor2D, weight: tf.Tensor2D, table: WindowTable)
       value: tf.tidy(() => tf.matMul(cols(input), w)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const d = dy as tf.Tensor2D;
-        const c = cols(xs);
-        const [m, kk] = c.shape;
-        const n = ws.shape[1];
-        const dw = m * kk <= m * n + kk * n ? tf.matMul(tf.transpose(c), d) : tf.transpose(tf.matMul(tf.transpose(d), c));
-        const dcols = tf.reshape(tf.matMul(d, tf.transpose(ws)), [table.positions * table.taps, cin]) as tf.Tensor2D;
-        return [scatterWindows(dcols, table), dw];
+          const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+          const d = dy as tf.Tensor2D;
+          const c = cols(xs);
+          const [m, kk] = c.shape;
+          const n = ws.shape[1];
+          const dw = m * kk <= m * n + kk * n ? tf.matMul(tf.transpose(c), d) : tf.transpose(tf.matMul(tf.transpose(d), c));
+          const dcols = tf.reshape(tf.matMul(d, tf.transpose(ws)), [table.positions * table.taps, cin]) as tf.Tensor2D;
+          return [scatterWindows(dcols, table), dw];
         }),
     };
   });
@@ -56,11 +56,21 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
   const rows = batch * d2 * plane;
   const margin = p * (plane + w2 + 1);
   const offsets: number[] = [];
-  for (let kd = 0; kd < k; kd++) for (let kh = 0; kh < k; kh++) for (let kw = 0; kw < k; kw++) offsets.push((kd - p) * plane + (kh - p) * w2 + (kw - p));
+  for (let kd = 0; kd < k; kd++)
+    for (let kh = 0; kh < k; kh++) for (let kw = 0; kw < k; kw++) offsets.push((kd - p) * plane + (kh - p) * w2 + (kw - p));
   /** [B*D, H, W, C] -> zero-padded rows [rows + 2 margin, C]. */
   const toRows = (t: tf.Tensor4D, ch: number) => {
-    const a = tf.pad(t, [[0, 0], [p, p], [p, p], [0, 0]]);
-    const b = tf.pad(tf.reshape(a, [batch, depth, plane * ch]), [[0, 0], [p, p], [0, 0]]);
+    const a = tf.pad(t, [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0],
+    ]);
+    const b = tf.pad(tf.reshape(a, [batch, depth, plane * ch]), [
+      [0, 0],
+      [p, p],
+      [0, 0],
+    ]);
     return tf.reshape(b, [rows, ch]);
   };
   /** Padded rows [rows, ch] -> interior [B*D, H, W, ch]. */
@@ -72,10 +82,16 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
     (args[2] as tf.GradSaveFunc)([input, wt]);
     const value = tf.tidy(() => {
-      const xr = tf.pad(toRows(input, c), [[margin, margin], [0, 0]]);
+      const xr = tf.pad(toRows(input, c), [
+        [margin, margin],
+        [0, 0],
+      ]);
       let y: tf.Tensor | null = null;
       offsets.forEach((off, t) => {
-        const part = tf.matMul(tf.slice(xr, [margin + off, 0], [rows, c]) as tf.Tensor2D, tf.slice(wt, [t * c, 0], [c, cout]) as tf.Tensor2D);
+        const part = tf.matMul(
+          tf.slice(xr, [margin + off, 0], [rows, c]) as tf.Tensor2D,
+          tf.slice(wt, [t * c, 0], [c, cout]) as tf.Tensor2D,
+        );
         y = y ? tf.add(y, part) : part;
       });
       return interior(y!, cout);
@@ -86,21 +102,27 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
       // layer of slices and packed matMul operands exhausted wasm's heap.
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
-        const dyRows = toRows(dy as tf.Tensor4D, cout) as tf.Tensor2D;
-        const dyT = tf.transpose(dyRows) as tf.Tensor2D;
-        const xr = tf.pad(toRows(xs, c), [[margin, margin], [0, 0]]);
-        const wT = tf.transpose(ws) as tf.Tensor2D;
-        const dwParts: tf.Tensor[] = [];
-        let dxr: tf.Tensor | null = null;
-        offsets.forEach((off, t) => {
-          dwParts.push(tf.matMul(dyT, tf.slice(xr, [margin + off, 0], [rows, c]) as tf.Tensor2D));
-          const back = tf.pad(tf.matMul(dyRows, tf.slice(wT, [0, t * c], [cout, c]) as tf.Tensor2D), [[margin + off, margin - off], [0, 0]]);
-          dxr = dxr ? tf.add(dxr, back) : back;
-        });
-        const dw = tf.transpose(tf.concat(dwParts, 1));
-        const dx = interior(tf.slice(dxr!, [margin, 0], [rows, c]), c);
-        return [dx, dw];
+          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
+          const dyRows = toRows(dy as tf.Tensor4D, cout) as tf.Tensor2D;
+          const dyT = tf.transpose(dyRows) as tf.Tensor2D;
+          const xr = tf.pad(toRows(xs, c), [
+            [margin, margin],
+            [0, 0],
+          ]);
+          const wT = tf.transpose(ws) as tf.Tensor2D;
+          const dwParts: tf.Tensor[] = [];
+          let dxr: tf.Tensor | null = null;
+          offsets.forEach((off, t) => {
+            dwParts.push(tf.matMul(dyT, tf.slice(xr, [margin + off, 0], [rows, c]) as tf.Tensor2D));
+            const back = tf.pad(tf.matMul(dyRows, tf.slice(wT, [0, t * c], [cout, c]) as tf.Tensor2D), [
+              [margin + off, margin - off],
+              [0, 0],
+            ]);
+            dxr = dxr ? tf.add(dxr, back) : back;
+          });
+          const dw = tf.transpose(tf.concat(dwParts, 1));
+          const dx = interior(tf.slice(dxr!, [margin, 0], [rows, c]), c);
+          return [dx, dw];
         }),
     };
   });
@@ -119,7 +141,9 @@ export function conv3d(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d 
   const { kernel: k, stride: s, padding: p } = g;
   const cout = weight.shape[1];
   if (weight.shape[0] !== k * k * k * cin) {
-    throw new Error(`conv3d weight expected [${k * k * k * cin}, Cout] for kernel ${k} and ${cin} input channels, got [${weight.shape.join(', ')}]`);
+    throw new Error(
+      `conv3d weight expected [${k * k * k * cin}, Cout] for kernel ${k} and ${cin} input channels, got [${weight.shape.join(', ')}]`,
+    );
   }
   const x2 = tf.reshape(a.x, [b * d * h * w, cin]) as tf.Tensor2D;
   if (k === 1 && s === 1 && p === 0) {
@@ -131,8 +155,6 @@ export function conv3d(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d 
   const table = windowTable(b, [d, h, w], k, s, p);
   const [od, oh, ow] = table.outDims;
   const y =
-    g.constantInput && cin === 1
-      ? matMul(windowsOfData(x2.dataSync() as Float32Array, table), weight)
-      : windowedMatMul(x2, weight, table);
+    g.constantInput && cin === 1 ? matMul(windowsOfData(x2.dataSync() as Float32Array, table), weight) : windowedMatMul(x2, weight, table);
   return { x: tf.reshape(y, [b * od, oh, ow, cout]) as tf.Tensor4D, batch: b, depth: od };
 }

@@ -14,15 +14,16 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     save([x, w]);
     return {
       value: tf.matMul(x, w),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const d = dy as tf.Tensor2D;
-        const [m, k] = xs.shape;
-        const n = ws.shape[1];
-        const dx = tf.matMul(d, tf.transpose(ws));
-        const dw = m * k <= m * n + k * n ? tf.matMul(tf.transpose(xs), d) : tf.transpose(tf.matMul(tf.transpose(d), xs));
-        return [dx, dw];
-      },
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+          const d = dy as tf.Tensor2D;
+          const [m, k] = xs.shape;
+          const n = ws.shape[1];
+          const dx = tf.matMul(d, tf.transpose(ws));
+          const dw = m * k <= m * n + k * n ? tf.matMul(tf.transpose(xs), d) : tf.transpose(tf.matMul(tf.transpose(d), xs));
+          return [dx, dw];
+        }),
     };
   });
   return f(a, b) as tf.Tensor2D;

@@ -1,0 +1,37 @@
+import { strict as assert } from 'node:assert';
+import * as tf from '@tensorflow/tfjs-core';
+import { backendReport, describeBackend, initBackend } from '../src/backend';
+
+describe('backend: the one place that chooses a TensorFlow.js backend', () => {
+  after(async () => {
+    await initBackend('wasm');
+  });
+
+  it('starts a named backend and reports it', async () => {
+    const r = await initBackend('cpu');
+    assert.equal(r.backend, 'cpu');
+    assert.equal(tf.getBackend(), 'cpu');
+    assert.equal(r.gpu, false);
+    assert.equal(r.tfjsVersion, '4.22.0');
+    assert.deepEqual(backendReport(), r);
+    assert.match(describeBackend(r), /TensorFlow\.js 4\.22\.0 on cpu/);
+  });
+
+  it('chooses automatically: tfjs-node-gpu, tfjs-node, then wasm, saying why each was passed over', async () => {
+    const r = await initBackend('');
+    assert.equal(r.requested, 'auto');
+    if (r.backend === 'wasm') assert.ok(r.skipped.some((s) => /^tensorflow: .*not installed/.test(s)), r.skipped.join('; '));
+    assert.ok(['tensorflow', 'wasm'].includes(r.backend));
+  });
+
+  it('refuses an unknown name and explains a backend that cannot start', async () => {
+    await assert.rejects(initBackend('tpu'), /ICH_BACKEND expected one of tensorflow, webgpu, wasm, cpu, got "tpu"/);
+    let tfjsNode = true;
+    try {
+      require.resolve('@tensorflow/tfjs-node');
+    } catch {
+      tfjsNode = false;
+    }
+    if (!tfjsNode) await assert.rejects(initBackend('tensorflow'), /backend tensorflow expected @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node, got: .*not installed/);
+  });
+});
