@@ -2,6 +2,7 @@ import { UsageError } from './args';
 import { benchCommand } from './commands/bench';
 import { dataCheckCommand, dataSynthCommand } from './commands/data';
 import { exportCommand } from './commands/export';
+import { metricsCommand } from './commands/metrics';
 import { preprocessCommand } from './commands/preprocess';
 import { splitsCommand } from './commands/splits';
 import { trainCommand } from './commands/train';
@@ -15,6 +16,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
   ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
+  ich metrics --predictions FILE.csv [--threshold 0.5] [--json]   columns label, score
   ich bench train [--shape 32,64,64] [--batch 2] [--json]   DenseNet-121 training throughput vs PyTorch
   ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
 
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   train: trainCommand,
   bench: benchCommand,
+  metrics: metricsCommand,
 };
 
 /** Runs `ich` with its arguments; returns the exit status. Bad input prints one line on stderr, never a stack. */
