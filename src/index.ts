@@ -39,3 +39,5 @@ export * from './train/loop';
 export * from './eval/metrics';
 export * from './eval/stats';
 export * from './eval/aggregate';
+export * from './eval/association';
+export * from './eval/cohort-stats';

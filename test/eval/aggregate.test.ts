@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resultsTable, summariseFolds } from '../../src/eval/aggregate';
 import { binaryMetrics } from '../../src/eval/metrics';
+import { smallCohort } from '../support/cohort';
 import { fixture, ROOT, tempDir } from '../support/paths';
 
 const f = fixture('eval.json');
@@ -37,5 +38,21 @@ describe('eval/aggregate and ich metrics', () => {
     const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'metrics', '--predictions', file], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr.trim(), /^ich metrics: label expected 0 or 1, got "2" \(.*p\.csv, row 3\)$/);
+  });
+});
+
+describe('ich stats', () => {
+  it('prints the association statistics of a cohort as JSON', async () => {
+    const root = await smallCohort();
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'stats', root, '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.patients, 30);
+    assert.equal(s.spearman.length, 42);
+    assert.deepEqual(s.logistic.names, ['const', 'GCS', 'Age']);
+    assert.ok(s.auc.Age > 0 && s.auc.Age < 1);
+    const bad = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'stats', tempDir()], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
   });
 });
