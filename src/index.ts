@@ -41,3 +41,6 @@ export * from './eval/stats';
 export * from './eval/aggregate';
 export * from './eval/association';
 export * from './eval/cohort-stats';
+export * from './data/tabular';
+export * from './models/tabular';
+export * from './train/tabular';

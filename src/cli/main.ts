@@ -7,6 +7,7 @@ import { preprocessCommand } from './commands/preprocess';
 import { splitsCommand } from './commands/splits';
 import { statsCommand } from './commands/stats';
 import { trainCommand } from './commands/train';
+import { trainTabularCommand } from './commands/train-tabular';
 import { volumeInfoCommand } from './commands/volume';
 
 const USAGE = `ich: the ich-prognosis command line
@@ -18,6 +19,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
   ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
   ich metrics --predictions FILE.csv [--threshold 0.5] [--json]   columns label, score
+  ich train-tabular --model mlp|logistic|forest|clinical [--folds 0,3] [--out DIR]
   ich stats [DIR] [--json]   association statistics of the cohort (GCS/age analysis)
   ich bench train [--shape 32,64,64] [--batch 2] [--json]   DenseNet-121 training throughput vs PyTorch
   ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
@@ -37,6 +39,7 @@ const COMMANDS: Record<string, Command> = {
   bench: benchCommand,
   metrics: metricsCommand,
   stats: statsCommand,
+  'train-tabular': trainTabularCommand,
 };
 
 /** Runs `ich` with its arguments; returns the exit status. Bad input prints one line on stderr, never a stack. */

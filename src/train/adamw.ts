@@ -8,6 +8,11 @@ export interface AdamWOptions {
   beta2?: number;
   eps?: number;
   amsgrad?: boolean;
+  /**
+   * true (default): AdamW's decoupled decay p <- p (1 - lr wd). false: torch.optim.Adam's L2 decay, added to the
+   * gradient (g <- g + wd p) before the moments, as the paper's tabular MLP uses.
+   */
+  decoupled?: boolean;
 }
 
 /**
@@ -22,6 +27,7 @@ export class AdamW {
   readonly beta2: number;
   readonly eps: number;
   readonly amsgrad: boolean;
+  readonly decoupled: boolean;
   /** Optimizer steps taken. */
   step = 0;
   private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; vmax?: tf.Variable }>();
@@ -33,6 +39,7 @@ export class AdamW {
     this.beta2 = options.beta2 ?? 0.999;
     this.eps = options.eps ?? 1e-8;
     this.amsgrad = options.amsgrad ?? true;
+    this.decoupled = options.decoupled ?? true;
   }
 
   /** Applies one step to each variable with its gradient (variables without a gradient are left alone). */
@@ -53,9 +60,13 @@ export class AdamW {
       }
       const st = s;
       tf.tidy(() => {
-        if (this.weightDecay !== 0) p.assign(tf.mul(p, 1 - this.lr * this.weightDecay));
-        st.m.assign(tf.add(tf.mul(st.m, this.beta1), tf.mul(g, 1 - this.beta1)));
-        st.v.assign(tf.add(tf.mul(st.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
+        let grad: tf.Tensor = g;
+        if (this.weightDecay !== 0) {
+          if (this.decoupled) p.assign(tf.mul(p, 1 - this.lr * this.weightDecay));
+          else grad = tf.add(g, tf.mul(p, this.weightDecay));
+        }
+        st.m.assign(tf.add(tf.mul(st.m, this.beta1), tf.mul(grad, 1 - this.beta1)));
+        st.v.assign(tf.add(tf.mul(st.v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2)));
         let second: tf.Tensor = st.v;
         if (st.vmax) {
           st.vmax.assign(tf.maximum(st.vmax, st.v));

@@ -12,10 +12,10 @@ const f = fixture('train.json');
 describe('train: losses, AdamW (AMSGrad) and ReduceLROnPlateau equal torch step by step', () => {
   for (const backend of TEST_BACKENDS) {
     for (const c of f.adamw) {
-      it(`AdamW amsgrad=${c.amsgrad} wd=${c.weightDecay} lr=${c.lr}: 12 steps equal torch.optim.AdamW (${backend})`, async () => {
+      it(`${c.decoupled ? 'AdamW' : 'Adam (L2 decay)'} amsgrad=${c.amsgrad} wd=${c.weightDecay} lr=${c.lr}: 12 steps equal torch.optim (${backend})`, async () => {
         await onBackend(backend, async () => {
           const p = tf.variable(tf.tensor1d(c.start));
-          const opt = new AdamW({ lr: c.lr, weightDecay: c.weightDecay, amsgrad: c.amsgrad });
+          const opt = new AdamW({ lr: c.lr, weightDecay: c.weightDecay, amsgrad: c.amsgrad, decoupled: c.decoupled });
           for (let s = 0; s < c.grads.length; s++) {
             const g = tf.tensor1d(c.grads[s]);
             opt.apply([p], { [p.name]: g });

@@ -1,0 +1,35 @@
+import * as path from 'node:path';
+import { initBackend } from '../../backend';
+import { dataDir, projectRoot } from '../../config/paths';
+import { getProfile } from '../../config/profiles';
+import { discoverCohort } from '../../data/cohort';
+import { binaryMetrics } from '../../eval/metrics';
+import { TABULAR_MODELS, TabularModelName } from '../../models/tabular';
+import { profilePatients } from '../../train/cv';
+import { runTabularCrossValidation } from '../../train/tabular';
+import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
+
+/** `ich train-tabular --model mlp|logistic|forest|clinical [--folds 0,3] [--profile P] [--out DIR] [--seed 1] [--data DIR]`. */
+export async function trainTabularCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { model: 'string', folds: 'string', profile: 'string', out: 'string', seed: 'string', data: 'string' }, 'ich train-tabular');
+  const model = stringFlag(args, 'model') as TabularModelName | undefined;
+  if (!model || !TABULAR_MODELS.includes(model)) throw new UsageError(`ich train-tabular: --model expected one of ${TABULAR_MODELS.join(', ')}, got ${model ? `"${model}"` : 'none'}`);
+  const profile = getProfile(stringFlag(args, 'profile'));
+  const foldsText = stringFlag(args, 'folds');
+  const folds = foldsText?.split(',').map((f) => {
+    const n = Number(f.trim());
+    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--folds expected comma-separated fold numbers, got "${foldsText}"`);
+    return n;
+  });
+  const out = path.resolve(stringFlag(args, 'out', path.join(projectRoot(), 'runs', profile.name, `tabular-${model}`))!);
+  if (model === 'mlp') await initBackend();
+  const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
+  const patients = profilePatients(cohort.patients, profile);
+  const results = await runTabularCrossValidation({ model, patients, out, folds, foldCount: profile.folds, seed: intFlag(args, 'seed', 1, 0, 0xffffffff) });
+  for (const r of results) {
+    const m = binaryMetrics(r.predictions.map((p) => p.label), r.predictions.map((p) => p.probabilities.prognosis[0]));
+    process.stdout.write(`fold ${r.fold}: AUC ${Number.isNaN(m.auc) ? 'n/a' : m.auc.toFixed(3)}, BAcc ${m.balancedAccuracy.toFixed(3)} on ${m.n} patients\n`);
+  }
+  process.stdout.write(`results: ${out}\n`);
+  return 0;
+}
