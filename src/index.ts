@@ -44,3 +44,4 @@ export * from './eval/cohort-stats';
 export * from './data/tabular';
 export * from './models/tabular';
 export * from './train/tabular';
+export * from './eval/reference';

@@ -1,3 +1,4 @@
+import { median as ssMedian } from 'simple-statistics';
 import { CLINICAL_VARIABLES } from '../data/clinical';
 import { Patient } from '../data/cohort';
 import { chiSquareTest, Correlation, logisticRegression, LogisticFit, mannWhitneyU, spearmanTest } from './association';
@@ -19,10 +20,7 @@ export interface CohortStatistics {
 }
 
 function median(values: number[]): number {
-  const s = values.slice().sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return values.length ? ssMedian(values) : NaN;
 }
 
 /** Computes {@link CohortStatistics} over usable patients (missing values are left out pairwise). */

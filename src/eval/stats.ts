@@ -1,3 +1,4 @@
+import { mean as ssMean, sampleStandardDeviation } from 'simple-statistics';
 import { SeededRandom } from '../math/random';
 
 /** Complementary error function, |relative error| < 1.2e-7 (Numerical Recipes' Chebyshev fit). */
@@ -22,9 +23,7 @@ export function meanStd(values: readonly number[]): { mean: number; std: number;
   const v = values.filter((x) => !Number.isNaN(x));
   const n = v.length;
   if (n === 0) return { mean: NaN, std: NaN, n };
-  const mean = v.reduce((a, b) => a + b, 0) / n;
-  const std = n > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : NaN;
-  return { mean, std, n };
+  return { mean: ssMean(v), std: n > 1 ? sampleStandardDeviation(v) : NaN, n };
 }
 
 /** Binomial(n, 1/2) cumulative probability P(X <= k), exact in double precision for the sizes of a test set. */
