@@ -69,3 +69,13 @@ export function stringFlag(args: ParsedArgs, name: string, fallback?: string): s
   const raw = args.flags[name];
   return typeof raw === 'string' ? raw : fallback;
 }
+
+/** A comma-separated list of fold numbers (`--folds 0,3`), or undefined when the flag is absent. */
+export function foldsFlag(args: ParsedArgs): number[] | undefined {
+  const text = stringFlag(args, 'folds');
+  return text?.split(',').map((f) => {
+    const n = Number(f.trim());
+    if (f.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--folds expected comma-separated fold numbers, got "${text}"`);
+    return n;
+  });
+}

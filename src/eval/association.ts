@@ -1,3 +1,4 @@
+import { invertMatrix, matVec } from '../math/linalg';
 import { averageRanks, pearson, spearman } from '../math/ranks';
 import { erfc, normalCdf } from './stats';
 
@@ -210,26 +211,6 @@ export interface LogisticFit {
   iterations: number;
 }
 
-/** Solves A x = b for a small symmetric positive definite A (Gaussian elimination with pivoting); also returns A^-1. */
-function invert(a: number[][]): number[][] {
-  const n = a.length;
-  const m = a.map((row, i) => [...row, ...row.map((_, j) => (i === j ? 1 : 0))]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
-    [m[c], m[p]] = [m[p], m[c]];
-    const pivot = m[c][c];
-    if (Math.abs(pivot) < 1e-300) throw new Error('logistic regression expected a full-rank design, got a singular information matrix (perfect separation or a constant column)');
-    for (let j = 0; j < 2 * n; j++) m[c][j] /= pivot;
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = m[r][c];
-      for (let j = 0; j < 2 * n; j++) m[r][j] -= f * m[c][j];
-    }
-  }
-  return m.map((row) => row.slice(n));
-}
-
 /**
  * Unpenalised logistic regression by Newton-Raphson (statsmodels' Logit.fit): an intercept plus the given
  * predictors; Wald standard errors from the inverse information matrix.
@@ -264,13 +245,13 @@ export function logisticRegression(y: readonly number[], predictors: Record<stri
         for (let b = 0; b < k; b++) info[a][b] += w * row[a] * row[b];
       }
     });
-    const step = invert(info).map((r) => r.reduce((s, v, j) => s + v * grad[j], 0));
+    const step = matVec(invertMatrix(info), grad);
     beta = beta.map((b, j) => b + step[j]);
     const converged = Math.abs(newLl - ll) < 1e-12 && Math.max(...step.map(Math.abs)) < 1e-10;
     ll = newLl;
     if (converged) break;
   }
-  const cov = invert(info);
+  const cov = invertMatrix(info);
   const se = cov.map((r, i) => Math.sqrt(r[i]));
   const z = beta.map((b, i) => b / se[i]);
   const q = 1.959963984540054;

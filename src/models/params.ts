@@ -86,46 +86,43 @@ export class ParamStore {
   }
 }
 
-/** Converts a PyTorch-layout tensor's values to this store's layout (conv permuted to [kD,kH,kW,in,out]; linear transposed). */
-export function fromTorchLayout(kind: ParamKind, torchShape: number[], values: Float32Array): Float32Array {
+/**
+ * For each value in this store's layout, its index in PyTorch's layout (conv [out, in, kD, kH, kW] vs ours
+ * [kD, kH, kW, in, out]; linear [out, in] vs ours [in, out]); null when both layouts are the same.
+ */
+function torchIndexOf(kind: ParamKind, torchShape: number[]): Int32Array | null {
   if (kind === 'conv') {
     const [cout, cin, kd, kh, kw] = torchShape;
-    const out = new Float32Array(values.length);
+    const map = new Int32Array(cout * cin * kd * kh * kw);
     for (let o = 0; o < cout; o++)
       for (let i = 0; i < cin; i++)
         for (let a = 0; a < kd; a++)
           for (let b = 0; b < kh; b++)
-            for (let c = 0; c < kw; c++) out[((((a * kh + b) * kw + c) * cin + i) * cout) + o] = values[((((o * cin + i) * kd + a) * kh + b) * kw) + c];
-    return out;
+            for (let c = 0; c < kw; c++) map[(((a * kh + b) * kw + c) * cin + i) * cout + o] = (((o * cin + i) * kd + a) * kh + b) * kw + c;
+    return map;
   }
   if (kind === 'linear-weight') {
     const [cout, cin] = torchShape;
-    const out = new Float32Array(values.length);
-    for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) out[i * cout + o] = values[o * cin + i];
-    return out;
+    const map = new Int32Array(cout * cin);
+    for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) map[i * cout + o] = o * cin + i;
+    return map;
   }
-  return values;
+  return null;
+}
+
+/** Converts a PyTorch-layout tensor's values to this store's layout. */
+export function fromTorchLayout(kind: ParamKind, torchShape: number[], values: Float32Array): Float32Array {
+  const map = torchIndexOf(kind, torchShape);
+  return map ? Float32Array.from(map, (src) => values[src]) : values;
 }
 
 /** Inverse of {@link fromTorchLayout}. */
 export function toTorchLayout(kind: ParamKind, torchShape: number[], values: Float32Array): Float32Array {
-  if (kind === 'conv') {
-    const [cout, cin, kd, kh, kw] = torchShape;
-    const out = new Float32Array(values.length);
-    for (let o = 0; o < cout; o++)
-      for (let i = 0; i < cin; i++)
-        for (let a = 0; a < kd; a++)
-          for (let b = 0; b < kh; b++)
-            for (let c = 0; c < kw; c++) out[((((o * cin + i) * kd + a) * kh + b) * kw) + c] = values[((((a * kh + b) * kw + c) * cin + i) * cout) + o];
-    return out;
-  }
-  if (kind === 'linear-weight') {
-    const [cout, cin] = torchShape;
-    const out = new Float32Array(values.length);
-    for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) out[o * cin + i] = values[i * cout + o];
-    return out;
-  }
-  return values;
+  const map = torchIndexOf(kind, torchShape);
+  if (!map) return values;
+  const out = new Float32Array(values.length);
+  map.forEach((dst, i) => (out[dst] = values[i]));
+  return out;
 }
 
 /**

@@ -4,6 +4,7 @@ import { applyTabularTransform, fitTabularTransform } from '../data/tabular';
 import { Patient } from '../data/cohort';
 import { logisticRegression } from '../eval/association';
 import { balancedAccuracy } from '../eval/metrics';
+import { invertMatrix, matVec } from '../math/linalg';
 import { deriveSeed, SeededRandom } from '../math/random';
 import { act3d } from '../ops/act3d';
 import { matMul } from '../ops/matmul';
@@ -46,27 +47,11 @@ export function fitLogisticL2(x: readonly number[][], y: readonly number[], c = 
         for (let b = 0; b < k; b++) h[a][b] += w * r[a] * r[b];
       }
     });
-    const step = solve(h, grad);
+    const step = matVec(invertMatrix(h), grad);
     beta = beta.map((b, j) => b + step[j]);
     if (Math.max(...step.map(Math.abs)) < 1e-12) break;
   }
   return beta;
-}
-
-function solve(a: number[][], b: number[]): number[] {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
-    [m[c], m[p]] = [m[p], m[c]];
-    for (let r = 0; r < n; r++) {
-      if (r === c) continue;
-      const f = m[r][c] / m[c][c];
-      for (let j = c; j <= n; j++) m[r][j] -= f * m[c][j];
-    }
-  }
-  return m.map((row, i) => row[n] / row[i]);
 }
 
 /**

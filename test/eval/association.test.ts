@@ -71,7 +71,7 @@ describe('eval/association: statistics of the GCS/age analysis equal SciPy and s
     fit.pValue.forEach((p, i) => assert.ok(Math.abs(p - L.p[i]) < 1e-6, `p ${i}`));
     fit.oddsRatioCi95.forEach(([lo, hi], i) => assert.ok(close(lo, L.orLow[i]) && close(hi, L.orHigh[i]), `CI ${i}`));
     assert.ok(close(fit.logLikelihood, L.llf));
-    assert.throws(() => logisticRegression([0, 1, 0, 1], { c: [1, 1, 1, 1] }), /singular information matrix/);
+    assert.throws(() => logisticRegression([0, 1, 0, 1], { c: [1, 1, 1, 1] }), /singular matrix/);
   });
 
   it('single-variable ROC AUC of age and GCS (lower is worse) equal scikit-learn', () => {

@@ -7,7 +7,7 @@ import { binaryMetrics } from '../../eval/metrics';
 import { TABULAR_MODELS, TabularModelName } from '../../models/tabular';
 import { profilePatients } from '../../train/cv';
 import { runTabularCrossValidation } from '../../train/tabular';
-import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
+import { foldsFlag, intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /** `ich train-tabular --model mlp|logistic|forest|clinical [--folds 0,3] [--profile P] [--out DIR] [--seed 1] [--data DIR]`. */
 export async function trainTabularCommand(argv: string[]): Promise<number> {
@@ -15,12 +15,7 @@ export async function trainTabularCommand(argv: string[]): Promise<number> {
   const model = stringFlag(args, 'model') as TabularModelName | undefined;
   if (!model || !TABULAR_MODELS.includes(model)) throw new UsageError(`ich train-tabular: --model expected one of ${TABULAR_MODELS.join(', ')}, got ${model ? `"${model}"` : 'none'}`);
   const profile = getProfile(stringFlag(args, 'profile'));
-  const foldsText = stringFlag(args, 'folds');
-  const folds = foldsText?.split(',').map((f) => {
-    const n = Number(f.trim());
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--folds expected comma-separated fold numbers, got "${foldsText}"`);
-    return n;
-  });
+  const folds = foldsFlag(args);
   const out = path.resolve(stringFlag(args, 'out', path.join(projectRoot(), 'runs', profile.name, `tabular-${model}`))!);
   if (model === 'mlp') await initBackend();
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);

@@ -7,7 +7,7 @@ import { discoverCohort } from '../../data/cohort';
 import { balancedAccuracy } from '../../eval/metrics';
 import { modelSpec } from '../../models/tasks';
 import { profilePatients, runCrossValidation } from '../../train/cv';
-import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
+import { foldsFlag, intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
  * `ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1] [--data DIR] [--workers N]`:
@@ -20,12 +20,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (!modelName) throw new UsageError('ich train: --model expected a model name (e.g. mt-ord-gcs-bin-age), got none');
   const spec = modelSpec(modelName);
   const profile = getProfile(stringFlag(args, 'profile'));
-  const foldsText = stringFlag(args, 'folds');
-  const folds = foldsText?.split(',').map((f) => {
-    const n = Number(f.trim());
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--folds expected comma-separated fold numbers, got "${foldsText}"`);
-    return n;
-  });
+  const folds = foldsFlag(args);
   const seed = intFlag(args, 'seed', 1, 0, 0xffffffff);
   const out = path.resolve(stringFlag(args, 'out', path.join(projectRoot(), 'runs', profile.name, spec.name))!);
   const report = await initBackend();
