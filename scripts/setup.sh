@@ -43,6 +43,7 @@ setup_notebooks() {
   [ -x /usr/bin/jupyter-nbconvert ] || missing+=(jupyter-nbconvert)
   "$PY" -c 'import nbconvert' 2>/dev/null || missing+=(python3-nbconvert)
   "$PY" -c 'import ipykernel' 2>/dev/null || missing+=(python3-ipykernel)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)   # PNG export of the figures (headless)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}" || return 1; fi
   kernel_dir="$ROOT/.jupyter-local/share/jupyter/kernels/tslab"
   if [ ! -f "$kernel_dir/kernel.json" ] || ! grep -q "$ROOT/node_modules/.bin/tslab" "$kernel_dir/kernel.json"; then

@@ -45,3 +45,6 @@ export * from './data/tabular';
 export * from './models/tabular';
 export * from './train/tabular';
 export * from './eval/reference';
+export * from './report/plotly';
+export * from './report/figures';
+export * from './report/association';

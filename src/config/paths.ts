@@ -22,3 +22,9 @@ export function cacheDir(): string {
   const fromEnv = process.env.ICH_CACHE_DIR;
   return fromEnv && fromEnv.trim() !== '' ? path.resolve(fromEnv) : path.join(projectRoot(), 'data', 'cache');
 }
+
+/** Where figures are written: `ICH_FIGURES_DIR`, else figures/. */
+export function figuresDir(): string {
+  const fromEnv = process.env.ICH_FIGURES_DIR;
+  return fromEnv && fromEnv.trim() !== '' ? path.resolve(fromEnv) : path.join(projectRoot(), 'figures');
+}

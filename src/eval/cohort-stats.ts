@@ -1,7 +1,7 @@
 import { median as ssMedian } from 'simple-statistics';
 import { CLINICAL_VARIABLES } from '../data/clinical';
 import { Patient } from '../data/cohort';
-import { chiSquareTest, Correlation, logisticRegression, LogisticFit, mannWhitneyU, spearmanTest } from './association';
+import { chiSquareTest, Correlation, logisticRegression, LogisticFit, mannWhitneyU, spearmanMatrix, spearmanTest } from './association';
 import { rocAuc } from './metrics';
 
 /** The association statistics of a cohort's clinical table with the prognosis label (the paper's GCS/age analysis). */
@@ -51,4 +51,16 @@ export function cohortStatistics(patients: readonly Patient[]): CohortStatistics
     logistic: logisticRegression(y, { GCS: gcs, Age: ages }),
     auc: { Age: rocAuc(y, ages), GCS: rocAuc(y, gcs.map((g) => -g)) },
   };
+}
+
+/** Spearman matrix of the label and every clinical variable (pairwise complete), for the heatmap. */
+export function cohortSpearmanMatrix(patients: readonly Patient[]): { names: string[]; r: number[][] } {
+  const columns: Record<string, number[]> = { 'poor prognosis': patients.map((p) => p.label) };
+  for (const v of CLINICAL_VARIABLES) columns[v] = patients.map((p) => p.clinical.values[v] ?? NaN);
+  return spearmanMatrix(columns);
+}
+
+/** A variable's values split by outcome. */
+export function outcomeGroups(patients: readonly Patient[], value: (p: Patient) => number): { good: number[]; poor: number[] } {
+  return { good: patients.filter((p) => p.label === 0).map(value), poor: patients.filter((p) => p.label === 1).map(value) };
 }

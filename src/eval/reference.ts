@@ -11,7 +11,15 @@ export interface ReportedModel {
 /** The study's reported numbers (data/reference/paper_results.json); always labelled paper-reported where shown. */
 export interface PaperReference {
   source: string;
-  cohort: Record<string, unknown>;
+  cohort: {
+    patients: number;
+    poor: number;
+    good: number;
+    gcsCounts: Record<string, number>;
+    sliceCounts: Record<string, number>;
+    spearmanWithLabel: Record<string, number>;
+    [key: string]: unknown;
+  };
   crossValidation: { metrics: string[]; note: string; models: Record<string, ReportedModel> };
   fold0Readers: { patients: number; poor: number; good: number; metrics: string[]; rows: Record<string, Record<string, number | null>> };
   earlierWork: Record<string, unknown>;

@@ -1,0 +1,107 @@
+import { CohortStatistics } from '../eval/cohort-stats';
+import { TABLE_METRICS, METRIC_LABELS, ModelSummary } from '../eval/aggregate';
+import { PaperReference } from '../eval/reference';
+import { FigureSpec, PALETTE, PAPER_GREY } from './plotly';
+
+/** Spearman correlation matrix as a heatmap (diverging colours centred on 0). */
+export function spearmanHeatmap(matrix: { names: string[]; r: number[][] }, id = 'spearman-heatmap'): FigureSpec {
+  return {
+    id,
+    title: 'Spearman correlation of the clinical variables and the label',
+    data: [{ type: 'heatmap', x: matrix.names, y: matrix.names, z: matrix.r, zmin: -1, zmax: 1, zmid: 0, colorscale: 'RdBu', reversescale: true, colorbar: { title: { text: 'rho' } } }],
+    layout: { xaxis: { tickangle: -60, automargin: true, dtick: 1 }, yaxis: { autorange: 'reversed', automargin: true, dtick: 1 }, margin: { t: 60 } },
+  };
+}
+
+/**
+ * Spearman correlation of each variable with poor prognosis, strongest first, ours beside the paper-reported values
+ * (grey, labelled) where the paper gives them.
+ */
+export function labelCorrelationBars(stats: CohortStatistics, paper: Record<string, number> = {}, top = 15, id = 'label-correlations'): FigureSpec {
+  const rows = stats.spearman.filter((s) => !Number.isNaN(s.r)).slice(0, top);
+  const names = rows.map((r) => r.variable);
+  return {
+    id,
+    title: 'Spearman correlation with poor prognosis',
+    data: [
+      { type: 'bar', name: 'this cohort', x: names, y: rows.map((r) => r.r), marker: { color: PALETTE[0] } },
+      { type: 'bar', name: 'paper-reported', x: names, y: names.map((n) => paper[n] ?? null), marker: { color: PAPER_GREY } },
+    ],
+    layout: { barmode: 'group', yaxis: { title: { text: 'Spearman rho' }, zeroline: true }, xaxis: { tickangle: -45, automargin: true }, legend: { orientation: 'h', y: 1.08 } },
+  };
+}
+
+/** A variable's distribution in good and poor prognosis (box plots with every point). */
+export function byOutcomeBoxes(name: string, groups: { good: number[]; poor: number[] }, unit = '', id = `by-outcome-${name.toLowerCase()}`): FigureSpec {
+  const { good, poor } = groups;
+  return {
+    id,
+    title: `${name} by outcome`,
+    data: [
+      { type: 'box', name: 'good prognosis', y: good, boxpoints: 'all', jitter: 0.4, pointpos: 0, marker: { color: PALETTE[2], size: 4 } },
+      { type: 'box', name: 'poor prognosis', y: poor, boxpoints: 'all', jitter: 0.4, pointpos: 0, marker: { color: PALETTE[3], size: 4 } },
+    ],
+    layout: { yaxis: { title: { text: unit ? `${name} (${unit})` : name } }, showlegend: false },
+  };
+}
+
+/** ROC curves with their AUC in the legend, and the chance diagonal. */
+export function rocFigure(curves: { name: string; fpr: number[]; tpr: number[]; auc: number; paperReported?: boolean }[], title = 'ROC curves', id = 'roc'): FigureSpec {
+  return {
+    id,
+    title,
+    data: [
+      ...curves.map((c, i) => ({
+        type: 'scatter',
+        mode: 'lines',
+        name: `${c.name} (AUC ${c.auc.toFixed(3)})${c.paperReported ? ' - paper-reported' : ''}`,
+        x: c.fpr,
+        y: c.tpr,
+        line: { color: c.paperReported ? PAPER_GREY : PALETTE[i % PALETTE.length], width: 2, shape: 'hv' },
+      })),
+      { type: 'scatter', mode: 'lines', name: 'chance', x: [0, 1], y: [0, 1], line: { color: '#bbbbbb', dash: 'dot', width: 1 }, showlegend: false },
+    ],
+    layout: { xaxis: { title: { text: '1 - specificity' }, range: [0, 1] }, yaxis: { title: { text: 'sensitivity' }, range: [0, 1.02], scaleanchor: 'x' }, legend: { x: 0.45, y: 0.05 } },
+  };
+}
+
+/** Counts of a discrete variable (GCS scores, slices per scan) as bars, optionally beside the paper's counts. */
+export function countBars(title: string, xTitle: string, counts: [number, number][], paperCounts?: [number, number][], id = title.toLowerCase().replace(/[^a-z0-9]+/g, '-')): FigureSpec {
+  return {
+    id,
+    title,
+    data: [
+      { type: 'bar', name: 'this cohort', x: counts.map((c) => String(c[0])), y: counts.map((c) => c[1]), marker: { color: PALETTE[0] } },
+      ...(paperCounts ? [{ type: 'bar', name: 'paper-reported', x: paperCounts.map((c) => String(c[0])), y: paperCounts.map((c) => c[1]), marker: { color: PAPER_GREY } }] : []),
+    ],
+    layout: { barmode: 'group', xaxis: { title: { text: xTitle }, type: 'category' }, yaxis: { title: { text: 'patients' } }, legend: { orientation: 'h', y: 1.08 } },
+  };
+}
+
+/**
+ * The paper's ablation figure: bars with error bars (mean +- sample std over folds) for each model and the eight
+ * metrics; `which` picks our runs or the paper-reported values (never mixed in one figure).
+ */
+export function ablationFigure(models: readonly ModelSummary[] | PaperReference, which: 'ours' | 'paper', id = `ablation-${which}`): FigureSpec {
+  const rows: { model: string; mean: Record<string, number>; std: Record<string, number> }[] =
+    which === 'paper'
+      ? Object.entries((models as PaperReference).crossValidation.models).map(([model, m]) => ({ model, mean: { ...m.mean, sensitivity: m.mean.recall }, std: { ...m.std, sensitivity: m.std.recall } }))
+      : (models as ModelSummary[]).map((m) => ({
+          model: m.model,
+          mean: Object.fromEntries(TABLE_METRICS.map((k) => [k, m.summary[k].mean])),
+          std: Object.fromEntries(TABLE_METRICS.map((k) => [k, m.summary[k].std])),
+        }));
+  return {
+    id,
+    title: which === 'paper' ? 'Ablation (paper-reported, 10-fold CV, mean +- std)' : 'Ablation (this run, mean +- std over folds)',
+    data: rows.map((r, i) => ({
+      type: 'bar',
+      name: r.model,
+      x: TABLE_METRICS.map((k) => METRIC_LABELS[k]),
+      y: TABLE_METRICS.map((k) => r.mean[k] ?? null),
+      error_y: { type: 'data', array: TABLE_METRICS.map((k) => r.std[k] ?? null), visible: true, thickness: 1 },
+      marker: { color: PALETTE[i % PALETTE.length] },
+    })),
+    layout: { barmode: 'group', yaxis: { range: [0, 1], title: { text: 'score' } }, legend: { orientation: 'h', y: -0.15 } },
+  };
+}
