@@ -8,12 +8,21 @@ tslab reports a cell's exception only on stderr, so the failing cell's stderr is
 """
 import json
 import os
+import re
 import sys
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
+
+
+def self_contained(html):
+    """Drops the page's references to Debian's local require.js and MathJax (file:// URLs that a reader's machine does
+    not have; the notebooks need neither), so the exported HTML works anywhere with no console errors."""
+    html = re.sub(r'<script[^>]*src="file://[^"]*"[^>]*>\s*</script>', '', html)
+    html = re.sub(r'<script type="text/x-mathjax-config">.*?</script>', '', html, flags=re.S)
+    return html
 
 
 def main():
@@ -49,6 +58,7 @@ def main():
         print(json.dumps({'ok': False, 'cell': errors[0], 'source': nb.cells[errors[0]].source, 'error': 'error output in an executed cell'}))
         return 1
     body, _ = HTMLExporter().from_notebook_node(nb)
+    body = self_contained(body)
     tmp = out_html + '.tmp'
     with open(tmp, 'w', encoding='utf-8') as fh:
         fh.write(body)
