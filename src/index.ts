@@ -48,3 +48,4 @@ export * from './eval/reference';
 export * from './report/plotly';
 export * from './report/figures';
 export * from './report/association';
+export * from './train/run';

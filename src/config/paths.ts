@@ -28,3 +28,9 @@ export function figuresDir(): string {
   const fromEnv = process.env.ICH_FIGURES_DIR;
   return fromEnv && fromEnv.trim() !== '' ? path.resolve(fromEnv) : path.join(projectRoot(), 'figures');
 }
+
+/** Where training runs go: `ICH_RUNS_DIR`, else runs/. */
+export function runsDir(): string {
+  const fromEnv = process.env.ICH_RUNS_DIR;
+  return fromEnv && fromEnv.trim() !== '' ? path.resolve(fromEnv) : path.join(projectRoot(), 'runs');
+}

@@ -105,3 +105,21 @@ export function ablationFigure(models: readonly ModelSummary[] | PaperReference,
     layout: { barmode: 'group', yaxis: { range: [0, 1], title: { text: 'score' } }, legend: { orientation: 'h', y: -0.15 } },
   };
 }
+
+/** Learning curves of a run: training and validation loss, and validation balanced accuracy, per fold and epoch. */
+export function learningCurvesFigure(results: readonly { fold: number; history: { epoch: number; trainLoss: number; valLoss: number; valBalancedAccuracy: number }[]; selectedEpoch: number }[], title = 'Learning curves', id = 'learning-curves'): FigureSpec {
+  const data: Record<string, unknown>[] = [];
+  results.forEach((r, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    const x = r.history.map((h) => h.epoch);
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `fold ${r.fold} train loss`, x, y: r.history.map((h) => h.trainLoss), line: { color }, legendgroup: `f${r.fold}` });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `fold ${r.fold} val loss`, x, y: r.history.map((h) => h.valLoss), line: { color, dash: 'dash' }, legendgroup: `f${r.fold}` });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `fold ${r.fold} val BAcc (selected epoch ${r.selectedEpoch})`, x, y: r.history.map((h) => h.valBalancedAccuracy), line: { color, dash: 'dot' }, yaxis: 'y2', legendgroup: `f${r.fold}` });
+  });
+  return {
+    id,
+    title,
+    data,
+    layout: { xaxis: { title: { text: 'epoch' }, dtick: 1 }, yaxis: { title: { text: 'loss' } }, yaxis2: { title: { text: 'validation balanced accuracy' }, overlaying: 'y', side: 'right', range: [0, 1] }, legend: { orientation: 'h', y: -0.2 } },
+  };
+}

@@ -69,10 +69,18 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
     if (!Number.isInteger(k) || k < 0 || k >= folds.length) throw new Error(`fold expected an integer in 0..${folds.length - 1}, got ${k}`);
   }
   fs.mkdirSync(out, { recursive: true });
-  writeFileAtomic(
-    path.join(out, 'run.json'),
-    JSON.stringify({ model: spec.name, spec, profile: profile.name, seed, folds: wanted, patients: patients.map((p) => p.id), recipe }, null, 1),
-  );
+  // A folder is resumed only by the same run: same patients, model, recipe and seed (else its folds would be mixed in).
+  const identity = { model: spec.name, spec, profile: profile.name, seed, patients: patients.map((p) => p.id), recipe };
+  const runFile = path.join(out, 'run.json');
+  if (fs.existsSync(runFile)) {
+    const prior = JSON.parse(fs.readFileSync(runFile, 'utf8'));
+    const { folds: _ignored, ...priorIdentity } = prior;
+    void _ignored;
+    if (JSON.stringify(priorIdentity) !== JSON.stringify(JSON.parse(JSON.stringify(identity)))) {
+      throw new Error(`run folder expected to hold this run (same patients, model, recipe and seed), got a different one: choose another --out or delete it (${out})`);
+    }
+  }
+  writeFileAtomic(runFile, JSON.stringify({ ...identity, folds: wanted }, null, 1));
   const source = new VolumeSource(new VolumeCache(options.cacheDir, { size: profile.inputSize, padDepth: profile.padDepth, quirks: recipe.quirks }), profile.inputSize);
   const results: FoldResult[] = [];
   const pending: number[] = [];

@@ -59,7 +59,7 @@ describe('report: exported notebooks and figures in a real browser (playwright-c
       outDir: out,
       jupyterPrefix: prefix,
       runner: path.join(ROOT, 'scripts', 'run_notebook.py'),
-      env: { ICH_DATA_DIR: await smallCohort(), ICH_PROFILE: 'quick', ICH_FIGURES_DIR: tempDir(), ICH_CACHE_DIR: tempDir() },
+      env: { ICH_DATA_DIR: await smallCohort(), ICH_PROFILE: 'quick', ICH_FIGURES_DIR: tempDir(), ICH_CACHE_DIR: tempDir(), ICH_RUNS_DIR: tempDir() },
     });
     for (const r of results) assert.ok(r.ok, `${path.basename(r.notebook)}: ${r.error} in ${r.failedCell}`);
     for (const r of results) {

@@ -152,6 +152,12 @@ describe('train/loop: one fold with the paper recipe', function () {
         }
       }
       await assert.rejects(runCrossValidation({ spec: MODEL_SPECS.densenet, profile: TINY, patients, out: tempDir(), folds: [7], cacheDir: tempDir() }), /fold expected an integer in 0..2, got 7/);
+      const used = tempDir();
+      await runCrossValidation({ spec: MODEL_SPECS.densenet, profile: { ...TINY, epochs: 1 }, patients, out: used, folds: [0], cacheDir: tempDir() });
+      await assert.rejects(
+        runCrossValidation({ spec: MODEL_SPECS.densenet, profile: { ...TINY, epochs: 1 }, patients: patients.slice(1), out: used, folds: [0], cacheDir: tempDir() }),
+        /run folder expected to hold this run .* got a different one/,
+      );
     });
   });
 });

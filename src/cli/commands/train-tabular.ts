@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { initBackend } from '../../backend';
-import { dataDir, projectRoot } from '../../config/paths';
+import { dataDir, runsDir } from '../../config/paths';
 import { getProfile } from '../../config/profiles';
 import { discoverCohort } from '../../data/cohort';
 import { binaryMetrics } from '../../eval/metrics';
@@ -16,7 +16,7 @@ export async function trainTabularCommand(argv: string[]): Promise<number> {
   if (!model || !TABULAR_MODELS.includes(model)) throw new UsageError(`ich train-tabular: --model expected one of ${TABULAR_MODELS.join(', ')}, got ${model ? `"${model}"` : 'none'}`);
   const profile = getProfile(stringFlag(args, 'profile'));
   const folds = foldsFlag(args);
-  const out = path.resolve(stringFlag(args, 'out', path.join(projectRoot(), 'runs', profile.name, `tabular-${model}`))!);
+  const out = path.resolve(stringFlag(args, 'out', path.join(runsDir(), profile.name, `tabular-${model}`))!);
   if (model === 'mlp') await initBackend();
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
   const patients = profilePatients(cohort.patients, profile);

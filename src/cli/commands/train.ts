@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
-import { cacheDir, dataDir, projectRoot } from '../../config/paths';
+import { cacheDir, dataDir, runsDir } from '../../config/paths';
 import { getProfile } from '../../config/profiles';
 import { discoverCohort } from '../../data/cohort';
 import { balancedAccuracy } from '../../eval/metrics';
@@ -22,7 +22,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const profile = getProfile(stringFlag(args, 'profile'));
   const folds = foldsFlag(args);
   const seed = intFlag(args, 'seed', 1, 0, 0xffffffff);
-  const out = path.resolve(stringFlag(args, 'out', path.join(projectRoot(), 'runs', profile.name, spec.name))!);
+  const out = path.resolve(stringFlag(args, 'out', path.join(runsDir(), profile.name, spec.name))!);
   const report = await initBackend();
   process.stderr.write(`${describeBackend(report)}\n`);
   const cpuBackend = report.backend === 'wasm' || report.backend === 'cpu';
