@@ -1,4 +1,5 @@
-import { invertMatrix, matVec } from '../math/linalg';
+import { invertMatrix } from '../math/linalg';
+import { newtonLogistic } from '../math/logistic';
 import { averageRanks, pearson, spearman } from '../math/ranks';
 import { erfc, normalCdf } from './stats';
 
@@ -220,50 +221,26 @@ export function logisticRegression(y: readonly number[], predictors: Record<stri
   const rows: number[][] = [];
   const ys: number[] = [];
   y.forEach((v, i) => {
-    const row = [1, ...Object.values(predictors).map((p) => p[i])];
+    const row = Object.values(predictors).map((p) => p[i]);
     if (!Number.isNaN(v) && row.every((r) => !Number.isNaN(r))) {
       rows.push(row);
       ys.push(v);
     }
   });
-  const k = names.length;
-  let beta = new Array<number>(k).fill(0);
-  let info: number[][] = [];
-  let iterations = 0;
-  let ll = -Infinity;
-  for (; iterations < 100; iterations++) {
-    const grad = new Array<number>(k).fill(0);
-    info = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-    let newLl = 0;
-    rows.forEach((row, i) => {
-      const eta = row.reduce((s, v, j) => s + v * beta[j], 0);
-      const p = 1 / (1 + Math.exp(-eta));
-      newLl += ys[i] * Math.log(Math.max(p, 1e-300)) + (1 - ys[i]) * Math.log(Math.max(1 - p, 1e-300));
-      const w = p * (1 - p);
-      for (let a = 0; a < k; a++) {
-        grad[a] += (ys[i] - p) * row[a];
-        for (let b = 0; b < k; b++) info[a][b] += w * row[a] * row[b];
-      }
-    });
-    const step = matVec(invertMatrix(info), grad);
-    beta = beta.map((b, j) => b + step[j]);
-    const converged = Math.abs(newLl - ll) < 1e-12 && Math.max(...step.map(Math.abs)) < 1e-10;
-    ll = newLl;
-    if (converged) break;
-  }
-  const cov = invertMatrix(info);
+  const fit = newtonLogistic(rows, ys);
+  const cov = invertMatrix(fit.information);
   const se = cov.map((r, i) => Math.sqrt(r[i]));
-  const z = beta.map((b, i) => b / se[i]);
+  const z = fit.coef.map((b, i) => b / se[i]);
   const q = 1.959963984540054;
   return {
     names,
-    coef: beta,
+    coef: fit.coef,
     se,
     z,
     pValue: z.map((v) => erfc(Math.abs(v) / Math.SQRT2)),
-    oddsRatio: beta.map(Math.exp),
-    oddsRatioCi95: beta.map((b, i) => [Math.exp(b - q * se[i]), Math.exp(b + q * se[i])] as [number, number]),
-    logLikelihood: ll,
-    iterations: iterations + 1,
+    oddsRatio: fit.coef.map(Math.exp),
+    oddsRatioCi95: fit.coef.map((b, i) => [Math.exp(b - q * se[i]), Math.exp(b + q * se[i])] as [number, number]),
+    logLikelihood: fit.logLikelihood,
+    iterations: fit.iterations,
   };
 }

@@ -2,9 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { RandomForestClassifier } from 'ml-random-forest';
 import { applyTabularTransform, fitTabularTransform } from '../data/tabular';
 import { Patient } from '../data/cohort';
-import { logisticRegression } from '../eval/association';
 import { balancedAccuracy } from '../eval/metrics';
-import { invertMatrix, matVec } from '../math/linalg';
+import { newtonLogistic } from '../math/logistic';
 import { deriveSeed, SeededRandom } from '../math/random';
 import { act3d } from '../ops/act3d';
 import { matMul } from '../ops/matmul';
@@ -33,25 +32,7 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
  * @returns [intercept, ...weights].
  */
 export function fitLogisticL2(x: readonly number[][], y: readonly number[], c = 1): number[] {
-  const k = (x[0]?.length ?? 0) + 1;
-  let beta = new Array<number>(k).fill(0);
-  for (let it = 0; it < 100; it++) {
-    const grad = beta.map((b, j) => (j === 0 ? 0 : -b / c));
-    const h = Array.from({ length: k }, (_, a) => Array.from({ length: k }, (_, b) => (a === b && a > 0 ? 1 / c : 0)));
-    x.forEach((row, i) => {
-      const r = [1, ...row];
-      const p = sigmoid(r.reduce((s, v, j) => s + v * beta[j], 0));
-      const w = p * (1 - p);
-      for (let a = 0; a < k; a++) {
-        grad[a] += (y[i] - p) * r[a];
-        for (let b = 0; b < k; b++) h[a][b] += w * r[a] * r[b];
-      }
-    });
-    const step = matVec(invertMatrix(h), grad);
-    beta = beta.map((b, j) => b + step[j]);
-    if (Math.max(...step.map(Math.abs)) < 1e-12) break;
-  }
-  return beta;
+  return newtonLogistic(x, y, c).coef;
 }
 
 /**
@@ -138,9 +119,9 @@ export async function fitTabular(
 ): Promise<TabularPrediction> {
   const yTrain = train.map((p) => p.label);
   if (name === 'clinical') {
-    const fit = logisticRegression(yTrain, { GCS: train.map((p) => p.gcs), Age: train.map((p) => p.age) });
-    const score = (ps: readonly Patient[]) => ps.map((p) => sigmoid(fit.coef[0] + fit.coef[1] * p.gcs + fit.coef[2] * p.age));
-    return { val: score(val), test: score(test), info: { coef: fit.coef, oddsRatio: fit.oddsRatio } };
+    const { coef } = newtonLogistic(train.map((p) => [p.gcs, p.age]), yTrain);
+    const score = (ps: readonly Patient[]) => ps.map((p) => sigmoid(coef[0] + coef[1] * p.gcs + coef[2] * p.age));
+    return { val: score(val), test: score(test), info: { coef, oddsRatio: coef.map(Math.exp) } };
   }
   const transform = fitTabularTransform(train);
   const [xTrain, xVal, xTest] = [train, val, test].map((ps) => applyTabularTransform(transform, ps));
