@@ -1,3 +1,4 @@
+import { balancedAccuracy, checkBinaryInputs, Confusion, confusion } from '../math/confusion';
 import { averageRanks } from '../math/ranks';
 
 /**
@@ -7,49 +8,9 @@ import { averageRanks } from '../math/ranks';
  * no samples are NaN; ROC AUC with one class throws, as scikit-learn raises ValueError.
  */
 
-/** Confusion counts at a threshold: a case is positive when score >= threshold (the paper's inclusive rule). */
-export interface Confusion {
-  tp: number;
-  fp: number;
-  tn: number;
-  fn: number;
-}
-
-function checkInputs(labels: readonly number[], scores: readonly number[], where: string): void {
-  if (labels.length !== scores.length) throw new Error(`${where} expected as many scores as labels, got ${scores.length} and ${labels.length}`);
-  labels.forEach((y, i) => {
-    if (y !== 0 && y !== 1) throw new Error(`${where} labels expected 0 or 1, got ${y} at index ${i}`);
-  });
-  scores.forEach((s, i) => {
-    if (Number.isNaN(s)) throw new Error(`${where} scores expected numbers, got NaN at index ${i}`);
-  });
-}
-
-/** Confusion counts of scores (probabilities) against 0/1 labels. */
-export function confusion(labels: readonly number[], scores: readonly number[], threshold = 0.5): Confusion {
-  checkInputs(labels, scores, 'confusion');
-  const c: Confusion = { tp: 0, fp: 0, tn: 0, fn: 0 };
-  labels.forEach((y, i) => {
-    const p = scores[i] >= threshold;
-    if (y === 1) p ? c.tp++ : c.fn++;
-    else p ? c.fp++ : c.tn++;
-  });
-  return c;
-}
+export { Confusion, confusion, balancedAccuracy, checkBinaryInputs } from '../math/confusion';
 
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
-
-/**
- * Balanced accuracy: the mean recall over the classes present in the labels (scikit-learn 1.2 drops a class absent
- * from y_true, with a warning there); NaN for empty input.
- */
-export function balancedAccuracy(labels: readonly number[], scores: readonly number[], threshold = 0.5): number {
-  const c = confusion(labels, scores, threshold);
-  const rates: number[] = [];
-  if (c.tp + c.fn > 0) rates.push(c.tp / (c.tp + c.fn));
-  if (c.tn + c.fp > 0) rates.push(c.tn / (c.tn + c.fp));
-  return rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : NaN;
-}
 
 /** Every binary metric of the study at a threshold, by the names `ich metrics` prints. */
 export interface BinaryMetrics extends Confusion {
@@ -93,7 +54,7 @@ export function binaryMetrics(labels: readonly number[], scores: readonly number
  * @throws when only one class is present, as scikit-learn does.
  */
 export function rocAuc(labels: readonly number[], scores: readonly number[]): number {
-  checkInputs(labels, scores, 'rocAuc');
+  checkBinaryInputs(labels, scores, 'rocAuc');
   const pos = labels.filter((y) => y === 1).length;
   const neg = labels.length - pos;
   if (pos === 0 || neg === 0) throw new Error('rocAuc expected both classes in the labels, got only one: ROC AUC is not defined');
@@ -107,7 +68,7 @@ export function rocAuc(labels: readonly number[], scores: readonly number[]): nu
 
 /** ROC curve points as scikit-learn 1.2's roc_curve (drop_intermediate=True): fpr, tpr and thresholds (first = max + 1). */
 export function rocCurve(labels: readonly number[], scores: readonly number[]): { fpr: number[]; tpr: number[]; thresholds: number[] } {
-  checkInputs(labels, scores, 'rocCurve');
+  checkBinaryInputs(labels, scores, 'rocCurve');
   const order = scores.map((s, i) => i).sort((a, b) => scores[b] - scores[a]);
   const fps: number[] = [];
   const tps: number[] = [];

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { RandomForestClassifier } from 'ml-random-forest';
 import { applyTabularTransform, fitTabularTransform } from '../data/tabular';
 import { Patient } from '../data/cohort';
-import { balancedAccuracy } from '../eval/metrics';
+import { balancedAccuracy } from '../math/confusion';
 import { newtonLogistic } from '../math/logistic';
 import { deriveSeed, SeededRandom } from '../math/random';
 import { act3d } from '../ops/act3d';

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Patient } from '../data/cohort';
 import { Quirks } from '../data/preprocess';
 import { CvFold } from '../data/splits';
-import { balancedAccuracy } from '../eval/metrics';
+import { balancedAccuracy } from '../math/confusion';
 import { formatCsv } from '../io/csv';
 import { writeFileAtomic } from '../io/atomic';
 import { deriveSeed, SeededRandom } from '../math/random';
