@@ -24,6 +24,19 @@ export interface ForwardContext {
 
 type BnVars = ReturnType<ParamStore['batchNorm']>;
 
+/**
+ * A model's batch norm under a forward context: in training mode its batch statistics go to `ctx.stats` (for
+ * commitBatchStats) or are freed when nobody collects them.
+ */
+export function batchNormInContext(x: Act3d, vars: BnVars, name: string, ctx: ForwardContext): Act3d {
+  const { y, stats } = batchNorm3d(x, vars as never, ctx.training);
+  if (stats) {
+    if (ctx.stats) ctx.stats.set(name, stats);
+    else tf.dispose([stats.mean, stats.varUnbiased]);
+  }
+  return y;
+}
+
 /** The DenseNet backbone: parameters and a forward function. */
 export interface DenseNet3d {
   config: DenseNetConfig;
@@ -75,23 +88,15 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
   });
   const norm5 = store.batchNorm(`${f}norm5`, channels);
 
-  const bn = (x: Act3d, vars: BnVars, name: string, ctx: ForwardContext): Act3d => {
-    const { y, stats } = batchNorm3d(x, vars as never, ctx.training);
-    if (stats) {
-      if (ctx.stats) ctx.stats.set(name, stats);
-      else tf.dispose([stats.mean, stats.varUnbiased]);
-    }
-    return y;
-  };
   const forward = (x: Act3d, ctx: ForwardContext): Act3d => {
     let h = conv3d(x, conv0 as tf.Tensor as tf.Tensor2D, { kernel: 7, stride: 2, padding: 3, constantInput: !ctx.inputGradient });
-    h = relu3d(bn(h, norm0, `${f}norm0`, ctx));
+    h = relu3d(batchNormInContext(h, norm0, `${f}norm0`, ctx));
     h = maxPool3d(h, 3, 2, 1);
     for (const block of blocks) {
       for (const layer of block.layers) {
-        let y = relu3d(bn(h, layer.norm1, `${layer.name}norm1`, ctx));
+        let y = relu3d(batchNormInContext(h, layer.norm1, `${layer.name}norm1`, ctx));
         y = conv3d(y, layer.conv1 as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
-        y = relu3d(bn(y, layer.norm2, `${layer.name}norm2`, ctx));
+        y = relu3d(batchNormInContext(y, layer.norm2, `${layer.name}norm2`, ctx));
         y = conv3d(y, layer.conv2 as tf.Tensor as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 });
         if (ctx.training && c.dropout > 0 && ctx.dropoutMask) {
           y = channelDropout(y, c.dropout, ctx.dropoutMask(`${layer.name}dropout`, y.batch, c.growth, c.dropout));
@@ -100,13 +105,13 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
       }
       const t = block.transition;
       if (t) {
-        const y = relu3d(bn(h, t.norm, `${t.name}norm`, ctx));
+        const y = relu3d(batchNormInContext(h, t.norm, `${t.name}norm`, ctx));
         const conv = conv3d(y, t.conv as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
         ctx.taps?.set(`${t.name.slice(f.length)}conv`, conv);
         h = avgPool3d(conv, 2);
       }
     }
-    return bn(h, norm5, `${f}norm5`, ctx);
+    return batchNormInContext(h, norm5, `${f}norm5`, ctx);
   };
   return { config: c, featureChannels: channels, forward };
 }

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, withTensor } from '../ops/act3d';
 import { conv3d } from '../ops/conv3d';
-import { batchNorm3d, channelDropout, relu3d } from '../ops/norm';
+import { channelDropout, relu3d } from '../ops/norm';
 import { globalMaxPool3d, maxPool3d } from '../ops/pool3d';
-import { ForwardContext } from './densenet3d';
+import { batchNormInContext, ForwardContext } from './densenet3d';
 import { ParamStore } from './params';
 
 /** The Perez del Barrio CNN baseline as a backbone: its pooled 128 features. */
@@ -38,12 +38,7 @@ export function buildPerezCnn(store: ParamStore, prefix = 'model.'): PerezCnn {
       if (ctx.training && ctx.dropoutMask) h = channelDropout(h, 0.5, ctx.dropoutMask(`${prefix}dropout`, h.batch, 32, 0.5));
       h = maxPool3d(relu3d(conv(h, w3, b3)), 2, 2, 0);
       h = relu3d(conv(h, w4));
-      const { y, stats } = batchNorm3d(h, bn as never, ctx.training);
-      if (stats) {
-        if (ctx.stats) ctx.stats.set(`${prefix}bn`, stats);
-        else tf.dispose([stats.mean, stats.varUnbiased]);
-      }
-      return globalMaxPool3d(y);
+      return globalMaxPool3d(batchNormInContext(h, bn, `${prefix}bn`, ctx));
     },
   };
 }

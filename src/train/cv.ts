@@ -74,9 +74,8 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
   const runFile = path.join(out, 'run.json');
   if (fs.existsSync(runFile)) {
     const prior = JSON.parse(fs.readFileSync(runFile, 'utf8'));
-    const { folds: _ignored, ...priorIdentity } = prior;
-    void _ignored;
-    if (JSON.stringify(priorIdentity) !== JSON.stringify(JSON.parse(JSON.stringify(identity)))) {
+    delete prior.folds; // the folds asked for may differ between calls of one run
+    if (JSON.stringify(prior) !== JSON.stringify(JSON.parse(JSON.stringify(identity)))) {
       throw new Error(`run folder expected to hold this run (same patients, model, recipe and seed), got a different one: choose another --out or delete it (${out})`);
     }
   }

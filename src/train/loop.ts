@@ -185,17 +185,15 @@ export async function trainFold(options: {
     const { tensors } = readCheckpoint(path.join(dir, 'last'));
     const extra = restoreParams(model, tensors);
     // Optimizer moments ride along with the weights: re-create them under the new variables' names.
-    const names = [...model.store.params.values()];
-    const byOld = new Map<string, tf.Tensor>(extra);
     const slots = new Map<string, { m?: tf.Tensor; v?: tf.Tensor; vmax?: tf.Tensor }>();
-    for (const [k, t] of byOld) {
+    for (const [k, t] of extra) {
       const [param, slot] = [k.slice(0, k.lastIndexOf('/')), k.slice(k.lastIndexOf('/') + 1)];
       const s = slots.get(param) ?? {};
       (s as Record<string, tf.Tensor>)[slot] = t;
       slots.set(param, s);
     }
-    optimizer.restore(names.map((p) => ({ variable: p.variable, ...slots.get(p.name) })), state.optimizerStep);
-    for (const t of byOld.values()) t.dispose();
+    optimizer.restore([...model.store.params.values()].map((p) => ({ variable: p.variable, ...slots.get(p.name) })), state.optimizerStep);
+    for (const t of extra.values()) t.dispose();
     optimizer.lr = state.lr;
     plateau.restore(state.plateau);
   }
