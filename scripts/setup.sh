@@ -36,6 +36,9 @@ fi
 echo "setup: building dist/"
 node node_modules/typescript/bin/tsc -p tsconfig.json
 
+# 2b. Native kernels (oneDNN convolutions, pooling) for the CPU backends; optional: the TypeScript ops are the fallback.
+scripts/build-native.sh || echo "setup: WARNING: native kernels not built; CPU training uses the slower TypeScript ops"
+
 # 3. Notebooks: Jupyter + nbconvert from Debian, and the tslab kernel registered under a project-local prefix.
 setup_notebooks() {
   missing=()

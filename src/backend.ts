@@ -3,6 +3,8 @@ import '@tensorflow/tfjs-backend-cpu';
 // The union package registers the gradients of every core op (tfjs-core's CommonJS bundle registers none; its
 // register_all_gradients module is ESM with extensionless imports, which Node cannot load from CommonJS).
 import '@tensorflow/tfjs';
+import * as os from 'node:os';
+import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
 
 // Silences the cpu backend's console banner about tfjs-node (this module reports the backend itself).
 tf.env().set('PROD', true);
@@ -28,6 +30,20 @@ export interface BackendReport {
   warnings: string[];
   /** Backends tried before this one, with the reason each was passed over. */
   skipped: string[];
+  /**
+   * Native kernels in use for the 3D convolutions (e.g. "oneDNN 2.6.3, 2 threads"), or null with
+   * {@link BackendReport.nativeSkipped} saying why (not built, disabled by ICH_NATIVE=0, GPU backend).
+   */
+  native: string | null;
+  nativeSkipped?: string;
+}
+
+/** Options of {@link initBackend}. */
+export interface BackendOptions {
+  /** CPU threads for native kernels in this thread (default: all cores; fold workers pass cores / workers). */
+  threads?: number;
+  /** Use the oneDNN addon when built (default: true unless ICH_NATIVE=0). */
+  native?: boolean;
 }
 
 const NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -93,7 +109,7 @@ async function activate(name: BackendName): Promise<{ pkg: string; gpu: boolean;
  * wasm, cpu in that order, each tried only when its package loads). Warnings are also written to stderr.
  * @throws when a backend is named explicitly and cannot start, with the reason.
  */
-export async function initBackend(requested: string | undefined = process.env.ICH_BACKEND): Promise<BackendReport> {
+export async function initBackend(requested: string | undefined = process.env.ICH_BACKEND, options: BackendOptions = {}): Promise<BackendReport> {
   const want = requested && requested.trim() !== '' ? requested.trim() : 'auto';
   if (want !== 'auto' && !NAMES.includes(want as BackendName)) {
     throw new Error(`ICH_BACKEND expected one of ${NAMES.join(', ')}, got "${want}"`);
@@ -104,7 +120,8 @@ export async function initBackend(requested: string | undefined = process.env.IC
     try {
       const { pkg, gpu, warnings } = await activate(name);
       await tf.ready();
-      current = { backend: name, requested: want as BackendName | 'auto', package: pkg, tfjsVersion: tf.version_core, gpu, warnings, skipped };
+      const native = chooseNative(name, options);
+      current = { backend: name, requested: want as BackendName | 'auto', package: pkg, tfjsVersion: tf.version_core, gpu, warnings, skipped, ...native };
       for (const w of warnings) process.stderr.write(`${w}\n`);
       return current;
     } catch (err) {
@@ -115,6 +132,23 @@ export async function initBackend(requested: string | undefined = process.env.IC
   throw new Error(`backend expected one of ${order.join(', ')} to start, got none: ${skipped.join('; ')}`);
 }
 
+/**
+ * Native oneDNN convolutions go with the backends whose tensors live in CPU memory (cpu, wasm): reading a tensor there
+ * is a copy, not a GPU download. tfjs-node has its own native conv3d.
+ */
+function chooseNative(name: BackendName, options: BackendOptions): { native: string | null; nativeSkipped?: string } {
+  useNativeKernels(null);
+  const wanted = options.native ?? process.env.ICH_NATIVE !== '0';
+  if (!wanted) return { native: null, nativeSkipped: 'disabled (ICH_NATIVE=0)' };
+  if (name !== 'cpu' && name !== 'wasm') return { native: null, nativeSkipped: `not used with the ${name} backend` };
+  const loaded = loadNativeDnnl();
+  if (!loaded.ok) return { native: null, nativeSkipped: loaded.reason };
+  const threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
+  loaded.lib.setThreads(threads);
+  useNativeKernels(loaded.lib);
+  return { native: `oneDNN ${loaded.lib.version()} conv3d, ${threads} thread${threads > 1 ? 's' : ''}` };
+}
+
 /** The report of the active backend, or null before {@link initBackend}. */
 export function backendReport(): BackendReport | null {
   return current && current.backend === tf.getBackend() ? current : null;
@@ -122,6 +156,7 @@ export function backendReport(): BackendReport | null {
 
 /** One line describing the backend, for notebook setup cells and logs. */
 export function describeBackend(report: BackendReport): string {
-  return `TensorFlow.js ${report.tfjsVersion} on ${report.backend} (${report.package}${report.gpu ? ', GPU' : ', CPU'})` +
+  return `TensorFlow.js ${report.tfjsVersion} on ${report.backend} (${report.package}${report.gpu ? ', GPU' : ', CPU'}` +
+    `${report.native ? `; ${report.native}` : ''})` +
     (report.requested === 'auto' && report.skipped.length ? `; passed over: ${report.skipped.join('; ')}` : '');
 }

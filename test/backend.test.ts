@@ -24,6 +24,19 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
     assert.ok(['tensorflow', 'wasm'].includes(r.backend));
   });
 
+  it('reports the native kernels it uses with the CPU backends, and why not when it does not', async () => {
+    const off = await initBackend('wasm', { native: false });
+    assert.equal(off.native, null);
+    assert.match(off.nativeSkipped ?? '', /disabled/);
+    const on = await initBackend('wasm', { threads: 1 });
+    if (on.native) {
+      assert.match(on.native, /^oneDNN \d+\.\d+\.\d+ conv3d, 1 thread$/);
+      assert.match(describeBackend(on), /; oneDNN/);
+    } else {
+      assert.match(on.nativeSkipped ?? '', /not built|failed to load|ICH_NATIVE/);
+    }
+  });
+
   it('refuses an unknown name and explains a backend that cannot start', async () => {
     await assert.rejects(initBackend('tpu'), /ICH_BACKEND expected one of tensorflow, webgpu, wasm, cpu, got "tpu"/);
     let tfjsNode = true;

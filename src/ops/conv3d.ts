@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable } from './im2col';
 import { matMul } from './matmul';
+import { NativeDnnl, nativeKernels } from './native-dnnl';
 
 /** Geometry of a 3D convolution with PyTorch-style explicit padding (same on every axis). */
 export interface Conv3dGeometry {
@@ -130,9 +131,38 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
 }
 
 /**
+ * The convolution by oneDNN (native/ich_dnnl.cc) on the tensors' CPU memory: forward, input gradient and weight
+ * gradient are one native call each. Used on the cpu and wasm backends when the addon is built (backend.ts decides);
+ * a constant input (the image) gets a zero gradient without computing one.
+ */
+function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: NativeDnnl): Act3d {
+  const [b, d, h, w, cin] = shape5(a);
+  const { kernel: k, stride: s, padding: p } = g;
+  const cout = weight.shape[1];
+  const geometry = [b, d, h, w, cin, cout, k, s, p];
+  const [od, oh, ow] = [d, h, w].map((n) => Math.floor((n + 2 * p - k) / s) + 1);
+  const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
+    (args[2] as tf.GradSaveFunc)([input, wt]);
+    return {
+      value: tf.tensor4d(lib.conv3d('forward', geometry, data(input), data(wt)), [b * od, oh, ow, cout]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
+        const dyData = data(dy);
+        const dx = g.constantInput ? tf.zerosLike(xs) : tf.tensor4d(lib.conv3d('backwardData', geometry, dyData, data(ws)), xs.shape);
+        return [dx, tf.tensor2d(lib.conv3d('backwardWeights', geometry, data(xs), dyData), ws.shape)];
+      },
+    };
+  });
+  return { x: f(a.x, weight) as tf.Tensor4D, batch: b, depth: od };
+}
+
+/**
  * 3D convolution without bias, PyTorch semantics (cross-correlation, zero padding), at rank <= 4:
  * the windows are gathered into an im2col matrix [positions, k^3 * Cin] and multiplied by the weight in one matMul
- * (recomputed in the backward pass); 1 x 1 x 1 kernels are a single matMul. Gradients are gathers and untransposed
+ * (recomputed in the backward pass); 1 x 1 x 1 kernels are a single matMul. With the oneDNN addon active (backend.ts),
+ * every convolution is one native call instead. Gradients are gathers and untransposed
  * matMuls, which every backend has (wasm lacks Conv2DBackpropFilter and its conv3d input gradient is wrong: neither is used).
  * @param weight [k^3 * Cin, Cout], rows ordered (kd, kh, kw, cin) = TF's [kD, kH, kW, Cin, Cout] flattened.
  */
@@ -145,6 +175,8 @@ export function conv3d(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d 
       `conv3d weight expected [${k * k * k * cin}, Cout] for kernel ${k} and ${cin} input channels, got [${weight.shape.join(', ')}]`,
     );
   }
+  const lib = nativeKernels();
+  if (lib) return nativeConv(a, weight, g, lib);
   const x2 = tf.reshape(a.x, [b * d * h * w, cin]) as tf.Tensor2D;
   if (k === 1 && s === 1 && p === 0) {
     return withTensor(a, tf.reshape(matMul(x2, weight), [b * d, h, w, cout]) as tf.Tensor4D);

@@ -1,12 +1,37 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, windowTable } from './im2col';
+import { NativeDnnl, nativeKernels } from './native-dnnl';
+
+/** Pooling by the native addon on the tensor's CPU memory, with its gradient (backend.ts decides when). */
+function nativePool(a: Act3d, kind: 'max' | 'avg', kernel: number, stride: number, padding: number, lib: NativeDnnl): Act3d {
+  const [b, d, h, w, c] = shape5(a);
+  const geometry = [b, d, h, w, c, kernel, stride, padding];
+  const [od, oh, ow] = [d, h, w].map((n) => Math.floor((n + 2 * padding - kernel) / stride) + 1);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor4D;
+    const x = input.dataSync() as Float32Array;
+    // The maxima's positions stay in JS memory (not a tensor) until the gradient needs them.
+    const [y, argmax] = kind === 'max' ? lib.maxPool3d(geometry, x) : [lib.avgPool3d(geometry, x), null];
+    return {
+      value: tf.tensor4d(y, [b * od, oh, ow, c]),
+      gradFunc: (dy: tf.Tensor) => {
+        const g = dy.dataSync() as Float32Array;
+        const dx = argmax ? lib.maxPool3dBackward(x.length, g, argmax) : lib.avgPool3dBackward(geometry, g);
+        return [tf.tensor4d(dx, input.shape)];
+      },
+    };
+  });
+  return { x: f(a.x) as tf.Tensor4D, batch: b, depth: od };
+}
 
 /**
  * 3D max pooling (PyTorch MaxPool3d: padding counts as -infinity): the windows are gathered ([positions, k^3, C])
- * and reduced with max.
+ * and reduced with max. With the native addon active, one loop each way keeps the first maximum (PyTorch's rule).
  */
 export function maxPool3d(a: Act3d, kernel: number, stride: 1 | 2, padding: number): Act3d {
+  const lib = nativeKernels();
+  if (lib) return nativePool(a, 'max', kernel, stride, padding, lib);
   const [b, d, h, w, c] = shape5(a);
   const table = windowTable(b, [d, h, w], kernel, stride, padding);
   const [od, oh, ow] = table.outDims;
@@ -17,6 +42,8 @@ export function maxPool3d(a: Act3d, kernel: number, stride: 1 | 2, padding: numb
 
 /** 3D average pooling with kernel = stride (PyTorch AvgPool3d(k, k), no padding; a remainder is dropped). */
 export function avgPool3d(a: Act3d, kernel: 2): Act3d {
+  const lib = nativeKernels();
+  if (lib) return nativePool(a, 'avg', kernel, kernel, 0, lib);
   const [b, d, h, w, c] = shape5(a);
   const table = windowTable(b, [d, h, w], kernel, kernel, 0);
   const [od, oh, ow] = table.outDims;

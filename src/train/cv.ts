@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+import { nativeKernels } from '../ops/native-dnnl';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -103,6 +105,8 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
           {
             kind: 'folds',
             backend: options.backend ?? tf.getBackend(),
+            threads: threadsPerWorker(workers),
+            native: nativeKernels() !== null,
             recipe,
             patients: [...patients],
             folds: share.map((k) => ({ index: k, fold: folds[k], dir: path.join(out, `fold-${k}`) })),
@@ -117,6 +121,11 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
     for (const o of outcomes) results.push(...(o as FoldResult[]));
   }
   return results.sort((a, b) => a.fold - b.fold);
+}
+
+/** Native-kernel threads for each of `workers` parallel workers: the cores shared out, at least one. */
+export function threadsPerWorker(workers: number): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
 }
 
 /** Runs a job in a worker thread, forwarding its progress; resolves with its fold results or bench timing. */

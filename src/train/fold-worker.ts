@@ -12,6 +12,10 @@ export type WorkerJob =
   | {
       kind: 'folds';
       backend: string;
+      /** CPU threads for native kernels in this worker (cores / workers). */
+      threads: number;
+      /** Whether the worker uses the native kernels (as the parent does, so results do not depend on workers). */
+      native: boolean;
       recipe: TrainRecipe;
       patients: Patient[];
       folds: { index: number; fold: CvFold; dir: string }[];
@@ -19,10 +23,10 @@ export type WorkerJob =
       cacheOptions: ConstructorParameters<typeof VolumeCache>[1];
       size: [number, number, number];
     }
-  | { kind: 'bench'; backend: string; shape: [number, number, number]; batch: number; steps: number };
+  | { kind: 'bench'; backend: string; threads: number; native: boolean; shape: [number, number, number]; batch: number; steps: number };
 
 async function run(job: WorkerJob): Promise<void> {
-  await initBackend(job.backend);
+  await initBackend(job.backend, { threads: job.threads, native: job.native });
   if (job.kind === 'bench') {
     parentPort!.postMessage({ type: 'bench', timing: await timeTrainingSteps(job.shape, job.batch, job.steps) });
     return;

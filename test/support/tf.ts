@@ -1,17 +1,30 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
+import { loadNativeDnnl } from '../../src/ops/native-dnnl';
 
-/** Backends every op test runs on (webgpu joins when ICH_TEST_WEBGPU=1 and an adapter exists). */
-export const TEST_BACKENDS: string[] = ['cpu', 'wasm', ...(process.env.ICH_TEST_WEBGPU === '1' ? ['webgpu'] : [])];
+const native = loadNativeDnnl();
+/** Why the native-kernel variants are not tested, or null when they are. */
+export const NATIVE_SKIP_REASON: string | null = native.ok ? null : native.reason;
 
-/** Runs `fn` with `backend` active, restoring the previous one afterwards. */
-export async function onBackend<T>(backend: string, fn: () => T | Promise<T>): Promise<T> {
+/**
+ * Backends every op, model and training test runs on: the TypeScript ops on cpu and wasm, the oneDNN addon's kernels
+ * under wasm (`wasm+onednn`) when it is built, and webgpu when ICH_TEST_WEBGPU=1 and an adapter exists.
+ */
+export const TEST_BACKENDS: string[] = ['cpu', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(process.env.ICH_TEST_WEBGPU === '1' ? ['webgpu'] : [])];
+
+/**
+ * Runs `fn` with `backend` active ("name" or "name+onednn" for the native kernels, with `threads` OpenMP threads),
+ * restoring the previous one.
+ */
+export async function onBackend<T>(backend: string, fn: () => T | Promise<T>, threads = 2): Promise<T> {
   const before = tf.getBackend();
-  await initBackend(backend);
+  const [name, kernels] = backend.split('+');
+  await initBackend(name, { native: kernels === 'onednn', threads });
   try {
     return await fn();
   } finally {
-    if (before) await tf.setBackend(before);
+    // Later tests that set a backend themselves get the default choice again.
+    await initBackend(before ?? name);
   }
 }
 

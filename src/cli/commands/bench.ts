@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { initBackend } from '../../backend';
 import { projectRoot } from '../../config/paths';
 import { StepTiming, timeTrainingSteps } from '../../train/benchmark';
-import { runWorker } from '../../train/cv';
+import { runWorker, threadsPerWorker } from '../../train/cv';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
@@ -29,7 +29,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   // independent training loops run concurrently here and their throughputs add up.
   const timings = (workers === 1
     ? [await timeTrainingSteps(shape as [number, number, number], batch, steps)]
-    : await Promise.all(Array.from({ length: workers }, () => runWorker({ kind: 'bench', backend: report.backend, shape: shape as [number, number, number], batch, steps }).then((r) => r[0])))) as StepTiming[];
+    : await Promise.all(Array.from({ length: workers }, () => runWorker({ kind: 'bench', backend: report.backend, threads: threadsPerWorker(workers), native: report.native !== null, shape: shape as [number, number, number], batch, steps }).then((r) => r[0])))) as StepTiming[];
   const ts = { stepMs: timings[0].stepMs, volumesPerSecond: timings.reduce((a, t) => a + t.volumesPerSecond, 0), params: timings[0].params };
   const py = spawnSync('/usr/bin/python3', [path.join(projectRoot(), 'bench', 'torch_train_reference.py'), '--shape', shapeText, '--batch', String(batch), '--steps', String(Math.max(3, steps)), '--threads', String(threads)], { encoding: 'utf8' });
   let torch: { volumesPerSecond: number; stepMs: number; torch: string; params: number } | null = null;
@@ -38,6 +38,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   else torchError = (py.stderr || py.error?.message || 'no output').trim().split('\n').pop();
   const result = {
     backend: report.backend,
+    native: report.native,
+    nativeThreadsPerWorker: report.native ? (workers === 1 ? os.availableParallelism() : threadsPerWorker(workers)) : null,
     shape,
     batch,
     workers,

@@ -1,0 +1,477 @@
+// Native 3D convolution (Debian's oneDNN) and pooling kernels (libdnnl, what PyTorch uses on the CPU), for the CPU backends.
+// Optional: src/ops/native-dnnl.ts loads this addon when it was built, and the TypeScript ops remain the fallback.
+//
+// Layouts are the project's: activations NDHWC (channels last), weights [kD, kH, kW, Cin, Cout] (oneDNN "dhwio").
+// oneDNN may prefer blocked weights; they are reordered on every call because training changes them each step.
+// Primitives are cached per thread (each fold worker is its own thread) and per shape.
+#include <node_api.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+enum class Op { Forward, BackwardData, BackwardWeights };
+
+struct Geometry {
+  int64_t n, d, h, w, cin, cout, k, stride, pad;
+  int64_t od() const { return (d + 2 * pad - k) / stride + 1; }
+  int64_t oh() const { return (h + 2 * pad - k) / stride + 1; }
+  int64_t ow() const { return (w + 2 * pad - k) / stride + 1; }
+  int64_t srcSize() const { return n * d * h * w * cin; }
+  int64_t dstSize() const { return n * od() * oh() * ow() * cout; }
+  int64_t weiSize() const { return k * k * k * cin * cout; }
+  memory::desc src() const { return memory::desc({n, cin, d, h, w}, dt::f32, tag::ndhwc); }
+  memory::desc dst() const { return memory::desc({n, cout, od(), oh(), ow()}, dt::f32, tag::ndhwc); }
+  memory::desc userWeights() const { return memory::desc({cout, cin, k, k, k}, dt::f32, tag::dhwio); }
+  memory::desc anyWeights() const { return memory::desc({cout, cin, k, k, k}, dt::f32, tag::any); }
+  memory::dims strides() const { return {stride, stride, stride}; }
+  // PyTorch pads `pad` before and after; oneDNN needs the trailing padding that makes the output size exact.
+  memory::dims padL() const { return {pad, pad, pad}; }
+  memory::dims padR() const {
+    return {(od() - 1) * stride + k - d - pad, (oh() - 1) * stride + k - h - pad, (ow() - 1) * stride + k - w - pad};
+  }
+  std::string key(Op op) const {
+    char buf[160];
+    snprintf(buf, sizeof buf, "%d:%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld", static_cast<int>(op), (long long)n,
+             (long long)d, (long long)h, (long long)w, (long long)cin, (long long)cout, (long long)k,
+             (long long)stride, (long long)pad);
+    return buf;
+  }
+};
+
+struct Runtime {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+
+Runtime& runtime() {
+  static thread_local Runtime rt;
+  return rt;
+}
+
+struct Entry {
+  dnnl::primitive prim;
+  memory::desc weights;  // the primitive's weights (or weight-gradient) layout
+  std::string impl;
+};
+
+dnnl::convolution_forward::primitive_desc forwardPd(const Geometry& g) {
+  auto& rt = runtime();
+  dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.src(),
+                                       g.anyWeights(), g.dst(), g.strides(), g.padL(), g.padR());
+  return dnnl::convolution_forward::primitive_desc(desc, rt.engine);
+}
+
+Entry& entry(Op op, const Geometry& g) {
+  static thread_local std::unordered_map<std::string, Entry> cache;
+  // A primitive splits its work for the thread count it was created with: the count is part of the key.
+  const std::string key = g.key(op) + "@" + std::to_string(omp_get_max_threads());
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto& rt = runtime();
+  Entry e;
+  auto fwd = forwardPd(g);
+  if (op == Op::Forward) {
+    e.prim = dnnl::convolution_forward(fwd);
+    e.weights = fwd.weights_desc();
+    e.impl = fwd.impl_info_str();
+  } else if (op == Op::BackwardData) {
+    dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, g.src(), g.anyWeights(), g.dst(),
+                                               g.strides(), g.padL(), g.padR());
+    dnnl::convolution_backward_data::primitive_desc pd(desc, rt.engine, fwd);
+    e.prim = dnnl::convolution_backward_data(pd);
+    e.weights = pd.weights_desc();
+    e.impl = pd.impl_info_str();
+  } else {
+    dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, g.src(), g.anyWeights(),
+                                                  g.dst(), g.strides(), g.padL(), g.padR());
+    dnnl::convolution_backward_weights::primitive_desc pd(desc, rt.engine, fwd);
+    e.prim = dnnl::convolution_backward_weights(pd);
+    e.weights = pd.diff_weights_desc();
+    e.impl = pd.impl_info_str();
+  }
+  return cache.emplace(key, std::move(e)).first->second;
+}
+
+// Runs one convolution pass. a/b/out are caller-owned buffers of the sizes implied by the geometry.
+void run(Op op, const Geometry& g, float* a, float* b, float* out) {
+  auto& rt = runtime();
+  Entry& e = entry(op, g);
+  const memory::desc userW = g.userWeights();
+  const bool reorderW = e.weights != userW;
+  if (op == Op::BackwardWeights) {
+    memory src(g.src(), rt.engine, a), diffDst(g.dst(), rt.engine, b), user(userW, rt.engine, out);
+    memory diffW = reorderW ? memory(e.weights, rt.engine) : user;
+    e.prim.execute(rt.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffW}});
+    if (reorderW) dnnl::reorder(diffW, user).execute(rt.stream, diffW, user);
+  } else {
+    memory user(userW, rt.engine, b);
+    memory wts = user;
+    if (reorderW) {
+      wts = memory(e.weights, rt.engine);
+      dnnl::reorder(user, wts).execute(rt.stream, user, wts);
+    }
+    if (op == Op::Forward) {
+      memory src(g.src(), rt.engine, a), dst(g.dst(), rt.engine, out);
+      e.prim.execute(rt.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DST, dst}});
+    } else {
+      memory diffDst(g.dst(), rt.engine, a), diffSrc(g.src(), rt.engine, out);
+      e.prim.execute(rt.stream, {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+    }
+  }
+  rt.stream.wait();
+}
+
+// ---- N-API glue -------------------------------------------------------------------------------------------------
+
+napi_value throwError(napi_env env, const std::string& msg) {
+  napi_throw_error(env, nullptr, msg.c_str());
+  return nullptr;
+}
+
+bool floatArray(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) return false;
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  napi_get_typedarray_info(env, v, &type, length, &raw, &buffer, &offset);
+  if (type != napi_float32_array) return false;
+  *data = static_cast<float*>(raw);
+  return true;
+}
+
+Op parseOp(const char* s) {
+  if (!strcmp(s, "forward")) return Op::Forward;
+  if (!strcmp(s, "backwardData")) return Op::BackwardData;
+  if (!strcmp(s, "backwardWeights")) return Op::BackwardWeights;
+  throw std::invalid_argument(std::string("conv3d op expected forward|backwardData|backwardWeights, got ") + s);
+}
+
+bool parseArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv, Op* op, Geometry* g) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < want) {
+    throwError(env, "ich_dnnl conv3d expected " + std::to_string(want) + " arguments, got " + std::to_string(argc));
+    return false;
+  }
+  char opName[32] = {0};
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], opName, sizeof opName, &len) != napi_ok) {
+    throwError(env, "ich_dnnl conv3d expected an op name string as argument 1");
+    return false;
+  }
+  try {
+    *op = parseOp(opName);
+  } catch (const std::exception& ex) {
+    throwError(env, ex.what());
+    return false;
+  }
+  int64_t v[9];
+  for (int i = 0; i < 9; i++) {
+    napi_value el;
+    napi_get_element(env, argv[1], i, &el);
+    if (napi_get_value_int64(env, el, &v[i]) != napi_ok || v[i] < 0) {
+      throwError(env, "ich_dnnl conv3d geometry expected 9 non-negative integers [n,d,h,w,cin,cout,k,stride,pad]");
+      return false;
+    }
+  }
+  *g = Geometry{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
+  if (g->k < 1 || g->stride < 1 || g->od() < 1 || g->oh() < 1 || g->ow() < 1) {
+    throwError(env, "ich_dnnl conv3d geometry expected a positive output size, got " + g->key(*op));
+    return false;
+  }
+  return true;
+}
+
+// conv3d(op, [n,d,h,w,cin,cout,k,stride,pad], a, b) -> Float32Array
+//   forward:         a = x [n,d,h,w,cin],   b = w [k,k,k,cin,cout] -> y  [n,od,oh,ow,cout]
+//   backwardData:    a = dy,                b = w                  -> dx [n,d,h,w,cin]
+//   backwardWeights: a = x,                 b = dy                 -> dw [k,k,k,cin,cout]
+napi_value Conv3d(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  Op op;
+  Geometry g;
+  if (!parseArgs(env, info, 4, argv, &op, &g)) return nullptr;
+  float *a = nullptr, *b = nullptr;
+  size_t la = 0, lb = 0;
+  if (!floatArray(env, argv[2], &a, &la) || !floatArray(env, argv[3], &b, &lb))
+    return throwError(env, "ich_dnnl conv3d expected Float32Array operands (arguments 3 and 4)");
+  const int64_t wantA = op == Op::BackwardData ? g.dstSize() : g.srcSize();
+  const int64_t wantB = op == Op::BackwardWeights ? g.dstSize() : g.weiSize();
+  const int64_t outLen = op == Op::Forward ? g.dstSize() : op == Op::BackwardData ? g.srcSize() : g.weiSize();
+  if ((int64_t)la != wantA || (int64_t)lb != wantB)
+    return throwError(env, "ich_dnnl conv3d operands expected lengths " + std::to_string(wantA) + " and " +
+                               std::to_string(wantB) + ", got " + std::to_string(la) + " and " + std::to_string(lb) +
+                               " (" + g.key(op) + ")");
+  void* outData = nullptr;
+  napi_value buffer, result;
+  if (napi_create_arraybuffer(env, outLen * sizeof(float), &outData, &buffer) != napi_ok)
+    return throwError(env, "ich_dnnl conv3d could not allocate its output");
+  try {
+    run(op, g, a, b, static_cast<float*>(outData));
+  } catch (const dnnl::error& ex) {
+    return throwError(env, std::string("oneDNN conv3d failed: ") + ex.what() + " (" + g.key(op) + ")");
+  }
+  napi_create_typedarray(env, napi_float32_array, outLen, buffer, 0, &result);
+  return result;
+}
+
+// implementation(op, geometry) -> the oneDNN implementation name (e.g. "jit:avx2"), for reports and tests.
+napi_value Implementation(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  Op op;
+  Geometry g;
+  if (!parseArgs(env, info, 2, argv, &op, &g)) return nullptr;
+  try {
+    napi_value s;
+    napi_create_string_utf8(env, entry(op, g).impl.c_str(), NAPI_AUTO_LENGTH, &s);
+    return s;
+  } catch (const dnnl::error& ex) {
+    return throwError(env, std::string("oneDNN conv3d failed: ") + ex.what());
+  }
+}
+
+// setThreads(n): OpenMP threads for this JS thread's oneDNN calls (the OpenMP setting is per calling thread).
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t n = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1)
+    return throwError(env, "ich_dnnl setThreads expected a positive integer");
+  omp_set_num_threads(n);
+  return nullptr;
+}
+
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t* v = dnnl_version();
+  char buf[64];
+  snprintf(buf, sizeof buf, "%d.%d.%d", v->major, v->minor, v->patch);
+  napi_value s;
+  napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+
+// ---- Pooling (plain loops: memory-bound, and PyTorch's tie rule needs the first maximum) ---------------------------
+
+struct PoolGeometry {
+  int64_t n, d, h, w, c, k, stride, pad;
+  int64_t od() const { return (d + 2 * pad - k) / stride + 1; }
+  int64_t oh() const { return (h + 2 * pad - k) / stride + 1; }
+  int64_t ow() const { return (w + 2 * pad - k) / stride + 1; }
+  int64_t inSize() const { return n * d * h * w * c; }
+  int64_t outSize() const { return n * od() * oh() * ow() * c; }
+};
+
+// Visits every output position with the input voxel offsets (in voxels, not channels) of its in-bounds window.
+template <typename F>
+void forEachWindow(const PoolGeometry& g, F&& f) {
+  int64_t taps[512];
+  int64_t o = 0;
+  for (int64_t b = 0; b < g.n; b++)
+    for (int64_t z = 0; z < g.od(); z++)
+      for (int64_t y = 0; y < g.oh(); y++)
+        for (int64_t x = 0; x < g.ow(); x++, o++) {
+          int count = 0;
+          for (int64_t kd = 0; kd < g.k; kd++) {
+            const int64_t iz = z * g.stride - g.pad + kd;
+            if (iz < 0 || iz >= g.d) continue;
+            for (int64_t kh = 0; kh < g.k; kh++) {
+              const int64_t iy = y * g.stride - g.pad + kh;
+              if (iy < 0 || iy >= g.h) continue;
+              for (int64_t kw = 0; kw < g.k; kw++) {
+                const int64_t ix = x * g.stride - g.pad + kw;
+                if (ix < 0 || ix >= g.w) continue;
+                taps[count++] = ((b * g.d + iz) * g.h + iy) * g.w + ix;
+              }
+            }
+          }
+          f(o, taps, count);
+        }
+}
+
+bool poolArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv, PoolGeometry* g) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < want) {
+    throwError(env, "ich_dnnl pooling expected " + std::to_string(want) + " arguments, got " + std::to_string(argc));
+    return false;
+  }
+  int64_t v[8];
+  for (int i = 0; i < 8; i++) {
+    napi_value el;
+    napi_get_element(env, argv[0], i, &el);
+    if (napi_get_value_int64(env, el, &v[i]) != napi_ok || v[i] < 0) {
+      throwError(env, "ich_dnnl pooling geometry expected 8 non-negative integers [n,d,h,w,c,k,stride,pad]");
+      return false;
+    }
+  }
+  *g = PoolGeometry{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+  if (g->k < 1 || g->k > 8 || g->stride < 1 || 2 * g->pad > g->k || g->od() < 1 || g->oh() < 1 || g->ow() < 1) {
+    throwError(env, "ich_dnnl pooling geometry expected 1 <= k <= 8, pad <= k/2 and a positive output size");
+    return false;
+  }
+  return true;
+}
+
+napi_value newFloats(napi_env env, int64_t length, float** data) {
+  napi_value buffer, result;
+  void* raw = nullptr;
+  napi_create_arraybuffer(env, length * sizeof(float), &raw, &buffer);
+  std::memset(raw, 0, length * sizeof(float));
+  napi_create_typedarray(env, napi_float32_array, length, buffer, 0, &result);
+  *data = static_cast<float*>(raw);
+  return result;
+}
+
+// maxPool3d([n,d,h,w,c,k,stride,pad], x) -> [y, argmax]: padding is -infinity; the first maximum in window order
+// wins (PyTorch's rule), and argmax holds its flat input index for the gradient.
+napi_value MaxPool3d(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  PoolGeometry g;
+  if (!poolArgs(env, info, 2, argv, &g)) return nullptr;
+  float* x = nullptr;
+  size_t lx = 0;
+  if (!floatArray(env, argv[1], &x, &lx) || (int64_t)lx != g.inSize())
+    return throwError(env, "ich_dnnl maxPool3d expected a Float32Array input of length " + std::to_string(g.inSize()));
+  float* y = nullptr;
+  napi_value yv = newFloats(env, g.outSize(), &y);
+  napi_value ab, iv;
+  void* raw = nullptr;
+  napi_create_arraybuffer(env, g.outSize() * sizeof(int32_t), &raw, &ab);
+  napi_create_typedarray(env, napi_int32_array, g.outSize(), ab, 0, &iv);
+  int32_t* arg = static_cast<int32_t*>(raw);
+  const int64_t c = g.c;
+  forEachWindow(g, [&](int64_t o, const int64_t* taps, int count) {
+    float* yo = y + o * c;
+    int32_t* ao = arg + o * c;
+    for (int64_t ch = 0; ch < c; ch++) {
+      yo[ch] = -INFINITY;
+      ao[ch] = -1;
+    }
+    for (int t = 0; t < count; t++) {
+      const float* xi = x + taps[t] * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float v = xi[ch];
+        if (v > yo[ch] || ao[ch] < 0 || (std::isnan(v) && !std::isnan(yo[ch]))) {
+          yo[ch] = v;
+          ao[ch] = static_cast<int32_t>(taps[t] * c + ch);
+        }
+      }
+    }
+  });
+  napi_value result;
+  napi_create_array_with_length(env, 2, &result);
+  napi_set_element(env, result, 0, yv);
+  napi_set_element(env, result, 1, iv);
+  return result;
+}
+
+// maxPool3dBackward(inputLength, dy, argmax) -> dx: each output's gradient goes to its maximum.
+napi_value MaxPool3dBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int64_t n = 0;
+  float* dy = nullptr;
+  size_t ldy = 0, larg = 0;
+  bool isTyped = false;
+  if (argc < 3 || napi_get_value_int64(env, argv[0], &n) != napi_ok || n < 0 || !floatArray(env, argv[1], &dy, &ldy))
+    return throwError(env, "ich_dnnl maxPool3dBackward expected (inputLength, Float32Array dy, Int32Array argmax)");
+  napi_is_typedarray(env, argv[2], &isTyped);
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (isTyped) napi_get_typedarray_info(env, argv[2], &type, &larg, &raw, &buffer, &offset);
+  if (!isTyped || type != napi_int32_array || larg != ldy)
+    return throwError(env, "ich_dnnl maxPool3dBackward expected an Int32Array argmax as long as dy");
+  const int32_t* arg = static_cast<const int32_t*>(raw);
+  float* dx = nullptr;
+  napi_value result = newFloats(env, n, &dx);
+  for (size_t o = 0; o < ldy; o++)
+    if (arg[o] >= 0 && arg[o] < n) dx[arg[o]] += dy[o];
+  return result;
+}
+
+// avgPool3d([n,d,h,w,c,k,stride,0], x) -> y: the mean of each window (no padding).
+napi_value AvgPool3d(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  PoolGeometry g;
+  if (!poolArgs(env, info, 2, argv, &g)) return nullptr;
+  float* x = nullptr;
+  size_t lx = 0;
+  if (g.pad != 0 || !floatArray(env, argv[1], &x, &lx) || (int64_t)lx != g.inSize())
+    return throwError(env, "ich_dnnl avgPool3d expected padding 0 and a Float32Array input of length " + std::to_string(g.inSize()));
+  float* y = nullptr;
+  napi_value yv = newFloats(env, g.outSize(), &y);
+  const int64_t c = g.c;
+  const float scale = 1.0f / static_cast<float>(g.k * g.k * g.k);
+  forEachWindow(g, [&](int64_t o, const int64_t* taps, int count) {
+    float* yo = y + o * c;
+    for (int t = 0; t < count; t++) {
+      const float* xi = x + taps[t] * c;
+      for (int64_t ch = 0; ch < c; ch++) yo[ch] += xi[ch];
+    }
+    for (int64_t ch = 0; ch < c; ch++) yo[ch] *= scale;
+  });
+  return yv;
+}
+
+// avgPool3dBackward([n,d,h,w,c,k,stride,0], dy) -> dx.
+napi_value AvgPool3dBackward(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  PoolGeometry g;
+  if (!poolArgs(env, info, 2, argv, &g)) return nullptr;
+  float* dy = nullptr;
+  size_t ldy = 0;
+  if (g.pad != 0 || !floatArray(env, argv[1], &dy, &ldy) || (int64_t)ldy != g.outSize())
+    return throwError(env, "ich_dnnl avgPool3dBackward expected padding 0 and a Float32Array dy of length " + std::to_string(g.outSize()));
+  float* dx = nullptr;
+  napi_value result = newFloats(env, g.inSize(), &dx);
+  const int64_t c = g.c;
+  const float scale = 1.0f / static_cast<float>(g.k * g.k * g.k);
+  forEachWindow(g, [&](int64_t o, const int64_t* taps, int count) {
+    const float* go = dy + o * c;
+    for (int t = 0; t < count; t++) {
+      float* xi = dx + taps[t] * c;
+      for (int64_t ch = 0; ch < c; ch++) xi[ch] += go[ch] * scale;
+    }
+  });
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv3d", nullptr, Conv3d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"implementation", nullptr, Implementation, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool3d", nullptr, MaxPool3d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool3dBackward", nullptr, MaxPool3dBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"avgPool3d", nullptr, AvgPool3d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"avgPool3dBackward", nullptr, AvgPool3dBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() { return Init(env, exports); }

@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { projectRoot } from '../config/paths';
+
+/** The native addon's interface (native/ich_dnnl.cc): oneDNN convolutions and plain-loop pooling, NDHWC. */
+export interface NativeDnnl {
+  /**
+   * One convolution pass on NDHWC activations and [k, k, k, Cin, Cout] weights:
+   * forward (x, w) -> y; backwardData (dy, w) -> dx; backwardWeights (x, dy) -> dw.
+   */
+  conv3d(op: NativeConvOp, geometry: number[], a: Float32Array, b: Float32Array): Float32Array;
+  /** The oneDNN implementation chosen for a pass (e.g. "jit:avx2"); "ref" means slow reference code. */
+  implementation(op: NativeConvOp, geometry: number[]): string;
+  /**
+   * Max pooling, geometry [n, d, h, w, c, k, stride, pad], padding -infinity; returns the output and, per output, the
+   * flat input index of its first maximum (PyTorch's tie rule).
+   */
+  maxPool3d(geometry: number[], x: Float32Array): [Float32Array, Int32Array];
+  /** The input gradient of max pooling: dy routed to the recorded maxima. */
+  maxPool3dBackward(inputLength: number, dy: Float32Array, argmax: Int32Array): Float32Array;
+  /** Average pooling without padding (geometry as maxPool3d, pad 0). */
+  avgPool3d(geometry: number[], x: Float32Array): Float32Array;
+  /** The input gradient of average pooling. */
+  avgPool3dBackward(geometry: number[], dy: Float32Array): Float32Array;
+  /** OpenMP threads for the calling thread's oneDNN work. */
+  setThreads(n: number): void;
+  version(): string;
+}
+
+export type NativeConvOp = 'forward' | 'backwardData' | 'backwardWeights';
+
+/** Where scripts/build-native.sh puts the addon. */
+export function nativeAddonPath(): string {
+  return path.join(projectRoot(), 'build', 'ich_dnnl.node');
+}
+
+let active: NativeDnnl | null = null;
+
+/**
+ * Loads the oneDNN addon; null with the reason when it was not built (no libdnnl-dev or g++) or fails to load.
+ * Loading alone changes nothing: {@link useNativeKernels} switches the ops over.
+ */
+export function loadNativeDnnl(): { ok: true; lib: NativeDnnl; path: string } | { ok: false; reason: string } {
+  const file = nativeAddonPath();
+  if (!fs.existsSync(file)) return { ok: false, reason: `${file} is not built (scripts/build-native.sh needs g++ and libdnnl-dev)` };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return { ok: true, lib: require(file) as NativeDnnl, path: file };
+  } catch (err) {
+    return { ok: false, reason: `${file} failed to load: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+/**
+ * Routes the 3D convolutions and poolings of src/ops through the addon (lib) or back to the TensorFlow.js formulation (null).
+ * Called by backend.ts only, and only for backends whose tensors live in CPU memory.
+ */
+export function useNativeKernels(lib: NativeDnnl | null): void {
+  active = lib;
+}
+
+/** The addon the ops use now, or null. */
+export function nativeKernels(): NativeDnnl | null {
+  return active;
+}

@@ -1,0 +1,97 @@
+import { strict as assert } from 'node:assert';
+import * as tf from '@tensorflow/tfjs-core';
+import { act3d } from '../../src/ops/act3d';
+import { conv3d } from '../../src/ops/conv3d';
+import { loadNativeDnnl } from '../../src/ops/native-dnnl';
+import { maxPool3d } from '../../src/ops/pool3d';
+import { NATIVE_SKIP_REASON, onBackend } from '../support/tf';
+
+// The op-by-op and model checks of the addon run in ops.test.ts, models.test.ts and loop.test.ts under the
+// `wasm+onednn` backend entry; these cover what only the addon has.
+describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
+  before(function () {
+    // CI builds the addon (scripts/setup.sh installs libdnnl-dev): a missing build fails there instead of hiding.
+    if (NATIVE_SKIP_REASON && process.env.ICH_NATIVE === '0') this.skip();
+  });
+
+  it('is built and loads (scripts/build-native.sh)', () => {
+    assert.equal(NATIVE_SKIP_REASON, null, `native kernels unavailable: ${NATIVE_SKIP_REASON}`);
+  });
+
+  it('uses oneDNN JIT kernels, not its slow reference code, for every convolution of DenseNet-121 3D', () => {
+    const r = loadNativeDnnl();
+    assert.ok(r.ok);
+    // stem 7^3 stride 2 on one channel, dense-layer 1^3 and 3^3, transition 1^3
+    const shapes = [
+      [2, 32, 64, 64, 1, 64, 7, 2, 3],
+      [2, 8, 16, 16, 96, 128, 1, 1, 0],
+      [2, 8, 16, 16, 128, 32, 3, 1, 1],
+      [2, 4, 8, 8, 512, 256, 1, 1, 0],
+    ];
+    for (const g of shapes) {
+      for (const op of ['forward', 'backwardData', 'backwardWeights'] as const) {
+        const impl = r.lib.implementation(op, g);
+        assert.doesNotMatch(impl, /^ref/, `${op} [${g.join(',')}] runs on ${impl}`);
+      }
+    }
+  });
+
+  it('rejects operands of the wrong size with the expected and actual lengths', () => {
+    const r = loadNativeDnnl();
+    assert.ok(r.ok);
+    assert.throws(() => r.lib.conv3d('forward', [1, 2, 2, 2, 1, 1, 1, 1, 0], new Float32Array(7), new Float32Array(1)), /operands expected lengths 8 and 1, got 7 and 1/);
+    assert.throws(() => r.lib.conv3d('sideways' as 'forward', [1, 2, 2, 2, 1, 1, 1, 1, 0], new Float32Array(8), new Float32Array(1)), /op expected forward\|backwardData\|backwardWeights, got sideways/);
+    assert.throws(() => r.lib.conv3d('forward', [1, 2, 2, 2, 1, 1, 5, 1, 0], new Float32Array(8), new Float32Array(125)), /positive output size/);
+    assert.throws(() => r.lib.maxPool3d([1, 2, 2, 2, 1, 2, 2, 0], new Float32Array(3)), /input of length 8/);
+  });
+
+  it('max pooling gives a tied window\'s gradient to its first maximum, as PyTorch does', async () => {
+    await onBackend('wasm+onednn', async () => {
+      // torch.nn.functional.max_pool3d on zeros(1,1,2,2,2), kernel 2: the gradient is 1 at index 0 only
+      const x = tf.zeros([1, 2, 2, 2, 1]);
+      const dx = tf.grad((t: tf.Tensor) => tf.sum(maxPool3d(act3d(t, [1, 2, 2, 2, 1]), 2, 2, 0).x))(x);
+      assert.deepEqual(Array.from(await dx.data()), [1, 0, 0, 0, 0, 0, 0, 0]);
+      tf.dispose([x, dx]);
+    });
+  });
+
+  it('gives a constant input (the image) a zero gradient and the weights their full gradient', async () => {
+    const shape: [number, number, number, number, number] = [1, 4, 4, 4, 1];
+    const xv = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+    const weights = Float32Array.from({ length: 27 * 2 }, (_, i) => Math.cos(i));
+    const conv = (a: tf.Tensor, b: tf.Tensor) => tf.sum(conv3d(act3d(a, shape), b as tf.Tensor2D, { kernel: 3, stride: 2, padding: 1, constantInput: true }).x);
+    const native = await onBackend('wasm+onednn', async () => {
+      const [x, w] = [tf.tensor(xv, shape), tf.tensor2d(weights, [27, 2])];
+      const [gx, gw] = tf.grads(conv)([x, w]);
+      const out = { gx: await gx.data(), gw: await gw.data() };
+      tf.dispose([x, w, gx, gw]);
+      return out;
+    });
+    // The TypeScript path builds the image's windows in JS, so only the weights have a gradient there.
+    const plain = await onBackend('cpu', async () => {
+      const [x, w] = [tf.tensor(xv, shape), tf.tensor2d(weights, [27, 2])];
+      const gw = tf.grad((b: tf.Tensor) => conv(x, b))(w);
+      const out = { gw: await gw.data() };
+      tf.dispose([x, w, gw]);
+      return out;
+    });
+    assert.ok(native.gx.every((v) => v === 0));
+    native.gw.forEach((v, i) => assert.ok(Math.abs(v - plain.gw[i]) <= 1e-5 * Math.max(1, Math.abs(plain.gw[i])), `dw[${i}] ${v} vs ${plain.gw[i]}`));
+  });
+
+  it('keeps the tensor count flat: the kernels hold JS arrays, not tensors, between passes', async () => {
+    await onBackend('wasm+onednn', async () => {
+      const shape: [number, number, number, number, number] = [1, 4, 6, 6, 2];
+      const step = () => {
+        const x = tf.randomNormal(shape);
+        const w = tf.randomNormal([27 * 2, 3]) as tf.Tensor2D;
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(maxPool3d(conv3d(act3d(a, shape), b as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 }), 3, 2, 1).x))([x, w]);
+        tf.dispose([x, w, ...g]);
+      };
+      step();
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 5; i++) step();
+      assert.equal(tf.memory().numTensors, before);
+    });
+  });
+});
