@@ -45,6 +45,7 @@ export * from './data/tabular';
 export * from './models/tabular';
 export * from './train/tabular';
 export * from './eval/reference';
+export * from './eval/compare';
 export * from './report/plotly';
 export * from './report/figures';
 export * from './report/association';

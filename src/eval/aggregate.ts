@@ -31,11 +31,16 @@ export function summariseFolds(model: string, folds: { labels: number[]; scores:
   return { model, folds: metrics, summary };
 }
 
+/** A mean and std as the paper prints them: ".6855 +-.073"; "n/a" for undefined values. */
+export function formatMeanStd(mean: number, std: number): string {
+  const fmt = (v: number, digits: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(digits).replace(/^0\./, '.').replace(/^-0\./, '-.'));
+  return `${fmt(mean, 4)} +-${fmt(std, 3)}`;
+}
+
 /** The results table as rows of strings, ".6855 +-.073" style like the paper. */
 export function resultsTable(models: readonly ModelSummary[]): { header: string[]; rows: string[][] } {
-  const fmt = (v: number, digits: number) => (Number.isNaN(v) ? 'n/a' : v.toFixed(digits).replace(/^0\./, '.').replace(/^-0\./, '-.'));
   return {
     header: ['model', ...TABLE_METRICS.map((k) => METRIC_LABELS[k])],
-    rows: models.map((m) => [m.model, ...TABLE_METRICS.map((k) => `${fmt(m.summary[k].mean, 4)} +-${fmt(m.summary[k].std, 3)}`)]),
+    rows: models.map((m) => [m.model, ...TABLE_METRICS.map((k) => formatMeanStd(m.summary[k].mean, m.summary[k].std))]),
   };
 }

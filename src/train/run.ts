@@ -3,10 +3,12 @@ import * as path from 'node:path';
 import { initBackend } from '../backend';
 import { cacheDir, dataDir, runsDir } from '../config/paths';
 import { Profile } from '../config/profiles';
-import { discoverCohort } from '../data/cohort';
+import { discoverCohort, Patient } from '../data/cohort';
 import { modelSpec, ModelSpec, TaskName } from '../models/tasks';
 import { profilePatients, runCrossValidation } from './cv';
 import { FoldResult, TrainProgress } from './loop';
+import { TabularModelName } from '../models/tabular';
+import { runTabularCrossValidation, TabularFoldResult } from './tabular';
 
 /** A model spec with other loss weights (plain data a notebook cell edits); unknown heads are an error. */
 export function withLossWeights(spec: ModelSpec, weights: Partial<Record<TaskName, number>>, name?: string): ModelSpec {
@@ -54,7 +56,37 @@ export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec
   return { spec, out, results };
 }
 
-/** The prognosis test predictions of fold results as {labels, scores} per fold (for metrics and tables). */
-export function foldPredictions(results: readonly FoldResult[], task: TaskName = 'prognosis'): { labels: number[]; scores: number[] }[] {
+/** The patients a profile trains on (its first `maxPatients` usable patients of the cohort at `data`). */
+export function profileCohortPatients(profile: Profile, data: string = dataDir()): Patient[] {
+  return profilePatients(discoverCohort(data).patients, profile);
+}
+
+/** A progress callback for notebooks: one line per finished epoch (fold, loss, validation balanced accuracy). */
+export function logEpochs(p: TrainProgress): void {
+  if (p.valBalancedAccuracy === undefined) return;
+  console.log(`fold ${p.fold} epoch ${p.epoch}/${p.epochs}: train loss ${p.loss.toFixed(4)}, val BAcc ${p.valBalancedAccuracy.toFixed(3)}`);
+}
+
+/** The prognosis test predictions of fold results (image or tabular) as {labels, scores} per fold (for metrics and tables). */
+export function foldPredictions(results: readonly { predictions: readonly { label: number; probabilities: Partial<Record<TaskName, number[]>> }[] }[], task: TaskName = 'prognosis'): { labels: number[]; scores: number[] }[] {
   return results.map((r) => ({ labels: r.predictions.map((p) => p.label), scores: r.predictions.map((p) => p.probabilities[task]?.[0] ?? NaN) }));
+}
+
+/**
+ * Cross-validates a tabular baseline for a notebook cell or the CLI on exactly the image models' patients and folds
+ * of the profile (retrained each time: seconds). Writes under `runs/<profile>/tabular-<model>` unless `out` is given.
+ */
+export async function trainTabularModel(request: { model: TabularModelName; profile: Profile; folds?: number[]; seed?: number; data?: string; out?: string }): Promise<{ out: string; results: TabularFoldResult[] }> {
+  if (request.model === 'mlp') await initBackend();
+  const cohort = discoverCohort(request.data ?? dataDir());
+  const out = request.out ?? path.join(runsDir(), request.profile.name, `tabular-${request.model}`);
+  const results = await runTabularCrossValidation({
+    model: request.model,
+    patients: profilePatients(cohort.patients, request.profile),
+    out,
+    folds: request.folds,
+    foldCount: request.profile.folds,
+    seed: request.seed,
+  });
+  return { out, results };
 }

@@ -1,12 +1,9 @@
 import * as path from 'node:path';
-import { initBackend } from '../../backend';
 import { dataDir, runsDir } from '../../config/paths';
 import { getProfile } from '../../config/profiles';
-import { discoverCohort } from '../../data/cohort';
 import { binaryMetrics } from '../../eval/metrics';
 import { TABULAR_MODELS, TabularModelName } from '../../models/tabular';
-import { profilePatients } from '../../train/cv';
-import { runTabularCrossValidation } from '../../train/tabular';
+import { trainTabularModel } from '../../train/run';
 import { foldsFlag, intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /** `ich train-tabular --model mlp|logistic|forest|clinical [--folds 0,3] [--profile P] [--out DIR] [--seed 1] [--data DIR]`. */
@@ -17,10 +14,7 @@ export async function trainTabularCommand(argv: string[]): Promise<number> {
   const profile = getProfile(stringFlag(args, 'profile'));
   const folds = foldsFlag(args);
   const out = path.resolve(stringFlag(args, 'out', path.join(runsDir(), profile.name, `tabular-${model}`))!);
-  if (model === 'mlp') await initBackend();
-  const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
-  const patients = profilePatients(cohort.patients, profile);
-  const results = await runTabularCrossValidation({ model, patients, out, folds, foldCount: profile.folds, seed: intFlag(args, 'seed', 1, 0, 0xffffffff) });
+  const { results } = await trainTabularModel({ model, profile, folds, out, data: stringFlag(args, 'data', dataDir())!, seed: intFlag(args, 'seed', 1, 0, 0xffffffff) });
   for (const r of results) {
     const m = binaryMetrics(r.predictions.map((p) => p.label), r.predictions.map((p) => p.probabilities.prognosis[0]));
     process.stdout.write(`fold ${r.fold}: AUC ${Number.isNaN(m.auc) ? 'n/a' : m.auc.toFixed(3)}, BAcc ${m.balancedAccuracy.toFixed(3)} on ${m.n} patients\n`);
