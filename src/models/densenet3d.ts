@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Act3d } from '../ops/act3d';
+import { Act3d, withTensor } from '../ops/act3d';
 import { conv3d } from '../ops/conv3d';
-import { BatchStats, batchNorm3d, channelDropout, relu3d } from '../ops/norm';
+import { BatchStats, batchNorm3d, channelDropout, guidedRelu, relu3d } from '../ops/norm';
 import { avgPool3d, concatChannels, maxPool3d } from '../ops/pool3d';
 import { DENSENET121, DenseNetConfig } from './densenet-config';
 import { ParamStore } from './params';
@@ -20,6 +20,26 @@ export interface ForwardContext {
   taps?: Map<string, Act3d>;
   /** Set when a gradient with respect to the input is needed (saliency); training leaves it off. */
   inputGradient?: boolean;
+  /** Every ReLU of the model (backbone and head) becomes a guided ReLU (guided backpropagation). */
+  guidedRelu?: boolean;
+  /**
+   * Zero tensors added to named activations (same shape as the tap): the gradient of an output with respect to one
+   * is the gradient with respect to that activation (Grad-CAM), which the engine cannot give for an intermediate.
+   */
+  tapOffsets?: Map<string, tf.Tensor>;
+}
+
+/** The model's ReLU under a forward context: guided for guided backpropagation, else plain. */
+export function reluInContext(a: Act3d, ctx: ForwardContext): Act3d {
+  return ctx.guidedRelu ? withTensor(a, guidedRelu(a.x)) : relu3d(a);
+}
+
+/** Records a named activation in `ctx.taps` and adds its offset from `ctx.tapOffsets`, if any; returns the activation. */
+export function tapInContext(name: string, a: Act3d, ctx: ForwardContext): Act3d {
+  const offset = ctx.tapOffsets?.get(name);
+  const out = offset ? withTensor(a, tf.add(a.x, tf.reshape(offset, a.x.shape)) as tf.Tensor4D) : a;
+  ctx.taps?.set(name, out);
+  return out;
 }
 
 type BnVars = ReturnType<ParamStore['batchNorm']>;
@@ -90,13 +110,13 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
 
   const forward = (x: Act3d, ctx: ForwardContext): Act3d => {
     let h = conv3d(x, conv0 as tf.Tensor as tf.Tensor2D, { kernel: 7, stride: 2, padding: 3, constantInput: !ctx.inputGradient });
-    h = relu3d(batchNormInContext(h, norm0, `${f}norm0`, ctx));
+    h = reluInContext(batchNormInContext(h, norm0, `${f}norm0`, ctx), ctx);
     h = maxPool3d(h, 3, 2, 1);
     for (const block of blocks) {
       for (const layer of block.layers) {
-        let y = relu3d(batchNormInContext(h, layer.norm1, `${layer.name}norm1`, ctx));
+        let y = reluInContext(batchNormInContext(h, layer.norm1, `${layer.name}norm1`, ctx), ctx);
         y = conv3d(y, layer.conv1 as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
-        y = relu3d(batchNormInContext(y, layer.norm2, `${layer.name}norm2`, ctx));
+        y = reluInContext(batchNormInContext(y, layer.norm2, `${layer.name}norm2`, ctx), ctx);
         y = conv3d(y, layer.conv2 as tf.Tensor as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 });
         if (ctx.training && c.dropout > 0 && ctx.dropoutMask) {
           y = channelDropout(y, c.dropout, ctx.dropoutMask(`${layer.name}dropout`, y.batch, c.growth, c.dropout));
@@ -105,9 +125,8 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
       }
       const t = block.transition;
       if (t) {
-        const y = relu3d(batchNormInContext(h, t.norm, `${t.name}norm`, ctx));
-        const conv = conv3d(y, t.conv as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
-        ctx.taps?.set(`${t.name.slice(f.length)}conv`, conv);
+        const y = reluInContext(batchNormInContext(h, t.norm, `${t.name}norm`, ctx), ctx);
+        const conv = tapInContext(`${t.name.slice(f.length)}conv`, conv3d(y, t.conv as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 }), ctx);
         h = avgPool3d(conv, 2);
       }
     }

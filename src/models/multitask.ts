@@ -3,7 +3,7 @@ import { Act3d, act3d } from '../ops/act3d';
 import { matMul } from '../ops/matmul';
 import { updateRunningStats } from '../ops/norm';
 import { globalAvgPool3d } from '../ops/pool3d';
-import { buildDenseNet3d, DenseNetConfig, ForwardContext } from './densenet3d';
+import { buildDenseNet3d, DenseNetConfig, ForwardContext, reluInContext, tapInContext } from './densenet3d';
 import { ParamStore } from './params';
 import { buildPerezCnn } from './perez-cnn';
 import { ModelSpec, TASK_OUTPUTS, TaskName } from './tasks';
@@ -33,9 +33,8 @@ export function buildImageModel(spec: ModelSpec, seed: number, densenet: Partial
     const net = buildDenseNet3d(store, densenet);
     channels = net.featureChannels;
     features = (x, ctx) => {
-      const f = net.forward(x, ctx);
-      ctx.taps?.set('features', f);
-      return globalAvgPool3d({ ...f, x: tf.relu(f.x) as tf.Tensor4D });
+      const f = tapInContext('features', net.forward(x, ctx), ctx);
+      return globalAvgPool3d(reluInContext(f, ctx));
     };
   } else {
     const net = buildPerezCnn(store);

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, withTensor } from '../ops/act3d';
 import { conv3d } from '../ops/conv3d';
-import { channelDropout, relu3d } from '../ops/norm';
+import { channelDropout } from '../ops/norm';
 import { globalMaxPool3d, maxPool3d } from '../ops/pool3d';
-import { batchNormInContext, ForwardContext } from './densenet3d';
+import { batchNormInContext, ForwardContext, reluInContext, tapInContext } from './densenet3d';
 import { ParamStore } from './params';
 
 /** The Perez del Barrio CNN baseline as a backbone: its pooled 128 features. */
@@ -33,11 +33,12 @@ export function buildPerezCnn(store: ParamStore, prefix = 'model.'): PerezCnn {
   return {
     featureChannels: 128,
     forward(x, ctx) {
-      let h = maxPool3d(relu3d(conv(x, w1, undefined, !ctx.inputGradient)), 2, 2, 0);
-      h = maxPool3d(relu3d(conv(h, w2, b2)), 2, 2, 0);
+      const relu = (a: Act3d) => reluInContext(a, ctx);
+      let h = maxPool3d(relu(conv(x, w1, undefined, !ctx.inputGradient)), 2, 2, 0);
+      h = maxPool3d(relu(conv(h, w2, b2)), 2, 2, 0);
       if (ctx.training && ctx.dropoutMask) h = channelDropout(h, 0.5, ctx.dropoutMask(`${prefix}dropout`, h.batch, 32, 0.5));
-      h = maxPool3d(relu3d(conv(h, w3, b3)), 2, 2, 0);
-      h = relu3d(conv(h, w4));
+      h = maxPool3d(relu(conv(h, w3, b3)), 2, 2, 0);
+      h = relu(tapInContext('conv4', conv(h, w4), ctx));
       return globalMaxPool3d(batchNormInContext(h, bn, `${prefix}bn`, ctx));
     },
   };

@@ -52,6 +52,22 @@ export function relu3d(a: Act3d): Act3d {
 }
 
 /**
+ * ReLU whose gradient passes only where both its input and the incoming gradient are positive (guided
+ * backpropagation, Springenberg et al. 2015); the forward value is the plain ReLU. Any rank.
+ */
+export function guidedRelu<T extends tf.Tensor>(x: T): T {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    (args[1] as tf.GradSaveFunc)([input]);
+    return {
+      value: tf.relu(input),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.mul(dy, tf.mul(tf.step(saved[0]), tf.step(dy)))),
+    };
+  });
+  return f(x) as T;
+}
+
+/**
  * Channel dropout (PyTorch Dropout3d): in training, each (sample, channel) map is zeroed with probability `rate` and
  * the rest scaled by 1 / (1 - rate). `mask` ([B, C] of 0/1) is drawn by the caller from a seeded generator, so runs
  * are reproducible on every backend.
