@@ -1,6 +1,7 @@
 import { UsageError } from './args';
 import { benchCommand } from './commands/bench';
 import { dataCheckCommand, dataSynthCommand } from './commands/data';
+import { explainCommand } from './commands/explain';
 import { exportCommand } from './commands/export';
 import { metricsCommand } from './commands/metrics';
 import { preprocessCommand } from './commands/preprocess';
@@ -22,6 +23,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich train-tabular --model mlp|logistic|forest|clinical [--folds 0,3] [--out DIR]
   ich stats [DIR] [--json]   association statistics of the cohort (GCS/age analysis)
   ich bench train [--shape 32,64,64] [--batch 2] [--json]   DenseNet-121 training throughput vs PyTorch
+  ich explain --model CHECKPOINT --patient ID --method gbp|gradcam|ggcam [--head prognosis] [--display] --out FILE.nii.gz
   ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
 
 DIR defaults to $ICH_DATA_DIR, else data/synthetic.`;
@@ -35,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   splits: splitsCommand,
   preprocess: preprocessCommand,
   export: exportCommand,
+  explain: explainCommand,
   train: trainCommand,
   bench: benchCommand,
   metrics: metricsCommand,

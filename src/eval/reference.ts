@@ -19,6 +19,8 @@ export interface PaperReference {
     gcsCounts: Record<string, number>;
     sliceCounts: Record<string, number>;
     spearmanWithLabel: Record<string, number>;
+    /** Scanner manufacturers by outcome. */
+    scanners: Record<string, { good: number; poor: number }>;
     [key: string]: unknown;
   };
   crossValidation: { metrics: string[]; note: string; models: Record<string, ReportedModel> };

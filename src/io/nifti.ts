@@ -233,6 +233,7 @@ export async function parseNifti(fileBytes: Uint8Array, source = 'nifti'): Promi
     raw,
     slope: useScaling ? slopeRaw : 1,
     intercept: useScaling && Number.isFinite(interRaw) ? interRaw : 0,
+    description: String(header.description ?? '').replace(/\0.*$/s, '').trim(),
   };
 }
 

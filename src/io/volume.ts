@@ -25,6 +25,8 @@ export interface Volume {
   raw: RawVoxels;
   slope: number;
   intercept: number;
+  /** Free text of the file (NIfTI `descrip`, e.g. the scanner), '' when none. */
+  description?: string;
 }
 
 /** Voxel values after scaling, as float32 (e.g. HU for CT); same layout as `raw`. */

@@ -123,3 +123,39 @@ export function learningCurvesFigure(results: readonly { fold: number; history: 
     layout: { xaxis: { title: { text: 'epoch' }, dtick: 1 }, yaxis: { title: { text: 'loss' } }, yaxis2: { title: { text: 'validation balanced accuracy' }, overlaying: 'y', side: 'right', range: [0, 1] }, legend: { orientation: 'h', y: -0.2 } },
   };
 }
+
+/** A histogram record ({"3": 22, ...}) as sorted [value, count] pairs. */
+function countPairs(record: Record<string, number>): [number, number][] {
+  return Object.entries(record)
+    .map(([k, v]) => [Number(k), v] as [number, number])
+    .sort((a, b) => a[0] - b[0]);
+}
+
+/** The cohort's GCS and slices-per-scan histograms beside the paper-reported ones (dataset check summary). */
+export function cohortCountFigures(summary: { gcsHistogram: Record<string, number>; sliceHistogram: Record<string, number> }, paper?: PaperReference): [FigureSpec, FigureSpec] {
+  return [
+    countBars('GCS at admission', 'GCS (3-15)', countPairs(summary.gcsHistogram), paper && countPairs(paper.cohort.gcsCounts), 'gcs-histogram'),
+    countBars('Slices per scan', 'slices', countPairs(summary.sliceHistogram), paper && countPairs(paper.cohort.sliceCounts), 'slice-histogram'),
+  ];
+}
+
+/** Scanner manufacturers by outcome (data/scanners.ts), beside the paper-reported mix when given. */
+export function scannerMixFigure(mix: Record<string, { good: number; poor: number }>, paper?: Record<string, { good: number; poor: number }>, id = 'scanner-mix'): FigureSpec {
+  const names = [...new Set([...Object.keys(mix), ...Object.keys(paper ?? {})])].sort();
+  const bars = (source: Record<string, { good: number; poor: number }>, outcome: 'good' | 'poor') => names.map((n) => source[n]?.[outcome] ?? 0);
+  return {
+    id,
+    title: 'Scanner manufacturers by outcome',
+    data: [
+      { type: 'bar', name: 'this cohort: good', x: names, y: bars(mix, 'good'), marker: { color: PALETTE[0] } },
+      { type: 'bar', name: 'this cohort: poor', x: names, y: bars(mix, 'poor'), marker: { color: PALETTE[1] } },
+      ...(paper
+        ? [
+            { type: 'bar', name: 'paper-reported: good', x: names, y: bars(paper, 'good'), marker: { color: PAPER_GREY, pattern: { shape: '' } } },
+            { type: 'bar', name: 'paper-reported: poor', x: names, y: bars(paper, 'poor'), marker: { color: PAPER_GREY, pattern: { shape: '/' } } },
+          ]
+        : []),
+    ],
+    layout: { barmode: 'group', yaxis: { title: { text: 'patients' } }, legend: { orientation: 'h', y: 1.1 } },
+  };
+}
