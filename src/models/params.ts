@@ -30,7 +30,10 @@ export class ParamStore {
   private add(name: string, kind: ParamKind, values: Float32Array, shape: number[], torchShape: number[], trainable = true): tf.Variable {
     if (this.params.has(name)) throw new Error(`parameter name expected to be unique, got "${name}" twice`);
     // tfjs variable names are global to the engine: let it number them; our name lives in the Param.
-    const variable = tf.variable(tf.tensor(values, shape), trainable);
+    // The variable shares the initial tensor's data; dropping the tensor keeps a built-and-disposed model leak-free.
+    const init = tf.tensor(values, shape);
+    const variable = tf.variable(init, trainable);
+    init.dispose();
     this.params.set(name, { name, kind, variable, trainable, torchShape });
     return variable;
   }

@@ -38,6 +38,14 @@ const CASES: { fixture: string; spec: ModelSpec; densenet?: object; input: [numb
 
 describe('models: outputs and gradients equal a PyTorch reference with the same weights', function () {
   this.timeout(120000);
+
+  it('building and disposing a model leaves no tensor behind (each fold builds one)', async () => {
+    await onBackend('cpu', () => {
+      const before = tf.memory().numTensors;
+      buildImageModel(MODEL_SPECS['mt-ord-gcs-bin-age'], 1, { blocks: [1, 1], growth: 4, initFeatures: 8, bnSize: 2, dropout: 0 }).dispose();
+      assert.equal(tf.memory().numTensors, before);
+    });
+  });
   for (const c of CASES) {
     for (const backend of TEST_BACKENDS) {
       it(`${c.fixture}: eval and train logits, running statistics and gradients to 1e-4 (${backend})`, async () => {
