@@ -58,5 +58,7 @@ if [ "$mode" = main ]; then
   setup_notebooks
 else
   setup_notebooks || echo "setup: WARNING: Jupyter is not available; notebook tests will be skipped"
+  # 4. Tests only: a WebGPU adapter (software Vulkan without a GPU) so the webgpu backend is tested too.
+  scripts/setup-webgpu.sh || echo "setup: WARNING: no WebGPU adapter; webgpu tests will be skipped"
 fi
 echo "setup: ready ($mode)"

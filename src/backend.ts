@@ -81,8 +81,16 @@ async function activate(name: BackendName): Promise<{ pkg: string; gpu: boolean;
       if (!g.navigator?.gpu && mod.create) Object.defineProperty(globalThis, 'navigator', { value: { gpu: mod.create([]) }, configurable: true });
       const r = tryRequire('@tensorflow/tfjs-backend-webgpu');
       if (!r.ok) throw new Error(`backend webgpu expected @tensorflow/tfjs-backend-webgpu, got: ${r.reason}`);
+      // The split-K matMul program sums with atomics, in a different order on every run: the packed program keeps
+      // training deterministic for a seed (ICH_WEBGPU_DETERMINISTIC=0 gives tfjs its own choice back).
+      if (process.env.ICH_WEBGPU_DETERMINISTIC !== '0') tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', 3);
+      const adapter = (await (g.navigator!.gpu as { requestAdapter(): Promise<{ info?: { description?: string; vendor?: string; architecture?: string } } | null> }).requestAdapter()) ?? null;
+      if (!adapter) throw new Error('backend webgpu expected a GPU adapter, got none (no GPU and no software Vulkan; see scripts/setup-webgpu.sh)');
+      const description = adapter.info?.description || [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+      const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${description} ${adapter.info?.architecture ?? ''}`);
+      if (software) warnings.push(`WebGPU runs on a software adapter (${description}): correct, but far slower than a GPU`);
       if (!(await tf.setBackend('webgpu'))) throw new Error('backend webgpu expected a GPU adapter, got none');
-      return { pkg: '@tensorflow/tfjs-backend-webgpu', gpu: true, warnings };
+      return { pkg: `@tensorflow/tfjs-backend-webgpu on ${description}`, gpu: !software, warnings };
     }
     case 'tensorflow': {
       let pkg = '@tensorflow/tfjs-node-gpu';

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendReport, describeBackend, initBackend } from '../src/backend';
+import { WEBGPU } from './support/tf';
 
 describe('backend: the one place that chooses a TensorFlow.js backend', () => {
   after(async () => {
@@ -34,6 +35,18 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
       assert.match(describeBackend(on), /; oneDNN/);
     } else {
       assert.match(on.nativeSkipped ?? '', /not built|failed to load|ICH_NATIVE/);
+    }
+  });
+
+  it('starts webgpu on the adapter it finds, says which, and warns when it is software', async function () {
+    if (!WEBGPU.ok) this.skip(); // no adapter: scripts/setup-webgpu.sh installs software Vulkan
+    const r = await initBackend('webgpu');
+    assert.equal(r.backend, 'webgpu');
+    assert.equal(r.native, null, 'the oneDNN kernels stay with the CPU backends');
+    assert.match(r.package, /^@tensorflow\/tfjs-backend-webgpu on /);
+    if (/llvmpipe/.test(r.package)) {
+      assert.equal(r.gpu, false);
+      assert.ok(r.warnings.some((w) => /software adapter/.test(w)));
     }
   });
 

@@ -52,7 +52,7 @@ export interface PatientSaliency {
 /** Explains one patient's scan with a loaded model (preprocessing through the shared cache). */
 export async function explainPatient(m: ExplainableModel, patient: Patient, options: SaliencyOptions & { cacheDir: string }): Promise<PatientSaliency> {
   const pre = await new VolumeCache(options.cacheDir, m.preprocess).get(patient.imagePath);
-  const maps = explainVolume(m.model, pre.data, pre.shape, options);
+  const maps = await explainVolume(m.model, pre.data, pre.shape, options);
   let lesion: Float32Array | null = null;
   if (patient.maskPath) lesion = preprocessLesionMask(await readVolume(patient.maskPath), undefined, m.preprocess).data;
   return { patientId: patient.id, label: patient.label, shape: pre.shape, volume: pre.data, maps, lesion };

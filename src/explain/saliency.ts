@@ -60,7 +60,7 @@ function resolveOptions(model: ImageModel, options: SaliencyOptions): { head: Ta
  * Works through the project's own ops on every backend; no tensor outlives the call.
  * @param volume [depth, height, width] values as the network sees them (preprocessed).
  */
-export function explainVolume(model: ImageModel, volume: Float32Array, shape: VolumeShape, options: SaliencyOptions = {}): SaliencyMaps {
+export async function explainVolume(model: ImageModel, volume: Float32Array, shape: VolumeShape, options: SaliencyOptions = {}): Promise<SaliencyMaps> {
   const { head, output, layer } = resolveOptions(model, options);
   const [d, h, w] = shape;
   if (volume.length !== d * h * w) throw new Error(`saliency volume expected ${d * h * w} values for [${shape.join(', ')}], got ${volume.length}`);
@@ -68,22 +68,21 @@ export function explainVolume(model: ImageModel, volume: Float32Array, shape: Vo
   const logitOf = (out: Record<string, tf.Tensor2D>) => tf.reshape(tf.slice(out[head], [0, output], [1, 1]), []) as tf.Scalar;
 
   // Guided backpropagation: gradient with respect to the input with every ReLU guided.
-  // (Results leave the tidy scopes through variables: tidy would walk a returned typed array element by element.)
-  let gbp: Float32Array = new Float32Array(0);
-  tf.tidy(() => {
+  // Results are read back asynchronously (the webgpu backend cannot read synchronously in Node).
+  const gbpTensor = tf.tidy(() => {
     const x = tf.tensor4d(volume, inputShape);
     const ctx: ForwardContext = { training: false, inputGradient: true, guidedRelu: true };
-    gbp = tf.grad((input: tf.Tensor) => logitOf(model.predict(input, inputShape, ctx)))(x).dataSync() as Float32Array;
+    return tf.grad((input: tf.Tensor) => logitOf(model.predict(input, inputShape, ctx)))(x);
   });
+  const gbp = (await gbpTensor.data()) as Float32Array;
+  gbpTensor.dispose();
 
   // Grad-CAM: the activation at the layer, and the logit's gradient there through a zero offset added to it.
-  let camRaw: Float32Array = new Float32Array(0);
   let camShape: VolumeShape = [0, 0, 0];
-  let logit = NaN;
-  tf.tidy(() => {
+  const [logitTensor, camTensor] = tf.tidy(() => {
     const taps = new Map();
     const first: ForwardContext = { training: false, taps };
-    logit = logitOf(model.predict(volume, inputShape, first)).dataSync()[0];
+    const logitValue = logitOf(model.predict(volume, inputShape, first));
     const act = taps.get(layer);
     if (!act) throw new Error(`Grad-CAM layer expected one of ${[...taps.keys()].join(', ')} (${model.spec.name}), got "${layer}"`);
     const [, ad, ah, aw, channels] = shape5(act);
@@ -95,9 +94,12 @@ export function explainVolume(model: ImageModel, volume: Float32Array, shape: Vo
     })(offset);
     const a2 = tf.reshape(act.x, [ad * ah * aw, channels]);
     const weights = tf.mean(tf.reshape(grads, [ad * ah * aw, channels]), 0);
-    camRaw = tf.sum(tf.mul(a2, weights), 1).dataSync() as Float32Array;
     camShape = [ad, ah, aw];
+    return [logitValue, tf.sum(tf.mul(a2, weights), 1)];
   });
+  const logit = (await logitTensor.data())[0];
+  const camRaw = (await camTensor.data()) as Float32Array;
+  tf.dispose([logitTensor, camTensor]);
   const cam = camRaw.map((v) => Math.max(v, 0));
   const gradcam = upsampleTrilinear(cam, camShape, shape);
   const ggcam = new Float32Array(gbp.length);

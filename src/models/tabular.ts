@@ -59,7 +59,12 @@ async function fitMlp(xTrain: number[][], yTrain: number[], xVal: number[][], yV
     const out = tf.add(matMul(tf.reshape(y.x, [b, 16]) as tf.Tensor2D, l4.weight as tf.Tensor as tf.Tensor2D), l4.bias) as tf.Tensor2D;
     return { out, stats };
   };
-  const predict = (x: number[][]) => tf.tidy(() => Array.from(tf.sigmoid(forward(tf.tensor2d(x, [x.length, nIn]), false).out).dataSync()));
+  const predict = async (x: number[][]) => {
+    const p = tf.tidy(() => tf.sigmoid(forward(tf.tensor2d(x, [x.length, nIn]), false).out));
+    const values = Array.from(await p.data());
+    p.dispose();
+    return values;
+  };
   const optimizer = new AdamW({ lr: 1e-3, weightDecay: 1e-3, amsgrad: true, decoupled: false });
   const variables = store.trainable();
   let best = -Infinity;
@@ -89,13 +94,13 @@ async function fitMlp(xTrain: number[][], yTrain: number[], xVal: number[][], yV
         }
         tf.dispose([value, mask, x, y, ...Object.values(grads)]);
       }
-      const val = predict(xVal);
+      const val = await predict(xVal);
       const bacc = balancedAccuracy(yVal, val);
       if (bacc > best || bestEpoch === 0) {
         best = bacc;
         bestEpoch = epoch;
         bestVal = val;
-        bestTest = predict(xTest);
+        bestTest = await predict(xTest);
       }
     }
   } finally {

@@ -8,13 +8,15 @@ export interface Act3d {
   x: tf.Tensor4D;
   batch: number;
   depth: number;
+  /** The values in host memory when the activation is the network's input given as an array (never after an op). */
+  host?: Float32Array;
 }
 
 /** Wraps a channels-last batch [B, D, H, W, C] given as a flat tensor or array into an {@link Act3d}. */
 export function act3d(data: tf.Tensor | Float32Array, shape: [number, number, number, number, number]): Act3d {
   const [b, d, h, w, c] = shape;
-  const x = data instanceof Float32Array ? tf.tensor4d(data, [b * d, h, w, c]) : tf.reshape(data, [b * d, h, w, c]);
-  return { x: x as tf.Tensor4D, batch: b, depth: d };
+  if (data instanceof Float32Array) return { x: tf.tensor4d(data, [b * d, h, w, c]), batch: b, depth: d, host: data };
+  return { x: tf.reshape(data, [b * d, h, w, c]) as tf.Tensor4D, batch: b, depth: d };
 }
 
 /** [B, D, H, W, C] of an activation. */

@@ -186,7 +186,7 @@ export function conv3d(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d 
   }
   const table = windowTable(b, [d, h, w], k, s, p);
   const [od, oh, ow] = table.outDims;
-  const y =
-    g.constantInput && cin === 1 ? matMul(windowsOfData(x2.dataSync() as Float32Array, table), weight) : windowedMatMul(x2, weight, table);
+  // The image's windows are built in JS from its host copy (no readback from a GPU); otherwise gathered.
+  const y = g.constantInput && cin === 1 && a.host ? matMul(windowsOfData(a.host, table), weight) : windowedMatMul(x2, weight, table);
   return { x: tf.reshape(y, [b * od, oh, ow, cout]) as tf.Tensor4D, batch: b, depth: od };
 }

@@ -14,6 +14,8 @@ export interface WindowTable {
   voxels: number;
   positions: number;
   forward: tf.Tensor1D;
+  /** The same indices in host memory (JS-built windows read them without a GPU readback). */
+  forwardHost: Int32Array;
   inverse: tf.Tensor1D;
   /** Entries per input row in `inverse` (the largest number of windows that read one voxel). */
   multiplicity: number;
@@ -83,6 +85,7 @@ export function windowTable(batch: number, dims: [number, number, number], kerne
     voxels,
     positions,
     forward: tf.keep(tf.tensor1d(forward, 'int32')),
+    forwardHost: forward,
     inverse: tf.keep(tf.tensor1d(inverse, 'int32')),
     multiplicity,
   };
@@ -124,7 +127,7 @@ export function gatherWindows(x: tf.Tensor2D, table: WindowTable, padValue = 0):
  * built in plain JS: a gather of one float per row is the slowest case for the backends' gather kernels.
  */
 export function windowsOfData(data: Float32Array, table: WindowTable): tf.Tensor2D {
-  const index = table.forward.dataSync();
+  const index = table.forwardHost;
   const cols = new Float32Array(index.length);
   const v = table.voxels;
   for (let i = 0; i < index.length; i++) {

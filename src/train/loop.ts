@@ -105,13 +105,15 @@ export async function predictPatients(
   for (let start = 0; start < patients.length; start += batchSize) {
     const positions = Array.from({ length: Math.min(batchSize, patients.length - start) }, (_, i) => start + i);
     const batch = await makeBatch(patients, positions, tasks, source, null);
-    const { probs, loss } = tf.tidy(() => {
+    // Read back asynchronously: the webgpu backend cannot read synchronously in Node.
+    const out = tf.tidy(() => {
       const logits = model.predict(batch.data, batch.shape, { training: false });
-      const l = heads ? multiTaskLoss(logits, targetTensors(batch), heads).total.dataSync()[0] : 0;
-      const p: Partial<Record<TaskName, Float32Array>> = {};
-      for (const t of tasks) p[t] = tf.sigmoid(logits[t]).dataSync() as Float32Array;
-      return { probs: p, loss: l };
+      return { loss: heads ? multiTaskLoss(logits, targetTensors(batch), heads).total : tf.scalar(0), probs: tasks.map((t) => tf.sigmoid(logits[t])) };
     });
+    const loss = (await out.loss.data())[0];
+    const probs: Partial<Record<TaskName, Float32Array>> = {};
+    for (let i = 0; i < tasks.length; i++) probs[tasks[i]] = (await out.probs[i].data()) as Float32Array;
+    tf.dispose([out.loss, ...out.probs]);
     lossSum += loss * positions.length;
     for (const t of tasks) {
       const k = TASK_OUTPUTS[t];

@@ -57,10 +57,10 @@ describe('explain: guided backpropagation, Grad-CAM and guided Grad-CAM equal a 
       await onBackend(backend, async () => {
         const model = buildImageModel(SPEC, 1, f.meta.densenet);
         loadTorchStateDict(model.store, new Map(f.keys.filter((k) => k.startsWith('state/')).map((k) => [k.slice(6), f.get(k)])));
-        explainVolume(model, f.get('input'), [32, 36, 40]); // first call: the engine caches a few constants once
+        await explainVolume(model, f.get('input'), [32, 36, 40]); // first call: the engine caches a few constants once
         const before = tf.memory().numTensors;
         for (const [head, output] of [['prognosis', 0], ['gcs-ordinal', 1], ['age-binary', 0]] as [TaskName, number][]) {
-          const maps = explainVolume(model, f.get('input'), [32, 36, 40], { head });
+          const maps = await explainVolume(model, f.get('input'), [32, 36, 40], { head });
           const key = `${head}:${output}`;
           assert.equal(maps.output, output);
           assert.ok(Math.abs(maps.logit - f.get(`logit/${key}`)[0]) < 1e-4, `logit ${key}`);

@@ -64,17 +64,20 @@ describe('models: outputs and gradients equal a PyTorch reference with the same 
           const ctx: ForwardContext = { training: true, stats: new Map() };
           const targets = f.meta.targets as Record<string, number[][]>;
           const trainLogits: Record<string, Float32Array> = {};
+          const keptLogits: Record<string, tf.Tensor> = {};
           const { value, grads } = tf.variableGrads(() => {
             const out = model.predict(x, c.input, ctx);
             let loss: tf.Scalar = tf.scalar(0);
             for (const t of c.spec.tasks) {
-              trainLogits[t.task] = out[t.task].dataSync() as Float32Array;
+              keptLogits[t.task] = tf.keep(out[t.task]); // read after the pass: webgpu cannot read synchronously
               const y = tf.tensor(targets[t.task]);
               const l = tf.mean(tf.add(tf.sub(tf.relu(out[t.task]), tf.mul(out[t.task], y)), tf.log1p(tf.exp(tf.neg(tf.abs(out[t.task]))))));
               loss = tf.add(loss, l) as tf.Scalar;
             }
             return loss;
           }, model.store.trainable());
+          for (const [task, t] of Object.entries(keptLogits)) trainLogits[task] = (await t.data()) as Float32Array;
+          tf.dispose(Object.values(keptLogits));
           assert.ok(Math.abs((await value.data())[0] - f.meta.loss) < 1e-4 * Math.max(1, Math.abs(f.meta.loss)));
           for (const t of c.spec.tasks) assert.ok(relError(trainLogits[t.task], f.get(`train/${t.task}`)) <= 1e-4, `train ${t.task}`);
           for (const p of model.store.params.values()) {

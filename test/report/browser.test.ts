@@ -39,7 +39,8 @@ async function inspect(file: string, shot: string): Promise<{ errors: string[]; 
 }
 
 describe('report: exported notebooks and figures in a real browser (playwright-core + Debian chromium)', function () {
-  this.timeout(300000);
+  // Six notebooks train and explain on the small cohort: minutes on a 2-core machine.
+  this.timeout(1500000);
 
   it('a figure page renders its plot offline with no console errors', async function () {
     if (!chromiumPath()) this.skip(); // needs Debian's chromium (scripts/setup.sh installs it)

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
 import { initBackend } from '../../src/backend';
 import { loadNativeDnnl } from '../../src/ops/native-dnnl';
 
@@ -7,10 +8,32 @@ const native = loadNativeDnnl();
 export const NATIVE_SKIP_REASON: string | null = native.ok ? null : native.reason;
 
 /**
- * Backends every op, model and training test runs on: the TypeScript ops on cpu and wasm, the oneDNN addon's kernels
- * under wasm (`wasm+onednn`) when it is built, and webgpu when ICH_TEST_WEBGPU=1 and an adapter exists.
+ * Whether a WebGPU adapter exists here (a GPU, or software Vulkan: Mesa's lavapipe from bookworm-backports, which
+ * scripts/setup-webgpu.sh installs), probed once in a child process so a crashing driver cannot take the tests down.
+ * ICH_TEST_WEBGPU=0 skips the probe.
  */
-export const TEST_BACKENDS: string[] = ['cpu', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(process.env.ICH_TEST_WEBGPU === '1' ? ['webgpu'] : [])];
+function probeWebgpu(): { ok: boolean; reason: string } {
+  if (process.env.ICH_TEST_WEBGPU === '0') return { ok: false, reason: 'ICH_TEST_WEBGPU=0' };
+  const script =
+    "const {create}=require('webgpu');create([]).requestAdapter().then(a=>{console.log(JSON.stringify(a?{ok:true,reason:(a.info&&a.info.description)||'adapter'}:{ok:false,reason:'no WebGPU adapter (no GPU and no software Vulkan: run scripts/setup-webgpu.sh)'}));process.exit(0)},e=>{console.log(JSON.stringify({ok:false,reason:String(e)}));process.exit(0)})";
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+  const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { ok: false, reason: `the webgpu package did not load (${(r.stderr ?? '').trim().split('\n').pop() || `exit ${r.status}`})` };
+  }
+}
+
+/** WebGPU availability for the tests, with the adapter or the reason it is skipped. */
+export const WEBGPU = probeWebgpu();
+if (!WEBGPU.ok) process.stderr.write(`webgpu tests skipped: ${WEBGPU.reason}\n`);
+
+/**
+ * Backends every op, model and training test runs on: the TypeScript ops on cpu and wasm, the oneDNN addon's kernels
+ * under wasm (`wasm+onednn`) when it is built, and webgpu when an adapter exists.
+ */
+export const TEST_BACKENDS: string[] = ['cpu', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(WEBGPU.ok ? ['webgpu'] : [])];
 
 /**
  * Runs `fn` with `backend` active ("name" or "name+onednn" for the native kernels, with `threads` OpenMP threads),
