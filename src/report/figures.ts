@@ -156,6 +156,6 @@ export function scannerMixFigure(mix: Record<string, { good: number; poor: numbe
           ]
         : []),
     ],
-    layout: { barmode: 'group', yaxis: { title: { text: 'patients' } }, legend: { orientation: 'h', y: 1.1 } },
+    layout: { barmode: 'group', yaxis: { title: { text: 'patients' } }, legend: { orientation: 'h', y: -0.12 }, margin: { b: 90 } },
   };
 }

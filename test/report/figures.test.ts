@@ -6,13 +6,27 @@ import { summariseFolds } from '../../src/eval/aggregate';
 import { cohortSpearmanMatrix, cohortStatistics, outcomeGroups } from '../../src/eval/cohort-stats';
 import { paperReference } from '../../src/eval/reference';
 import { associationTablesHtml, singleVariableRocFigure } from '../../src/report/association';
-import { ablationFigure, byOutcomeBoxes, countBars, labelCorrelationBars, spearmanHeatmap } from '../../src/report/figures';
+import { ablationFigure, byOutcomeBoxes, cohortCountFigures, countBars, labelCorrelationBars, scannerMixFigure, spearmanHeatmap } from '../../src/report/figures';
 import { chromiumPath, figureHtml, figurePageHtml, PAPER_GREY, plotlyBundle, saveFigure } from '../../src/report/plotly';
 import { smallCohort } from '../support/cohort';
 import { tempDir } from '../support/paths';
 
 describe('report: plotly figure specs, self-contained pages and PNG export', function () {
   this.timeout(120000);
+
+  it('draws the cohort histograms and the scanner mix beside the paper-reported ones, in grey', () => {
+    const paper = paperReference();
+    const [gcs, slices] = cohortCountFigures({ gcsHistogram: { '15': 60, '3': 22 }, sliceHistogram: { '32': 96 } }, paper);
+    assert.deepEqual((gcs.data[0] as any).x, ['3', '15'], 'sorted by value');
+    assert.equal((gcs.data[1] as any).name, 'paper-reported');
+    assert.equal((gcs.data[1] as any).marker.color, PAPER_GREY);
+    assert.equal(slices.id, 'slice-histogram');
+    const mix = scannerMixFigure({ GE: { good: 1, poor: 2 }, unknown: { good: 0, poor: 1 } }, paper.cohort.scanners);
+    assert.deepEqual((mix.data[0] as any).x, ['GE', 'Philips', 'unknown']);
+    assert.deepEqual((mix.data[1] as any).y, [2, 0, 1]);
+    assert.deepEqual((mix.data[3] as any).y, [103, 59, 0], 'paper-reported poor by scanner');
+    assert.ok((mix.data as any[]).filter((t) => /paper-reported/.test(t.name)).every((t) => t.marker.color === PAPER_GREY));
+  });
 
   it('builds the study figures as plain data; paper-reported values are grey and labelled', async () => {
     const patients = discoverCohort(await smallCohort()).patients;
