@@ -53,6 +53,9 @@ export function figurePageHtml(specs: readonly FigureSpec[], title = specs[0]?.t
     '<!DOCTYPE html>',
     '<html><head><meta charset="utf-8"/>',
     `<title>${escapeHtml(title)}</title>`,
+    // Opened with ?png (the PNG export), the page hides plotly's toolbar so it is not part of the picture.
+    "<script>if(location.search.indexOf('png')>=0)document.documentElement.className='png';</script>",
+    '<style>.png .modebar-container{display:none!important}</style>',
     `<script>${plotlyBundle()}</script>`,
     '</head><body style="margin:8px;background:#fff">',
     ...specs.map((s) => figureBlock(s)),
@@ -98,7 +101,7 @@ export function saveFigure(spec: FigureSpec, dir: string, options: { png?: boole
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ich-chromium-'));
     const r = spawnSync(
       chrome,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--hide-scrollbars', `--window-size=${width + 16},${height + 16}`, '--virtual-time-budget=5000', `--screenshot=${tmp}`, `file://${html}`],
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--hide-scrollbars', `--window-size=${width + 16},${height + 16}`, '--virtual-time-budget=5000', `--screenshot=${tmp}`, `file://${html}?png`],
       { stdio: 'ignore', timeout: 60000 },
     );
     fs.rmSync(profile, { recursive: true, force: true });
