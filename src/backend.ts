@@ -162,6 +162,22 @@ export function backendReport(): BackendReport | null {
   return current && current.backend === tf.getBackend() ? current : null;
 }
 
+/**
+ * Turns the wasm backend's opaque out-of-memory failures ("Aborted()", "memory access out of bounds") into an error
+ * that says what happened and what to do; other errors come back unchanged. wasm32 addresses at most 4 GiB, which
+ * the paper's 40x301x301 DenseNet-121 activations exceed even at batch 1 (measured).
+ */
+export function explainBackendError(err: unknown, backend: string = tf.getBackend()): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (backend === 'wasm' && /Aborted\(|memory access out of bounds|Out of memory|Cannot enlarge memory/i.test(e.message)) {
+    return new Error(
+      `training on the wasm backend expected to fit its heap (wasm32: at most 4 GiB), got "${e.message.split('\n')[0]}": ` +
+        'use a smaller input or batch, ICH_BACKEND=cpu (no heap limit; the native kernels still do the convolutions), or a GPU backend',
+    );
+  }
+  return e;
+}
+
 /** One line describing the backend, for notebook setup cells and logs. */
 export function describeBackend(report: BackendReport): string {
   return `TensorFlow.js ${report.tfjsVersion} on ${report.backend} (${report.package}${report.gpu ? ', GPU' : ', CPU'}` +

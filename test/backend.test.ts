@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendReport, describeBackend, initBackend } from '../src/backend';
+import { backendReport, describeBackend, explainBackendError, initBackend } from '../src/backend';
 import { WEBGPU } from './support/tf';
 
 describe('backend: the one place that chooses a TensorFlow.js backend', () => {
@@ -48,6 +48,14 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
       assert.equal(r.gpu, false);
       assert.ok(r.warnings.some((w) => /software adapter/.test(w)));
     }
+  });
+
+  it("explains the wasm heap running out instead of passing on an opaque 'Aborted()'", () => {
+    const e = explainBackendError(new Error('Aborted(). Build with -sASSERTIONS for more info.'), 'wasm');
+    assert.match(e.message, /wasm backend expected to fit its heap \(wasm32: at most 4 GiB\), got "Aborted\(\)\. .*ICH_BACKEND=cpu/);
+    const other = new Error('fold expected an integer');
+    assert.equal(explainBackendError(other, 'wasm'), other);
+    assert.equal(explainBackendError(new Error('Aborted()'), 'cpu').message, 'Aborted()');
   });
 
   it('refuses an unknown name and explains a backend that cannot start', async () => {

@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import { nativeKernels } from '../ops/native-dnnl';
+import { explainBackendError } from '../backend';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -93,7 +94,12 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
   const workers = Math.min(options.workers ?? 1, pending.length);
   if (workers <= 1) {
     for (const k of pending) {
-      const r = await trainFold({ recipe, patients, fold: folds[k], foldIndex: k, source, dir: path.join(out, `fold-${k}`), onProgress: options.onProgress });
+      let r: FoldResult | null;
+      try {
+        r = await trainFold({ recipe, patients, fold: folds[k], foldIndex: k, source, dir: path.join(out, `fold-${k}`), onProgress: options.onProgress });
+      } catch (err) {
+        throw explainBackendError(err);
+      }
       if (r) results.push(r);
     }
   } else {

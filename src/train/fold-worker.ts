@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend } from '../backend';
+import { explainBackendError, initBackend } from '../backend';
 import { VolumeCache } from '../data/cache';
 import { Patient } from '../data/cohort';
 import { CvFold } from '../data/splits';
@@ -48,5 +48,5 @@ async function run(job: WorkerJob): Promise<void> {
 
 run(workerData as WorkerJob).then(
   () => parentPort!.postMessage({ type: 'done' }),
-  (err) => parentPort!.postMessage({ type: 'error', message: (err as Error).message }),
+  (err) => parentPort!.postMessage({ type: 'error', message: explainBackendError(err).message }),
 );
