@@ -3,7 +3,8 @@
 ordinal GCS 2, binary age 1) trained with BCE-with-logits and AdamW (AMSGrad) on random volumes.
 
 Usage: /usr/bin/python3 bench/torch_train_reference.py --shape 32,64,64 --batch 2 --steps 4 --threads 2
-Prints one JSON line: {"stepMs", "volumesPerSecond", "params", "torch", "threads"}.
+       [--device cuda] [--tf32]   (a GPU: fp32, or TF32 matmuls and convolutions)
+Prints one JSON line: {"stepMs", "volumesPerSecond", "params", "torch", "threads", "device", "tf32"}.
 """
 import argparse
 import json
@@ -24,15 +25,23 @@ def main():
     ap.add_argument('--batch', type=int, default=2)
     ap.add_argument('--steps', type=int, default=4)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--device', default='cpu')
+    ap.add_argument('--tf32', action='store_true')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    cuda = dev.type == 'cuda'
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     shape = [int(s) for s in a.shape.split(',')]
     net = MultiTask(DenseNet3d((6, 12, 24, 16), 32, 64, 4, 0.2), [('prognosis', 1), ('gcs-ordinal', 2), ('age-binary', 1)])
-    net.train()
+    net.to(dev).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4, amsgrad=True)
-    x = torch.rand(a.batch, 1, *shape)
-    y = {'prognosis': torch.ones(a.batch, 1), 'gcs-ordinal': torch.zeros(a.batch, 2), 'age-binary': torch.zeros(a.batch, 1)}
+    x = torch.rand(a.batch, 1, *shape, device=dev)
+    y = {'prognosis': torch.ones(a.batch, 1, device=dev), 'gcs-ordinal': torch.zeros(a.batch, 2, device=dev), 'age-binary': torch.zeros(a.batch, 1, device=dev)}
     weights = {'prognosis': 0.4, 'gcs-ordinal': 0.3, 'age-binary': 0.3}
     times = []
     for i in range(a.steps + 1):
@@ -42,11 +51,14 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if cuda:
+            torch.cuda.synchronize()
         if i >= 1:
             times.append(time.perf_counter() - t0)
     times.sort()
     med = times[len(times) // 2]
     print(json.dumps({'stepMs': med * 1e3, 'volumesPerSecond': a.batch / med, 'threads': a.threads, 'torch': torch.__version__,
+                      'device': torch.cuda.get_device_name(dev) if cuda else 'cpu', 'tf32': bool(a.tf32 and cuda),
                       'params': sum(p.numel() for p in net.parameters())}))
 
 

@@ -33,7 +33,11 @@ if (!WEBGPU.ok) process.stderr.write(`webgpu tests skipped: ${WEBGPU.reason}\n`)
  * Backends every op, model and training test runs on: the TypeScript ops on cpu and wasm, the oneDNN addon's kernels
  * under wasm (`wasm+onednn`) when it is built, and webgpu when an adapter exists.
  */
-export const TEST_BACKENDS: string[] = ['cpu', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(WEBGPU.ok ? ['webgpu'] : [])];
+const AVAILABLE: string[] = ['cpu', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(WEBGPU.ok ? ['webgpu'] : [])];
+/** ICH_TEST_BACKENDS=cpu,webgpu narrows the list (bench/gpu.sh checks a GPU that way); unknown names are an error. */
+const WANTED = process.env.ICH_TEST_BACKENDS?.split(',').map((b) => b.trim()).filter(Boolean);
+for (const b of WANTED ?? []) if (!AVAILABLE.includes(b)) throw new Error(`ICH_TEST_BACKENDS expected some of ${AVAILABLE.join(', ')}, got "${b}"`);
+export const TEST_BACKENDS: string[] = WANTED ?? AVAILABLE;
 
 /**
  * Runs `fn` with `backend` active ("name" or "name+onednn" for the native kernels, with `threads` OpenMP threads),

@@ -8,14 +8,23 @@ import { runWorker, threadsPerWorker } from '../../train/cv';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
- * `ich bench train [--shape 32,64,64] [--batch 2] [--steps 3] [--threads 2] [--workers N] [--json]`: trains the full
- * DenseNet-121 3D (three heads) on the default backend (N concurrent training loops on CPU backends, as the
- * cross-validation runner trains N folds at once) and, in the same run, the PyTorch reference of the same network
- * (bench/torch_train_reference.py with Debian's python3), and prints both throughputs and their ratio.
+ * `ich bench train [--shape 32,64,64] [--batch 2] [--steps 3] [--threads 2] [--workers N] [--torch-device cpu|cuda]
+ * [--torch-precisions fp32,tf32] [--json]`: trains the full DenseNet-121 3D (three heads) on the default backend (N
+ * concurrent training loops on CPU backends, as the cross-validation runner trains N folds at once) and, in the same
+ * run, the PyTorch reference of the same network (bench/torch_train_reference.py; Python from ICH_TORCH_PYTHON,
+ * default Debian's /usr/bin/python3), and prints both throughputs and their ratio: one line per PyTorch precision.
  */
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] !== 'train') throw new UsageError(`ich bench: expected "train", got "${argv[0] ?? ''}"`);
-  const args = parseArgs(argv.slice(1), { shape: 'string', batch: 'string', steps: 'string', threads: 'string', workers: 'string', json: 'boolean' }, 'ich bench train');
+  const args = parseArgs(
+    argv.slice(1),
+    { shape: 'string', batch: 'string', steps: 'string', threads: 'string', workers: 'string', 'torch-device': 'string', 'torch-precisions': 'string', json: 'boolean' },
+    'ich bench train',
+  );
+  const torchDevice = stringFlag(args, 'torch-device', 'cpu')!;
+  if (!/^(cpu|cuda(:\d+)?)$/.test(torchDevice)) throw new UsageError(`--torch-device expected cpu or cuda[:N], got "${torchDevice}"`);
+  const precisions = stringFlag(args, 'torch-precisions', 'fp32')!.split(',');
+  if (precisions.some((p) => p !== 'fp32' && p !== 'tf32')) throw new UsageError(`--torch-precisions expected fp32 and/or tf32, got "${precisions.join(',')}"`);
   const shapeText = stringFlag(args, 'shape', '32,64,64')!;
   const shape = shapeText.split(',').map(Number);
   if (shape.length !== 3 || shape.some((s) => !Number.isInteger(s) || s < 8)) throw new UsageError(`--shape expected depth,height,width (each >= 8), got "${shapeText}"`);
@@ -31,31 +40,41 @@ export async function benchCommand(argv: string[]): Promise<number> {
     ? [await timeTrainingSteps(shape as [number, number, number], batch, steps)]
     : await Promise.all(Array.from({ length: workers }, () => runWorker({ kind: 'bench', backend: report.backend, threads: threadsPerWorker(workers), native: report.native !== null, shape: shape as [number, number, number], batch, steps }).then((r) => r[0])))) as StepTiming[];
   const ts = { stepMs: timings[0].stepMs, volumesPerSecond: timings.reduce((a, t) => a + t.volumesPerSecond, 0), params: timings[0].params };
-  const py = spawnSync('/usr/bin/python3', [path.join(projectRoot(), 'bench', 'torch_train_reference.py'), '--shape', shapeText, '--batch', String(batch), '--steps', String(Math.max(3, steps)), '--threads', String(threads)], { encoding: 'utf8' });
-  let torch: { volumesPerSecond: number; stepMs: number; torch: string; params: number } | null = null;
-  let torchError: string | undefined;
-  if (py.status === 0) torch = JSON.parse(py.stdout.trim().split('\n').pop()!);
-  else torchError = (py.stderr || py.error?.message || 'no output').trim().split('\n').pop();
-  const result = {
-    backend: report.backend,
-    native: report.native,
-    nativeThreadsPerWorker: report.native ? (workers === 1 ? os.availableParallelism() : threadsPerWorker(workers)) : null,
-    shape,
-    batch,
-    workers,
-    tsStepMsPerWorker: timings.map((t) => t.stepMs),
-    tsVolumesPerSecond: ts.volumesPerSecond,
-    torchVolumesPerSecond: torch?.volumesPerSecond ?? null,
-    torchStepMs: torch?.stepMs ?? null,
-    torchThreads: threads,
-    torchVersion: torch?.torch ?? null,
-    ratio: torch ? ts.volumesPerSecond / torch.volumesPerSecond : null,
-    params: ts.params,
-    paramsMatchTorch: torch ? torch.params === ts.params : null,
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    ...(torchError ? { torchError } : {}),
-  };
-  if (args.flags.json) process.stdout.write(JSON.stringify(result) + '\n');
-  else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k}: ${typeof v === 'number' ? +v.toPrecision(5) : JSON.stringify(v)}\n`);
+  const python = process.env.ICH_TORCH_PYTHON || '/usr/bin/python3';
+  for (const precision of precisions) {
+    const py = spawnSync(
+      python,
+      [path.join(projectRoot(), 'bench', 'torch_train_reference.py'), '--shape', shapeText, '--batch', String(batch), '--steps', String(Math.max(3, steps)), '--threads', String(threads), '--device', torchDevice, ...(precision === 'tf32' ? ['--tf32'] : [])],
+      { encoding: 'utf8' },
+    );
+    let torch: { volumesPerSecond: number; stepMs: number; torch: string; params: number; device?: string } | null = null;
+    let torchError: string | undefined;
+    if (py.status === 0) torch = JSON.parse(py.stdout.trim().split('\n').pop()!);
+    else torchError = (py.stderr || py.error?.message || 'no output').trim().split('\n').pop();
+    const result = {
+      backend: report.backend,
+      adapter: report.package,
+      native: report.native,
+      nativeThreadsPerWorker: report.native ? (workers === 1 ? os.availableParallelism() : threadsPerWorker(workers)) : null,
+      shape,
+      batch,
+      workers,
+      tsStepMsPerWorker: timings.map((t) => t.stepMs),
+      tsVolumesPerSecond: ts.volumesPerSecond,
+      torchDevice: torch?.device ?? torchDevice,
+      torchPrecision: precision,
+      torchVolumesPerSecond: torch?.volumesPerSecond ?? null,
+      torchStepMs: torch?.stepMs ?? null,
+      torchThreads: threads,
+      torchVersion: torch?.torch ?? null,
+      ratio: torch ? ts.volumesPerSecond / torch.volumesPerSecond : null,
+      params: ts.params,
+      paramsMatchTorch: torch ? torch.params === ts.params : null,
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...(torchError ? { torchError } : {}),
+    };
+    if (args.flags.json) process.stdout.write(JSON.stringify(result) + '\n');
+    else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k}: ${typeof v === 'number' ? +v.toPrecision(5) : JSON.stringify(v)}\n`);
+  }
   return 0;
 }
