@@ -27,6 +27,8 @@ describe('cli: ich', () => {
     assert.match(help.stdout, /ich data synth --out DIR/);
     assertCleanError(ich('frobnicate'), /command expected one of/);
     assertCleanError(ich('volume', 'info', 'x.nii', '--jsn'), /option expected one of --json/);
+    assertCleanError(ich('bench', 'train', '--torch-device', 'tpu'), /--torch-device expected cpu or cuda\[:N\], got "tpu"/);
+    assertCleanError(ich('bench', 'train', '--torch-precisions', 'fp16'), /--torch-precisions expected fp32 and\/or tf32, got "fp16"/);
   });
 
   it('data synth writes a cohort and data check accepts it (exit 0, JSON summary)', () => {
