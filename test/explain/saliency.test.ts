@@ -1,31 +1,12 @@
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { explainVolume } from '../../src/explain/saliency';
 import { upsampleTrilinear } from '../../src/explain/upsample';
 import { buildImageModel } from '../../src/models/multitask';
 import { loadTorchStateDict } from '../../src/models/params';
 import { ModelSpec, TaskName } from '../../src/models/tasks';
-import { FIXTURES } from '../support/paths';
 import { onBackend, relError, TEST_BACKENDS } from '../support/tf';
-
-/** test/fixtures/gen/make_saliency_fixtures.py (Debian python3-torch 1.13). */
-function saliencyFixture(): { get: (key: string) => Float32Array; keys: string[]; meta: any } {
-  const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'models', 'saliency-small.json'), 'utf8'));
-  const bytes = fs.readFileSync(path.join(FIXTURES, 'models', 'saliency-small.bin'));
-  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const byName = new Map<string, { offset: number; length: number }>(meta.tensors.map((t: any) => [t.name, t]));
-  return {
-    meta,
-    keys: meta.tensors.map((t: any) => t.name),
-    get: (key) => {
-      const t = byName.get(key);
-      if (!t) throw new Error(`fixture key ${key} missing`);
-      return all.slice(t.offset, t.offset + t.length);
-    },
-  };
-}
+import { loadTensorFixture } from '../support/tensor-fixture';
 
 const SPEC: ModelSpec = { name: 'small', backbone: 'densenet', tasks: [{ task: 'prognosis', weight: 0.4 }, { task: 'gcs-ordinal', weight: 0.3 }, { task: 'age-binary', weight: 0.3 }] };
 
@@ -53,7 +34,7 @@ describe('explain: guided backpropagation, Grad-CAM and guided Grad-CAM equal a 
 
   for (const backend of TEST_BACKENDS) {
     it(`every method and head matches torch to 1e-4 of the map's range (${backend})`, async () => {
-      const f = saliencyFixture();
+      const f = loadTensorFixture('saliency-small');
       await onBackend(backend, async () => {
         const model = buildImageModel(SPEC, 1, f.meta.densenet);
         loadTorchStateDict(model.store, new Map(f.keys.filter((k) => k.startsWith('state/')).map((k) => [k.slice(6), f.get(k)])));

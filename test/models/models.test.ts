@@ -1,30 +1,11 @@
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ForwardContext } from '../../src/models/densenet3d';
 import { buildImageModel } from '../../src/models/multitask';
 import { loadTorchStateDict, toTorchLayout } from '../../src/models/params';
 import { MODEL_SPECS, ModelSpec } from '../../src/models/tasks';
-import { FIXTURES } from '../support/paths';
 import { onBackend, relError, TEST_BACKENDS } from '../support/tf';
-
-/** A PyTorch reference dumped by test/fixtures/gen/make_model_fixtures.py (Debian python3-torch 1.13). */
-function loadFixture(name: string): { get: (key: string) => Float32Array; keys: string[]; meta: any } {
-  const meta = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'models', `${name}.json`), 'utf8'));
-  const bytes = fs.readFileSync(path.join(FIXTURES, 'models', `${name}.bin`));
-  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const byName = new Map<string, { offset: number; length: number }>(meta.tensors.map((t: any) => [t.name, t]));
-  return {
-    meta,
-    keys: meta.tensors.map((t: any) => t.name),
-    get: (key) => {
-      const t = byName.get(key);
-      if (!t) throw new Error(`fixture key ${key} missing`);
-      return all.slice(t.offset, t.offset + t.length);
-    },
-  };
-}
+import { loadTensorFixture } from '../support/tensor-fixture';
 
 const CASES: { fixture: string; spec: ModelSpec; densenet?: object; input: [number, number, number, number] }[] = [
   {
@@ -49,7 +30,7 @@ describe('models: outputs and gradients equal a PyTorch reference with the same 
   for (const c of CASES) {
     for (const backend of TEST_BACKENDS) {
       it(`${c.fixture}: eval and train logits, running statistics and gradients to 1e-4 (${backend})`, async () => {
-        const f = loadFixture(c.fixture);
+        const f = loadTensorFixture(c.fixture);
         await onBackend(backend, async () => {
           const model = buildImageModel(c.spec, 1, c.densenet);
           const state = new Map(f.keys.filter((k) => k.startsWith('state/')).map((k) => [k.slice(6), f.get(k)]));
