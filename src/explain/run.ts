@@ -49,13 +49,17 @@ export interface PatientSaliency {
   lesion: Float32Array | null;
 }
 
+/** A patient's network input (through the shared cache) and, when a mask exists, its hematoma in that geometry. */
+export async function patientInputs(m: ExplainableModel, patient: Patient, cacheDir: string): Promise<Omit<PatientSaliency, 'maps'>> {
+  const pre = await new VolumeCache(cacheDir, m.preprocess).get(patient.imagePath);
+  const lesion = patient.maskPath ? preprocessLesionMask(await readVolume(patient.maskPath), undefined, m.preprocess).data : null;
+  return { patientId: patient.id, label: patient.label, shape: pre.shape, volume: pre.data, lesion };
+}
+
 /** Explains one patient's scan with a loaded model (preprocessing through the shared cache). */
 export async function explainPatient(m: ExplainableModel, patient: Patient, options: SaliencyOptions & { cacheDir: string }): Promise<PatientSaliency> {
-  const pre = await new VolumeCache(options.cacheDir, m.preprocess).get(patient.imagePath);
-  const maps = await explainVolume(m.model, pre.data, pre.shape, options);
-  let lesion: Float32Array | null = null;
-  if (patient.maskPath) lesion = preprocessLesionMask(await readVolume(patient.maskPath), undefined, m.preprocess).data;
-  return { patientId: patient.id, label: patient.label, shape: pre.shape, volume: pre.data, maps, lesion };
+  const inputs = await patientInputs(m, patient, options.cacheDir);
+  return { ...inputs, maps: await explainVolume(m.model, inputs.volume, inputs.shape, options) };
 }
 
 /** One row of the localisation evaluation: a model (trained or randomised), a method, a patient. */
@@ -101,22 +105,26 @@ export async function evaluateLocalisation(
           skipped.push({ patientId: patient.id, reason: 'no lesion mask' });
           continue;
         }
-        let trained: PatientSaliency;
-        let randomised: PatientSaliency;
+        // One read and preprocessing of the scan and mask serves both weightings.
+        let lesion: Float32Array;
+        let trained: SaliencyMaps;
+        let randomised: SaliencyMaps;
         try {
-          trained = await explainPatient(model, patient, options);
-          randomised = await explainPatient(random, patient, options);
+          const inputs = await patientInputs(model, patient, options.cacheDir);
+          lesion = inputs.lesion!;
+          trained = await explainVolume(model.model, inputs.volume, inputs.shape, options);
+          randomised = await explainVolume(random.model, inputs.volume, inputs.shape, options);
         } catch (err) {
           skipped.push({ patientId: patient.id, reason: (err as Error).message });
           continue;
         }
         for (const method of SALIENCY_METHODS) {
-          for (const [weights, s] of [['trained', trained], ['randomised', randomised]] as const) {
-            const display = paperDisplayMap(saliencyMap(s.maps, method), options.threshold);
-            rows.push({ model: name, weights, method, patientId: patient.id, ...lesionLocalisation(display, s.lesion!) });
+          for (const [weights, maps] of [['trained', trained], ['randomised', randomised]] as const) {
+            const display = paperDisplayMap(saliencyMap(maps, method), options.threshold);
+            rows.push({ model: name, weights, method, patientId: patient.id, ...lesionLocalisation(display, lesion) });
           }
           const key = `${name}\u0000${method}`;
-          similarities.set(key, [...(similarities.get(key) ?? []), mapSimilarity(saliencyMap(trained.maps, method), saliencyMap(randomised.maps, method))]);
+          similarities.set(key, [...(similarities.get(key) ?? []), mapSimilarity(saliencyMap(trained, method), saliencyMap(randomised, method))]);
         }
       }
     } finally {
