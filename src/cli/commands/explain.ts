@@ -43,11 +43,12 @@ export async function explainCommand(argv: string[]): Promise<number> {
   try {
     const s = await explainPatient(model, patient, { head, output, layer: stringFlag(args, 'layer'), cacheDir: cacheDir() });
     const raw = saliencyMap(s.maps, method);
-    const map = args.flags.display ? paperDisplayMap(raw) : raw;
+    const display = paperDisplayMap(raw);
+    const map = args.flags.display ? display : raw;
     await writeSaliencyNifti(out, map, s.shape, patient.imagePath, model.preprocess, `ich ${method} ${s.maps.head}:${s.maps.output} ${model.meta.spec.name}`);
     process.stdout.write(`patient ${id} (label ${patient.label ? 'poor' : 'good'}): ${s.maps.head}[${s.maps.output}] probability ${s.maps.probability.toFixed(3)}\n`);
     if (s.lesion) {
-      const l = lesionLocalisation(paperDisplayMap(raw), s.lesion);
+      const l = lesionLocalisation(display, s.lesion);
       process.stdout.write(`hematoma: ${(100 * l.massFraction).toFixed(1)} % of the displayed ${method} mass (chance ${(100 * l.lesionFraction).toFixed(1)} %), most salient voxel ${l.hit ? 'on' : 'off'} the hematoma\n`);
     }
     process.stdout.write(`wrote ${path.resolve(out)} (${s.shape.join('x')}, ${args.flags.display ? 'paper display' : 'raw values'})\n`);
