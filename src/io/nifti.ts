@@ -248,6 +248,29 @@ export async function readNifti(file: string): Promise<Volume> {
   return parseNifti(bytes, file);
 }
 
+/**
+ * The header's free text (`descrip`, e.g. the scanner) of a .nii or .nii.gz file without reading its voxels: only the
+ * first 64 KiB are read and inflated, enough for the 348- or 540-byte header. NUL padding is dropped.
+ */
+export function readNiftiDescription(file: string): string {
+  let head: Buffer;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      head = Buffer.alloc(65536);
+      head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    throw new Error(`NIfTI file expected to be readable, got ${(err as NodeJS.ErrnoException).code ?? 'an error'} (${file})`);
+  }
+  const bytes = isGzip(head) ? zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH }) : head;
+  const { version } = sniffHeader(bytes, file);
+  const start = version === 1 ? 148 : 240;
+  return Buffer.from(bytes.subarray(start, start + 80)).toString('latin1').replace(/\0.*$/s, '').trim();
+}
+
 /** What {@link encodeNifti1} needs: voxels in NIfTI order and the geometry. */
 export interface NiftiWriteOptions {
   /** [nx, ny, nz]. */

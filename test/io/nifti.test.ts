@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { encodeNifti1, parseNifti, readNifti, writeNifti } from '../../src/io/nifti';
+import { encodeNifti1, parseNifti, readNifti, readNiftiDescription, writeNifti } from '../../src/io/nifti';
 import { volumeStatistics, volumeValues } from '../../src/io/volume';
 import { FIXTURES, fixture, maxAbsDiff, tempDir } from '../support/paths';
 
@@ -24,6 +24,23 @@ describe('io/nifti', () => {
       assert.ok(Math.abs(s.std - c.std) < 1e-6 * Math.max(1, c.std));
     });
   }
+
+  it('reads the header text alone as the full reader does (NIfTI-1 and -2, both byte orders, gz or not)', async () => {
+    for (const c of f.files) assert.equal(readNiftiDescription(path.join(FIXTURES, c.file)), (await readNifti(path.join(FIXTURES, c.file))).description, c.file);
+    // a scan far larger than the 64 KiB read: only the header is inflated
+    const file = path.join(tempDir(), 'big.nii.gz');
+    let state = 12345;
+    const raw = Int16Array.from({ length: 128 * 128 * 16 }, () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return state & 0x7fff; // noise does not compress, so the file is far past the 64 KiB read
+    });
+    writeNifti(file, { dims: [128, 128, 16], raw, description: 'ich-prognosis synthetic Philips' });
+    assert.ok(fs.statSync(file).size > 65536);
+    assert.equal(readNiftiDescription(file), 'ich-prognosis synthetic Philips');
+    assert.throws(() => readNiftiDescription(path.join(tempDir(), 'missing.nii.gz')), /NIfTI file expected to be readable, got ENOENT \(.*missing\.nii\.gz\)/);
+  });
 
   it('refuses a 4D volume, naming the file and the dims', async () => {
     await assert.rejects(readNifti(path.join(FIXTURES, 'nifti/bad_4d.nii.gz')), /expected 3 dimensions, got 4D with dims \[4, 3, 2, 2\] \(.*bad_4d\.nii\.gz/);
