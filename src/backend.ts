@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs';
 import * as os from 'node:os';
 import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
+import { useWebGpuKernels } from './ops/webgpu/kernels';
 
 // Silences the cpu backend's console banner about tfjs-node (this module reports the backend itself).
 tf.env().set('PROD', true);
@@ -31,8 +32,9 @@ export interface BackendReport {
   /** Backends tried before this one, with the reason each was passed over. */
   skipped: string[];
   /**
-   * Native kernels in use for the 3D convolutions (e.g. "oneDNN 2.6.3, 2 threads"), or null with
-   * {@link BackendReport.nativeSkipped} saying why (not built, disabled by ICH_NATIVE=0, GPU backend).
+   * The project's own kernels in use for the 3D convolutions (e.g. "oneDNN 2.6.3 conv3d, 2 threads" on cpu/wasm, the
+   * WGSL programs on webgpu), or null with {@link BackendReport.nativeSkipped} saying why (not built, disabled by
+   * ICH_NATIVE=0, tensorflow backend).
    */
   native: string | null;
   nativeSkipped?: string;
@@ -42,7 +44,7 @@ export interface BackendReport {
 export interface BackendOptions {
   /** CPU threads for native kernels in this thread (default: all cores; fold workers pass cores / workers). */
   threads?: number;
-  /** Use the oneDNN addon when built (default: true unless ICH_NATIVE=0). */
+  /** Use the project's own kernels: the oneDNN addon when built, the WGSL programs on webgpu (default: true unless ICH_NATIVE=0). */
   native?: boolean;
 }
 
@@ -141,13 +143,16 @@ export async function initBackend(requested: string | undefined = process.env.IC
 }
 
 /**
- * Native oneDNN convolutions go with the backends whose tensors live in CPU memory (cpu, wasm): reading a tensor there
- * is a copy, not a GPU download. tfjs-node has its own native conv3d.
+ * The project's own kernels for the active backend: oneDNN convolutions (native addon) with the backends whose
+ * tensors live in CPU memory (cpu, wasm: reading a tensor there is a copy, not a GPU download), WGSL programs with
+ * webgpu. tfjs-node has its own native conv3d.
  */
 function chooseNative(name: BackendName, options: BackendOptions): { native: string | null; nativeSkipped?: string } {
   useNativeKernels(null);
+  useWebGpuKernels(false);
   const wanted = options.native ?? process.env.ICH_NATIVE !== '0';
   if (!wanted) return { native: null, nativeSkipped: 'disabled (ICH_NATIVE=0)' };
+  if (name === 'webgpu') return { native: useWebGpuKernels(true) };
   if (name !== 'cpu' && name !== 'wasm') return { native: null, nativeSkipped: `not used with the ${name} backend` };
   const loaded = loadNativeDnnl();
   if (!loaded.ok) return { native: null, nativeSkipped: loaded.reason };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, withTensor } from '../ops/act3d';
 import { conv3d } from '../ops/conv3d';
-import { BatchStats, batchNorm3d, channelDropout, guidedRelu, relu3d } from '../ops/norm';
+import { BatchStats, batchNormRelu3d, channelDropout, guidedRelu, relu3d } from '../ops/norm';
 import { avgPool3d, concatChannels, maxPool3d } from '../ops/pool3d';
 import { DENSENET121, DenseNetConfig } from './densenet-config';
 import { ParamStore } from './params';
@@ -49,7 +49,19 @@ type BnVars = ReturnType<ParamStore['batchNorm']>;
  * commitBatchStats) or are freed when nobody collects them.
  */
 export function batchNormInContext(x: Act3d, vars: BnVars, name: string, ctx: ForwardContext): Act3d {
-  const { y, stats } = batchNorm3d(x, vars as never, ctx.training);
+  return normInContext(x, vars, name, ctx, false);
+}
+
+/**
+ * A model's BN-ReLU pair under a forward context, fused where the backend has a kernel for it (webgpu); guided
+ * backpropagation keeps the two apart, since its ReLU has its own gradient.
+ */
+export function batchNormReluInContext(x: Act3d, vars: BnVars, name: string, ctx: ForwardContext): Act3d {
+  return ctx.guidedRelu ? reluInContext(normInContext(x, vars, name, ctx, false), ctx) : normInContext(x, vars, name, ctx, true);
+}
+
+function normInContext(x: Act3d, vars: BnVars, name: string, ctx: ForwardContext, relu: boolean): Act3d {
+  const { y, stats } = batchNormRelu3d(x, vars as never, ctx.training, relu);
   if (stats) {
     if (ctx.stats) ctx.stats.set(name, stats);
     else tf.dispose([stats.mean, stats.varUnbiased]);
@@ -110,13 +122,13 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
 
   const forward = (x: Act3d, ctx: ForwardContext): Act3d => {
     let h = conv3d(x, conv0 as tf.Tensor as tf.Tensor2D, { kernel: 7, stride: 2, padding: 3, constantInput: !ctx.inputGradient });
-    h = reluInContext(batchNormInContext(h, norm0, `${f}norm0`, ctx), ctx);
+    h = batchNormReluInContext(h, norm0, `${f}norm0`, ctx);
     h = maxPool3d(h, 3, 2, 1);
     for (const block of blocks) {
       for (const layer of block.layers) {
-        let y = reluInContext(batchNormInContext(h, layer.norm1, `${layer.name}norm1`, ctx), ctx);
+        let y = batchNormReluInContext(h, layer.norm1, `${layer.name}norm1`, ctx);
         y = conv3d(y, layer.conv1 as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
-        y = reluInContext(batchNormInContext(y, layer.norm2, `${layer.name}norm2`, ctx), ctx);
+        y = batchNormReluInContext(y, layer.norm2, `${layer.name}norm2`, ctx);
         y = conv3d(y, layer.conv2 as tf.Tensor as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 });
         if (ctx.training && c.dropout > 0 && ctx.dropoutMask) {
           y = channelDropout(y, c.dropout, ctx.dropoutMask(`${layer.name}dropout`, y.batch, c.growth, c.dropout));
@@ -125,7 +137,7 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
       }
       const t = block.transition;
       if (t) {
-        const y = reluInContext(batchNormInContext(h, t.norm, `${t.name}norm`, ctx), ctx);
+        const y = batchNormReluInContext(h, t.norm, `${t.name}norm`, ctx);
         const conv = tapInContext(`${t.name.slice(f.length)}conv`, conv3d(y, t.conv as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 }), ctx);
         h = avgPool3d(conv, 2);
       }

@@ -3,6 +3,8 @@ import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable } from './im2col';
 import { matMul } from './matmul';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
+import { convGemm, ConvShape, convOutDims } from './webgpu/conv3d-gemm';
+import { webGpuKernelsActive } from './webgpu/kernels';
 
 /** Geometry of a 3D convolution with PyTorch-style explicit padding (same on every axis). */
 export interface Conv3dGeometry {
@@ -159,10 +161,35 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
 }
 
 /**
+ * The convolution by the project's WGSL programs (src/ops/webgpu/conv3d-gemm.ts) on the webgpu backend: forward, input
+ * gradient and weight gradient are one implicit-GEMM dispatch each (the weight gradient adds one reduction); a
+ * constant input (the image) gets a zero gradient without computing one.
+ */
+function webGpuConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d {
+  const [b, d, h, w, cin] = shape5(a);
+  const shape: ConvShape = { b, d, h, w, cin, cout: weight.shape[1], k: g.kernel, s: g.stride, p: g.padding };
+  const [od, oh, ow] = convOutDims(shape);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
+    (args[2] as tf.GradSaveFunc)([input, wt]);
+    return {
+      value: tf.tidy(() => tf.reshape(convGemm('forward', shape, input, wt), [b * od, oh, ow, shape.cout]) as tf.Tensor4D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
+          const dx = g.constantInput ? tf.zerosLike(xs) : tf.reshape(convGemm('backwardData', shape, dy, ws), xs.shape);
+          return [dx, convGemm('backwardWeights', shape, xs, dy)];
+        }),
+    };
+  });
+  return { x: f(a.x, weight) as tf.Tensor4D, batch: b, depth: od };
+}
+
+/**
  * 3D convolution without bias, PyTorch semantics (cross-correlation, zero padding), at rank <= 4:
  * the windows are gathered into an im2col matrix [positions, k^3 * Cin] and multiplied by the weight in one matMul
  * (recomputed in the backward pass); 1 x 1 x 1 kernels are a single matMul. With the oneDNN addon active (backend.ts),
- * every convolution is one native call instead. Gradients are gathers and untransposed
+ * every convolution is one native call instead; with the WGSL kernels active (webgpu), one GPU dispatch. Gradients are gathers and untransposed
  * matMuls, which every backend has (wasm lacks Conv2DBackpropFilter and its conv3d input gradient is wrong: neither is used).
  * @param weight [k^3 * Cin, Cout], rows ordered (kd, kh, kw, cin) = TF's [kD, kH, kW, Cin, Cout] flattened.
  */
@@ -177,6 +204,7 @@ export function conv3d(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d 
   }
   const lib = nativeKernels();
   if (lib) return nativeConv(a, weight, g, lib);
+  if (webGpuKernelsActive()) return webGpuConv(a, weight, g);
   const x2 = tf.reshape(a.x, [b * d * h * w, cin]) as tf.Tensor2D;
   if (k === 1 && s === 1 && p === 0) {
     return withTensor(a, tf.reshape(matMul(x2, weight), [b * d, h, w, cout]) as tf.Tensor4D);

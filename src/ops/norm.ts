@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
+import { batchNormEvalGpu, batchNormTrainingGpu } from './webgpu/batchnorm';
+import { webGpuKernelsActive } from './webgpu/kernels';
 
 /** Running statistics and affine parameters of one batch norm (PyTorch BatchNorm3d). */
 export interface BatchNormParams {
@@ -36,6 +38,26 @@ export function batchNorm3d(a: Act3d, p: BatchNormParams, training: boolean, eps
     y = tf.add(tf.mul(tf.sub(flat, p.runningMean), scale), p.beta);
   }
   return { y: withTensor(a, tf.reshape(y, [b * d, h, w, c]) as tf.Tensor4D), stats };
+}
+
+/**
+ * Batch normalisation followed by a ReLU when `relu` (the DenseNet's BN-ReLU pairs), same contract as
+ * {@link batchNorm3d}. With the WGSL kernels active (webgpu) both are fused: 3 dispatches forward and 3 backward
+ * in training, 1 forward in eval; otherwise the two ops in sequence.
+ */
+export function batchNormRelu3d(a: Act3d, p: BatchNormParams, training: boolean, relu: boolean, eps = 1e-5): { y: Act3d; stats: BatchStats | null } {
+  if (!webGpuKernelsActive()) {
+    const r = batchNorm3d(a, p, training, eps);
+    return relu ? { y: relu3d(r.y), stats: r.stats } : r;
+  }
+  if (!training) return { y: withTensor(a, batchNormEvalGpu(a.x, p.gamma, p.beta, p.runningMean, p.runningVar, relu, eps) as tf.Tensor4D), stats: null };
+  const [b, d, h, w] = shape5(a);
+  const n = b * d * h * w;
+  const { y, stats } = batchNormTrainingGpu(a.x, p.gamma, p.beta, relu, eps);
+  const [mean, variance] = tf.unstack(stats) as tf.Tensor1D[];
+  const varUnbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1) as tf.Tensor1D;
+  tf.dispose([stats, variance]);
+  return { y: withTensor(a, y as tf.Tensor4D), stats: { mean: tf.keep(mean), varUnbiased: tf.keep(varUnbiased) } };
 }
 
 /** PyTorch's running-statistics update: running = (1 - momentum) * running + momentum * batch (momentum 0.1). */

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { adamStepGpu, momentRows } from '../ops/webgpu/adamw';
+import { webGpuKernelsActive } from '../ops/webgpu/kernels';
 
 /** AdamW settings; the defaults are the paper's (lr 1e-3, weight decay 1e-4, AMSGrad, betas 0.9/0.999, eps 1e-8). */
 export interface AdamWOptions {
@@ -18,7 +20,9 @@ export interface AdamWOptions {
 /**
  * PyTorch's AdamW (torch.optim.AdamW, single-tensor path) step for step: decoupled weight decay
  * p <- p (1 - lr wd), then Adam with bias correction and optionally AMSGrad's running maximum of the second moment.
- * The learning rate is public so a scheduler can change it.
+ * The learning rate is public so a scheduler can change it. With the WGSL kernels active (webgpu) each parameter's
+ * step is two dispatches on moments packed per parameter (src/ops/webgpu/adamw.ts); checkpoints see the same
+ * m / v / vmax either way.
  */
 export class AdamW {
   lr: number;
@@ -31,6 +35,8 @@ export class AdamW {
   /** Optimizer steps taken. */
   step = 0;
   private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; vmax?: tf.Variable }>();
+  /** The moments of the WebGPU path, packed per parameter: [m; v] or [m; v; vmax] as [k, n]. */
+  private readonly packed = new Map<string, tf.Variable>();
 
   constructor(options: AdamWOptions = {}) {
     this.lr = options.lr ?? 1e-3;
@@ -49,10 +55,24 @@ export class AdamW {
     const bias1 = 1 - this.beta1 ** t;
     const bias2Sqrt = Math.sqrt(1 - this.beta2 ** t);
     const stepSize = this.lr / bias1;
+    if (webGpuKernelsActive()) {
+      const constants = { lr: this.lr, weightDecay: this.weightDecay, beta1: this.beta1, beta2: this.beta2, eps: this.eps, stepSize, bias2Sqrt: bias2Sqrt, amsgrad: this.amsgrad, decoupled: this.decoupled };
+      for (const p of variables) {
+        const g = grads[p.name];
+        if (!g) continue;
+        const moments = this.packedMoments(p);
+        tf.tidy(() => {
+          const next = adamStepGpu(p, g, moments as tf.Tensor as tf.Tensor2D, constants);
+          moments.assign(next.moments);
+          p.assign(next.param);
+        });
+      }
+      return;
+    }
     for (const p of variables) {
       const g = grads[p.name];
       if (!g) continue;
-      let s = this.state.get(p.name);
+      let s = this.state.get(p.name) ?? this.unpack(p.name);
       if (!s) {
         s = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) };
         if (this.amsgrad) s.vmax = tf.variable(tf.zerosLike(p), false);
@@ -78,11 +98,41 @@ export class AdamW {
     }
   }
 
+  /** The packed moments of a parameter for the WebGPU path, created (zeros) or packed from separate ones. */
+  private packedMoments(p: tf.Variable): tf.Variable {
+    let packed = this.packed.get(p.name);
+    if (packed) return packed;
+    const s = this.state.get(p.name);
+    const rows = momentRows(this.amsgrad);
+    packed = tf.tidy(() =>
+      tf.variable(s ? tf.stack([s.m, s.v, ...(s.vmax ? [s.vmax] : [])].map((t) => tf.reshape(t, [-1]))) : tf.zeros([rows, p.size]), false),
+    );
+    if (s) {
+      tf.dispose([s.m, s.v, ...(s.vmax ? [s.vmax] : [])]);
+      this.state.delete(p.name);
+    }
+    this.packed.set(p.name, packed);
+    return packed;
+  }
+
+  /** Separate m, v (, vmax) of a parameter from its packed moments (checkpoints, the tfjs path), or undefined. */
+  private unpack(name: string): { m: tf.Variable; v: tf.Variable; vmax?: tf.Variable } | undefined {
+    const packed = this.packed.get(name);
+    if (!packed) return undefined;
+    const shape = tf.engine().registeredVariables[name].shape;
+    const [m, v, vmax] = tf.tidy(() => tf.unstack(packed).map((t) => tf.variable(tf.reshape(t, shape), false)));
+    const slots = { m, v, ...(vmax ? { vmax } : {}) };
+    packed.dispose();
+    this.packed.delete(name);
+    this.state.set(name, slots);
+    return slots;
+  }
+
   /** Moment estimates keyed `<parameter name>/m|v|vmax` by the model's parameter names (for checkpoints). */
   stateTensorsByParam(model: { store: { params: Map<string, { name: string; variable: tf.Variable }> } }): Map<string, tf.Tensor> {
     const out = new Map<string, tf.Tensor>();
     for (const p of model.store.params.values()) {
-      const s = this.state.get(p.variable.name);
+      const s = this.state.get(p.variable.name) ?? this.unpack(p.variable.name);
       if (!s) continue;
       out.set(`${p.name}/m`, s.m);
       out.set(`${p.name}/v`, s.v);
@@ -107,5 +157,7 @@ export class AdamW {
   dispose(): void {
     for (const s of this.state.values()) tf.dispose([s.m, s.v, ...(s.vmax ? [s.vmax] : [])]);
     this.state.clear();
+    for (const packed of this.packed.values()) packed.dispose();
+    this.packed.clear();
   }
 }

@@ -22,33 +22,143 @@ export interface StepTiming {
  * does. One warm-up step is not counted.
  */
 export async function timeTrainingSteps(shape: [number, number, number], batch: number, steps: number): Promise<StepTiming> {
+  const times: number[] = [];
+  let params = 0;
+  await withTrainingStep(shape, batch, async (step, count) => {
+    params = count;
+    for (let s = 0; s <= steps; s++) {
+      const t0 = performance.now();
+      await step();
+      if (s > 0) times.push(performance.now() - t0);
+    }
+  });
+  times.sort((a, b) => a - b);
+  const stepMs = times[Math.floor(times.length / 2)];
+  return { backend: tf.getBackend(), shape, batch, steps, stepMs, volumesPerSecond: (batch * 1000) / stepMs, params };
+}
+
+/** Kernel launches of one op in a profiled step. */
+export interface KernelProfileRow {
+  kernel: string;
+  /** Launches (on webgpu: about one GPU dispatch each; a few kernels dispatch more than one program). */
+  calls: number;
+  /** Summed kernel time in ms as the backend reports it (GPU time on webgpu with timestamp queries), or null when unavailable. */
+  ms: number | null;
+  /** Bytes of the outputs created. */
+  outputBytes: number;
+}
+
+/** One profiled training step: kernels by total launches, the step's wall time and, on webgpu, the GPU programs dispatched. */
+export interface StepProfile {
+  backend: string;
+  shape: [number, number, number];
+  batch: number;
+  wallMs: number;
+  /** Whether kernel times were measured (GPU timestamp queries on webgpu). */
+  timed: boolean;
+  totalCalls: number;
+  kernels: KernelProfileRow[];
+  /** webgpu only: compute dispatches per program (shader class), the most frequent first. */
+  dispatches: { program: string; count: number }[] | null;
+  totalDispatches: number | null;
+}
+
+/** The slice of tfjs-backend-webgpu's backend that the profile instruments. */
+interface InstrumentedBackend {
+  time(f: () => void): Promise<unknown>;
+  runWebGPUProgram?: (program: { constructor: { name: string } }, ...rest: unknown[]) => unknown;
+}
+
+/**
+ * Profiles one training step of the same network as {@link timeTrainingSteps} (after one unprofiled warm-up step,
+ * which compiles the GPU programs) with tf.profile: launches, output bytes and (when `timed`) kernel time per kernel,
+ * sorted by time, else by launches; on webgpu also every compute dispatch by program. The launch and dispatch counts
+ * are what the WebGPU work of issue 7 reduces, and they do not depend on the GPU.
+ * Untimed is the default on webgpu: tfjs-backend-webgpu times each program with its own timestamp query and submit,
+ * which changes what is measured and crashed Dawn's query resolution on lavapipe during a training step (measured).
+ */
+export async function profileTrainingStep(shape: [number, number, number], batch: number, options: { timed?: boolean } = {}): Promise<StepProfile> {
+  const backend = tf.backend() as unknown as InstrumentedBackend;
+  const timed = options.timed ?? tf.getBackend() !== 'webgpu';
+  let result: StepProfile | null = null;
+  const counts = new Map<string, number>();
+  const originalTime = backend.time;
+  const originalRun = backend.runWebGPUProgram;
+  await withTrainingStep(shape, batch, async (step) => {
+    await step();
+    if (!timed) backend.time = async (f: () => void) => (f(), { kernelMs: null, wallMs: null });
+    if (originalRun) {
+      backend.runWebGPUProgram = function (this: unknown, program, ...rest) {
+        const name = program.constructor.name;
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+        return originalRun.call(this, program, ...rest);
+      };
+    }
+    let info: Awaited<ReturnType<typeof tf.profile>>;
+    const t0 = performance.now();
+    try {
+      info = await tf.profile(step);
+    } finally {
+      backend.time = originalTime;
+      if (originalRun) backend.runWebGPUProgram = originalRun;
+    }
+    const wallMs = performance.now() - t0;
+    const rows = new Map<string, KernelProfileRow>();
+    for (const k of info.kernels) {
+      const row = rows.get(k.name) ?? { kernel: k.name, calls: 0, ms: timed ? 0 : null, outputBytes: 0 };
+      row.calls++;
+      if (row.ms !== null) row.ms = typeof k.kernelTimeMs === 'number' ? row.ms + k.kernelTimeMs : null;
+      row.outputBytes += k.outputShapes.reduce((a, s) => a + 4 * s.reduce((p, n) => p * n, 1), 0);
+      rows.set(k.name, row);
+    }
+    const kernels = [...rows.values()].sort((a, b) => (b.ms ?? 0) - (a.ms ?? 0) || b.calls - a.calls);
+    const dispatches = originalRun ? [...counts.entries()].map(([program, count]) => ({ program, count })).sort((a, b) => b.count - a.count) : null;
+    result = {
+      backend: tf.getBackend(),
+      shape,
+      batch,
+      wallMs,
+      timed,
+      totalCalls: info.kernels.length,
+      kernels,
+      dispatches,
+      totalDispatches: dispatches ? dispatches.reduce((a, d) => a + d.count, 0) : null,
+    };
+  });
+  return result!;
+}
+
+/**
+ * Builds the benchmark network (DenseNet-121 3D, heads of MT (ord GCS, bin age)), random volumes and targets, and
+ * hands `body` a function running one training step (forward, backward, batch-norm statistics, AdamW with AMSGrad,
+ * as the training loop does); everything is disposed afterwards.
+ */
+async function withTrainingStep(
+  shape: [number, number, number],
+  batch: number,
+  body: (step: () => Promise<void>, params: number) => Promise<void>,
+): Promise<void> {
   const spec = MODEL_SPECS['mt-ord-gcs-bin-age'];
   const model = buildImageModel(spec, 1);
-  const params = model.store.countTrainable();
   const optimizer = new AdamW();
   const [d, h, w] = shape;
   const x = new Float32Array(batch * d * h * w);
   for (let i = 0; i < x.length; i++) x[i] = (Math.sin(i * 12.9898) * 43758.5453) % 1;
   const targets = { prognosis: tf.ones([batch, 1]), 'gcs-ordinal': tf.zeros([batch, 2]), 'age-binary': tf.zeros([batch, 1]) };
   const variables = model.store.trainable();
-  const times: number[] = [];
+  const step = async () => {
+    const ctx = { training: true, stats: new Map() };
+    const { value, grads } = tf.variableGrads(() => multiTaskLoss(model.predict(x, [batch, d, h, w], ctx), targets, spec.tasks).total, variables);
+    model.commitBatchStats(ctx);
+    optimizer.apply(variables, grads);
+    await value.data();
+    tf.dispose([value, ...Object.values(grads)]);
+  };
   try {
-    for (let s = 0; s <= steps; s++) {
-      const t0 = performance.now();
-      const ctx = { training: true, stats: new Map() };
-      const { value, grads } = tf.variableGrads(() => multiTaskLoss(model.predict(x, [batch, d, h, w], ctx), targets, spec.tasks).total, variables);
-      model.commitBatchStats(ctx);
-      optimizer.apply(variables, grads);
-      await value.data();
-      tf.dispose([value, ...Object.values(grads)]);
-      if (s > 0) times.push(performance.now() - t0);
-    }
+    await body(step, model.store.countTrainable());
   } finally {
     tf.dispose(Object.values(targets));
     optimizer.dispose();
     model.dispose();
   }
-  times.sort((a, b) => a - b);
-  const stepMs = times[Math.floor(times.length / 2)];
-  return { backend: tf.getBackend(), shape, batch, steps, stepMs, volumesPerSecond: (batch * 1000) / stepMs, params };
 }

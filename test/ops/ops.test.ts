@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { act3d, Act3d } from '../../src/ops/act3d';
 import { conv3d } from '../../src/ops/conv3d';
-import { batchNorm3d, channelDropout } from '../../src/ops/norm';
+import { batchNorm3d, batchNormRelu3d, channelDropout } from '../../src/ops/norm';
 import { avgPool3d, concatChannels, globalAvgPool3d, globalMaxPool3d, maxPool3d } from '../../src/ops/pool3d';
 import { onBackend, relError, TEST_BACKENDS, values } from '../support/tf';
 
@@ -30,11 +30,16 @@ function fromAct(a: Act3d, shape: Shape5): tf.Tensor {
 describe('ops: 3D ops at rank <= 4 against tf reference ops on the cpu backend', function () {
   this.timeout(60000);
 
-  const convCases: { name: string; in: Shape5; k: number; s: 1 | 2; p: number; cout: number }[] = [
+  const convCases: { name: string; in: Shape5; k: number; s: 1 | 2; p: number; cout: number; tol?: number }[] = [
     { name: '3x3x3 same', in: [2, 5, 6, 7, 3], k: 3, s: 1, p: 1, cout: 4 },
     { name: '1x1x1', in: [2, 3, 4, 5, 6], k: 1, s: 1, p: 0, cout: 3 },
     { name: '7x7x7 stride 2 pad 3 (stem)', in: [1, 9, 10, 11, 1], k: 7, s: 2, p: 3, cout: 4 },
     { name: '3x3x3 stride 2 pad 0, odd sizes', in: [1, 7, 8, 9, 2], k: 3, s: 2, p: 0, cout: 2 },
+    // Several GEMM tiles of the WGSL kernels in every direction: 1,080 output rows, 70 columns (a 64-wide tile and a
+    // partial one), a reduction of 27 x 37 that is no multiple of the 16-deep step, and the weight gradient summed
+    // in chunks over positions.
+    { name: '3x3x3 same, 37 -> 70 channels', in: [2, 6, 9, 10, 37], k: 3, s: 1, p: 1, cout: 70, tol: 1e-4 },
+    { name: '1x1x1, 40 -> 33 channels', in: [2, 6, 9, 10, 40], k: 1, s: 1, p: 0, cout: 33, tol: 1e-4 },
   ];
 
   for (const c of convCases) {
@@ -57,9 +62,11 @@ describe('ops: 3D ops at rank <= 4 against tf reference ops on the cpu backend',
           }),
         );
         assert.deepEqual(ours.shape, ref.shape);
-        assert.ok(relError(ours.y, ref.y) <= 1e-5, `forward ${relError(ours.y, ref.y)}`);
-        assert.ok(relError(ours.grads[0], ref.grads[0]) <= 1e-5, `dx ${relError(ours.grads[0], ref.grads[0])}`);
-        assert.ok(relError(ours.grads[1], ref.grads[1]) <= 1e-5, `dw ${relError(ours.grads[1], ref.grads[1])}`);
+        // float32 sums of ~1,000 terms (the larger cases) differ by summation order alone at ~2e-5.
+        const tol = c.tol ?? 1e-5;
+        assert.ok(relError(ours.y, ref.y) <= tol, `forward ${relError(ours.y, ref.y)}`);
+        assert.ok(relError(ours.grads[0], ref.grads[0]) <= tol, `dx ${relError(ours.grads[0], ref.grads[0])}`);
+        assert.ok(relError(ours.grads[1], ref.grads[1]) <= tol, `dw ${relError(ours.grads[1], ref.grads[1])}`);
       });
     }
   }
@@ -117,6 +124,59 @@ describe('ops: 3D ops at rank <= 4 against tf reference ops on the cpu backend',
       assert.ok(relError(ours.y, ref.y) <= 1e-5, `forward ${relError(ours.y, ref.y)}`);
       ours.grads.forEach((g, i) => assert.ok(relError(g, ref.grads[i]) <= 1e-4, `grad ${i}: ${relError(g, ref.grads[i])}`));
     });
+  }
+
+  // 1,080 rows x 70 channels: several row chunks and two channel groups of the WGSL kernels; values around 50 with a
+  // spread of ~1, where an unshifted sum of squares would lose the variance in float32.
+  const bnShape: Shape5 = [2, 6, 9, 10, 70];
+  const bnx = Float32Array.from(values(bnShape.reduce((a, b) => a * b, 1), 31), (v, i) => 50 + v + (i % 70) * 0.01);
+  const bnGamma = values(70, 32);
+  const bnBeta = values(70, 33);
+  const bnMean = Float32Array.from(values(70, 34), (v) => 50 + v);
+  const bnVar = Float32Array.from(values(70, 35), (v) => v * v + 0.5);
+  for (const training of [true, false]) {
+    for (const relu of [true, false]) {
+      const mode = `${training ? 'training' : 'eval'}${relu ? ' + ReLU' : ''}`;
+      const reference = () =>
+        onBackend('cpu', () =>
+          valueAndGrads([bnx, bnGamma, bnBeta], [bnShape, [70], [70]], (x, g, b) => {
+            const { mean, variance } = training ? tf.moments(x, [0, 1, 2, 3]) : { mean: tf.tensor1d(bnMean), variance: tf.tensor1d(bnVar) };
+            const y = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+            return relu ? tf.relu(y) : y;
+          }),
+        );
+      for (const backend of TEST_BACKENDS) {
+        it(`batch norm (${mode}) and its gradients match the rank-5 formula on cpu, statistics as PyTorch (${backend})`, async () => {
+          const ref = await reference();
+          let stats: number[][] = [];
+          const ours = await onBackend(backend, async () => {
+            const kept: tf.Tensor[] = [];
+            const out = await valueAndGrads([bnx, bnGamma, bnBeta], [bnShape, [70], [70]], (x, g, b) => {
+              const params = { gamma: g as tf.Tensor1D, beta: b as tf.Tensor1D, runningMean: tf.tensor1d(bnMean), runningVar: tf.tensor1d(bnVar) };
+              const r = batchNormRelu3d(toAct(x, bnShape), params, training, relu);
+              if (r.stats) kept.push(r.stats.mean, r.stats.varUnbiased);
+              return fromAct(r.y, bnShape);
+            });
+            // The first call's statistics (valueAndGrads runs the function twice); read asynchronously (webgpu).
+            if (kept.length) stats = [Array.from(await kept[0].data()), Array.from(await kept[1].data())];
+            tf.dispose(kept);
+            return out;
+          });
+          assert.ok(relError(ours.y, ref.y) <= 1e-4, `forward ${relError(ours.y, ref.y)}`);
+          ours.grads.forEach((g, i) => assert.ok(relError(g, ref.grads[i]) <= 1e-3, `grad ${i}: ${relError(g, ref.grads[i])}`));
+          if (training) {
+            // Batch mean and unbiased variance of channel c over the 1,080 rows, from the input itself.
+            for (const c of [0, 37, 69]) {
+              const col = Array.from({ length: 1080 }, (_, r) => bnx[r * 70 + c]);
+              const mean = col.reduce((a, v) => a + v, 0) / col.length;
+              const varUnbiased = col.reduce((a, v) => a + (v - mean) ** 2, 0) / (col.length - 1);
+              assert.ok(Math.abs(stats[0][c] - mean) <= 1e-4 * Math.abs(mean), `mean ${c}: ${stats[0][c]} vs ${mean}`);
+              assert.ok(Math.abs(stats[1][c] - varUnbiased) <= 1e-3 * varUnbiased, `variance ${c}: ${stats[1][c]} vs ${varUnbiased}`);
+            }
+          } else assert.equal(stats.length, 0);
+        });
+      }
+    }
   }
 
   it('batch norm returns PyTorch statistics: batch mean and unbiased variance', async () => {

@@ -29,6 +29,43 @@ describe('train: losses, AdamW (AMSGrad) and ReduceLROnPlateau equal torch step 
       });
     }
 
+    it(`AdamW moments for checkpoints equal the cpu backend's, and training goes on the same after reading them (${backend})`, async () => {
+      const c = f.adamw.find((a: { decoupled: boolean; amsgrad: boolean }) => a.decoupled && a.amsgrad);
+      const run = () => {
+        const p = tf.variable(tf.tensor1d(c.start), true, 'adamw_state_probe');
+        const opt = new AdamW({ lr: c.lr, weightDecay: c.weightDecay, amsgrad: true });
+        const model = { store: { params: new Map([['w', { name: 'w', variable: p }]]) } };
+        const step = (s: number) => {
+          const g = tf.tensor1d(c.grads[s]);
+          opt.apply([p], { [p.name]: g });
+          g.dispose();
+        };
+        return { p, opt, model, step };
+      };
+      const read = async (m: Map<string, tf.Tensor>) => Promise.all(['w/m', 'w/v', 'w/vmax'].map(async (k) => Array.from(await m.get(k)!.data())));
+      const reference = await onBackend('cpu', async () => {
+        const r = run();
+        for (let s = 0; s < 6; s++) r.step(s);
+        const out = { moments: await read(r.opt.stateTensorsByParam(r.model)), param: Array.from(await r.p.data()) };
+        r.opt.dispose();
+        r.p.dispose();
+        return out;
+      });
+      await onBackend(backend, async () => {
+        const r = run();
+        for (let s = 0; s < 3; s++) r.step(s);
+        const before = tf.memory().numTensors;
+        await read(r.opt.stateTensorsByParam(r.model));
+        for (let s = 3; s < 6; s++) r.step(s);
+        assert.equal(tf.memory().numTensors, before, 'reading the moments and stepping again leaves no tensors behind');
+        const moments = await read(r.opt.stateTensorsByParam(r.model));
+        moments.forEach((m, i) => assert.ok(relError(m, reference.moments[i]) < 1e-6, `moment ${i}: ${relError(m, reference.moments[i])}`));
+        assert.ok(relError(Array.from(await r.p.data()), reference.param) < 1e-6);
+        r.opt.dispose();
+        r.p.dispose();
+      });
+    });
+
     it(`BCE with logits, with and without pos_weight, and the weighted multi-task sum (${backend})`, async () => {
       await onBackend(backend, async () => {
         const z = tf.tensor2d(f.bce.logits);

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../backend';
 import { projectRoot } from '../../config/paths';
-import { StepTiming, timeTrainingSteps } from '../../train/benchmark';
+import { profileTrainingStep, StepTiming, timeTrainingSteps } from '../../train/benchmark';
 import { runWorker, threadsPerWorker } from '../../train/cv';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
@@ -15,7 +15,8 @@ import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
  * default Debian's /usr/bin/python3), and prints both throughputs and their ratio: one line per PyTorch precision.
  */
 export async function benchCommand(argv: string[]): Promise<number> {
-  if (argv[0] !== 'train') throw new UsageError(`ich bench: expected "train", got "${argv[0] ?? ''}"`);
+  if (argv[0] === 'profile') return profileCommand(argv.slice(1));
+  if (argv[0] !== 'train') throw new UsageError(`ich bench: expected "train" or "profile", got "${argv[0] ?? ''}"`);
   const args = parseArgs(
     argv.slice(1),
     { shape: 'string', batch: 'string', steps: 'string', threads: 'string', workers: 'string', 'torch-device': 'string', 'torch-precisions': 'string', json: 'boolean' },
@@ -26,8 +27,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const precisions = stringFlag(args, 'torch-precisions', 'fp32')!.split(',');
   if (precisions.some((p) => p !== 'fp32' && p !== 'tf32')) throw new UsageError(`--torch-precisions expected fp32 and/or tf32, got "${precisions.join(',')}"`);
   const shapeText = stringFlag(args, 'shape', '32,64,64')!;
-  const shape = shapeText.split(',').map(Number);
-  if (shape.length !== 3 || shape.some((s) => !Number.isInteger(s) || s < 8)) throw new UsageError(`--shape expected depth,height,width (each >= 8), got "${shapeText}"`);
+  const shape = parseShape(shapeText);
   const batch = intFlag(args, 'batch', 2, 1, 64);
   const steps = intFlag(args, 'steps', 3, 1, 1000);
   const threads = intFlag(args, 'threads', 2, 1, 64);
@@ -75,6 +75,43 @@ export async function benchCommand(argv: string[]): Promise<number> {
     };
     if (args.flags.json) process.stdout.write(JSON.stringify(result) + '\n');
     else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k}: ${typeof v === 'number' ? +v.toPrecision(5) : JSON.stringify(v)}\n`);
+  }
+  return 0;
+}
+
+/** "D,H,W" of a benchmark volume, each >= 8 (the network halves the size five times). */
+function parseShape(text: string): [number, number, number] {
+  const shape = text.split(',').map(Number);
+  if (shape.length !== 3 || shape.some((s) => !Number.isInteger(s) || s < 8)) throw new UsageError(`--shape expected depth,height,width (each >= 8), got "${text}"`);
+  return shape as [number, number, number];
+}
+
+/**
+ * `ich bench profile [--shape 32,32,32] [--batch 1] [--top 25] [--timed] [--json]`: one training step of the benchmark network
+ * under tf.profile on the default backend: launches, kernel time (where the backend measures it) and output bytes per
+ * kernel, the most expensive first.
+ */
+async function profileCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { shape: 'string', batch: 'string', top: 'string', timed: 'boolean', json: 'boolean' }, 'ich bench profile');
+  const shape = parseShape(stringFlag(args, 'shape', '32,32,32')!);
+  const batch = intFlag(args, 'batch', 1, 1, 64);
+  const top = intFlag(args, 'top', 25, 1, 10000);
+  const report = await initBackend();
+  const profile = await profileTrainingStep(shape, batch, args.flags.timed ? { timed: true } : {});
+  if (args.flags.json) {
+    process.stdout.write(JSON.stringify({ ...profile, adapter: report.package, native: report.native }) + '\n');
+    return 0;
+  }
+  const timed = profile.timed;
+  const dispatched = profile.totalDispatches === null ? '' : `, ${profile.totalDispatches} GPU dispatches`;
+  process.stdout.write(`${profile.backend} (${report.package}), shape ${shape.join('x')}, batch ${batch}: ${profile.totalCalls} kernel launches${dispatched}, ${profile.wallMs.toFixed(0)} ms wall\n`);
+  process.stdout.write(`${'kernel'.padEnd(28)}${'calls'.padStart(8)}${timed ? 'ms'.padStart(10) : ''}${'MB out'.padStart(10)}\n`);
+  for (const k of profile.kernels.slice(0, top)) {
+    process.stdout.write(`${k.kernel.padEnd(28)}${String(k.calls).padStart(8)}${timed ? (k.ms === null ? '-' : k.ms.toFixed(1)).padStart(10) : ''}${(k.outputBytes / 2 ** 20).toFixed(1).padStart(10)}\n`);
+  }
+  if (profile.dispatches) {
+    process.stdout.write(`${'GPU program'.padEnd(36)}${'dispatches'.padStart(12)}\n`);
+    for (const d of profile.dispatches.slice(0, top)) process.stdout.write(`${d.program.padEnd(36)}${String(d.count).padStart(12)}\n`);
   }
   return 0;
 }

@@ -1,0 +1,27 @@
+import { registerAdamKernels } from './adamw';
+import { registerBatchNormKernels } from './batchnorm';
+import { registerConvGemmKernel } from './conv3d-gemm';
+
+let active = false;
+
+/**
+ * Switches the project's own WebGPU kernels (WGSL: implicit-GEMM conv3d passes, fused batch norm +
+ * ReLU, fused AdamW) on or off
+ * for the ops in src/ops;
+ * off, the ops use their TensorFlow.js formulation (27 shifted matMuls per 3x3x3 convolution and their gradients).
+ * Called by backend.ts only, and only with the webgpu backend active. Returns a description for the backend report.
+ */
+export function useWebGpuKernels(on: boolean): string | null {
+  if (on) {
+    registerConvGemmKernel();
+    registerBatchNormKernels();
+    registerAdamKernels();
+  }
+  active = on;
+  return on ? 'WGSL kernels: implicit-GEMM conv3d, fused batch norm + ReLU, fused AdamW' : null;
+}
+
+/** Whether the ops use the project's WebGPU kernels now. */
+export function webGpuKernelsActive(): boolean {
+  return active;
+}

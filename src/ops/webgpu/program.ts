@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * A compute program in tfjs-backend-webgpu's program interface, for the project's own WGSL kernels: the backend
+ * declares the output buffer `result`, one read-only buffer per name in `variableNames`, and a `uniforms` struct
+ * (shapes first, then the program's own fields), and calls `main()` once per invocation.
+ */
+export interface WgslProgram {
+  variableNames: string[];
+  uniforms: string;
+  outputShape: number[];
+  shaderKey: string;
+  /** Not flat (a `y` entry), so the backend calls main() without an index and the code reads workgroupId itself. */
+  dispatchLayout: { x: number[]; y: number[]; z?: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  getUserCode(): string;
+}
+
+/** The slice of tfjs-backend-webgpu's backend the kernels use. */
+export interface WebGpuBackend {
+  runWebGPUProgram(program: WgslProgram, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: 'int32' | 'float32'; data: number[] }[]): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/**
+ * A program from its parts; `uniforms` lists "name: type" fields (values in the same order go to {@link runProgram}).
+ * The output has rank >= 2 so that the dispatch layout is not flat: the backend then calls `main()` without an index.
+ */
+export function wgslProgram(parts: {
+  key: string;
+  inputs: string[];
+  uniforms: [string, 'i32' | 'f32'][];
+  outputShape: number[];
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  code: string;
+}): WgslProgram {
+  if (parts.outputShape.length < 2) throw new Error(`${parts.key} output expected rank >= 2 (a dispatch that is not flat), got [${parts.outputShape.join(', ')}]`);
+  return {
+    variableNames: parts.inputs,
+    uniforms: parts.uniforms.map(([n, t]) => `${n}: ${t},`).join(' '),
+    outputShape: parts.outputShape,
+    shaderKey: parts.key,
+    dispatchLayout: { x: [parts.outputShape.length - 1], y: parts.outputShape.slice(0, -1).map((_, i) => i) },
+    dispatch: parts.dispatch,
+    workgroupSize: parts.workgroupSize,
+    getUserCode: () => parts.code,
+  };
+}
+
+/** Runs a program on the webgpu backend with its uniform values (types as declared). */
+export function runProgram(
+  backend: WebGpuBackend,
+  program: WgslProgram,
+  inputs: tf.TensorInfo[],
+  uniforms: [string, 'i32' | 'f32'][],
+  values: number[],
+): tf.TensorInfo {
+  if (values.length !== uniforms.length) throw new Error(`${program.shaderKey} expected ${uniforms.length} uniform values, got ${values.length}`);
+  return backend.runWebGPUProgram(
+    program,
+    inputs,
+    'float32',
+    values.map((v, i) => ({ type: uniforms[i][1] === 'f32' ? 'float32' : 'int32', data: [v] })),
+  );
+}
