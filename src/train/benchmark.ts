@@ -66,7 +66,7 @@ export interface StepProfile {
 /** The slice of tfjs-backend-webgpu's backend that the profile instruments. */
 interface InstrumentedBackend {
   time(f: () => void): Promise<unknown>;
-  runWebGPUProgram?: (program: { constructor: { name: string } }, ...rest: unknown[]) => unknown;
+  runWebGPUProgram?: (program: { constructor: { name: string }; shaderKey: string }, ...rest: unknown[]) => unknown;
 }
 
 /**
@@ -89,7 +89,8 @@ export async function profileTrainingStep(shape: [number, number, number], batch
     if (!timed) backend.time = async (f: () => void) => (f(), { kernelMs: null, wallMs: null });
     if (originalRun) {
       backend.runWebGPUProgram = function (this: unknown, program, ...rest) {
-        const name = program.constructor.name;
+        // tfjs programs are classes; the project's own (src/ops/webgpu) are plain objects named by their shader key.
+        const name = program.constructor.name === 'Object' ? program.shaderKey.split('_')[0] : program.constructor.name;
         counts.set(name, (counts.get(name) ?? 0) + 1);
         return originalRun.call(this, program, ...rest);
       };

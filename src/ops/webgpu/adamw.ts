@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { runProgram, WebGpuBackend, wgslProgram } from './program';
+import { elementwiseDispatch, flatWorkgroupIndex, runProgram, WebGpuBackend, wgslProgram } from './program';
 
 /**
  * One AdamW (or Adam with L2 decay) step per parameter tensor as two WebGPU dispatches of our own instead of ~17
@@ -38,7 +38,7 @@ const UNIFORMS: [string, 'i32' | 'f32'][] = [
   ['bias2Sqrt', 'f32'],
 ];
 const GROUP = 256;
-const FLAT_INDEX = `i32(((workgroupId.z * numWorkgroups.y + workgroupId.y) * numWorkgroups.x + workgroupId.x) * ${GROUP}u + localIndex)`;
+const FLAT_INDEX = flatWorkgroupIndex(GROUP);
 
 /** Rows of the packed moments: m, v and with AMSGrad the running maximum of v. */
 export function momentRows(amsgrad: boolean): number {
@@ -52,7 +52,7 @@ function momentsProgram(n: number, c: AdamStepConstants) {
     inputs: ['param', 'grad', 'moments'],
     uniforms: UNIFORMS,
     outputShape: [rows, n],
-    dispatch: [Math.ceil(n / GROUP), 1, 1],
+    dispatch: elementwiseDispatch(Math.ceil(n / GROUP)),
     workgroupSize: [GROUP, 1, 1],
     code: `
       fn main() {
@@ -76,7 +76,7 @@ function paramProgram(n: number, c: AdamStepConstants) {
     inputs: ['param', 'moments'],
     uniforms: UNIFORMS,
     outputShape: [1, n],
-    dispatch: [Math.ceil(n / GROUP), 1, 1],
+    dispatch: elementwiseDispatch(Math.ceil(n / GROUP)),
     workgroupSize: [GROUP, 1, 1],
     code: `
       fn main() {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { runProgram, WebGpuBackend, wgslProgram } from './program';
+import { elementwiseDispatch, flatWorkgroupIndex, runProgram, WebGpuBackend, wgslProgram } from './program';
 
 /**
  * Batch normalisation with an optional ReLU as WebGPU programs of our own, on activations viewed as [M rows, C
@@ -137,8 +137,7 @@ function totalsProgram(kind: 'stats' | 'grad', c: number) {
  */
 const BETA_BOUND = '_ = beta[0];\n          let gv = dy[i];';
 
-/** The flat index of this invocation in a 1D elementwise dispatch the backend may have folded into 2D or 3D. */
-const FLAT_INDEX = `i32(((workgroupId.z * numWorkgroups.y + workgroupId.y) * numWorkgroups.x + workgroupId.x) * ${ELEMENTWISE_GROUP}u + localIndex)`;
+const FLAT_INDEX = flatWorkgroupIndex(ELEMENTWISE_GROUP);
 
 /** y = gamma (x - mean) / sqrt(var + eps) + beta, then max(y, 0) with ReLU; stats = [mean; var]. */
 function applyProgram(relu: boolean, m: number, c: number) {
@@ -147,7 +146,7 @@ function applyProgram(relu: boolean, m: number, c: number) {
     inputs: ['x', 'stats', 'gamma', 'beta'],
     uniforms: REDUCE_UNIFORMS,
     outputShape: [m, c],
-    dispatch: [Math.ceil((m * c) / ELEMENTWISE_GROUP), 1, 1],
+    dispatch: elementwiseDispatch(Math.ceil((m * c) / ELEMENTWISE_GROUP)),
     workgroupSize: [ELEMENTWISE_GROUP, 1, 1],
     code: `
       fn main() {
@@ -171,7 +170,7 @@ function inputGradientProgram(relu: boolean, m: number, c: number) {
     inputs: ['dy', 'x', 'stats', 'gamma', 'beta', 'sums'],
     uniforms: REDUCE_UNIFORMS,
     outputShape: [m, c],
-    dispatch: [Math.ceil((m * c) / ELEMENTWISE_GROUP), 1, 1],
+    dispatch: elementwiseDispatch(Math.ceil((m * c) / ELEMENTWISE_GROUP)),
     workgroupSize: [ELEMENTWISE_GROUP, 1, 1],
     code: `
       fn main() {

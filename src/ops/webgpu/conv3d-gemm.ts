@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
 
 /**
  * One pass of a 3D convolution on NDHWC activations as a single WebGPU dispatch: an implicit GEMM whose operand
@@ -63,209 +64,203 @@ function tileColumns(n: number): number {
   return n <= 32 ? 32 : 64;
 }
 
+const UNIFORMS: [string, 'i32' | 'f32'][] = ['M', 'N', 'K', 'kChunk', 'B', 'D', 'H', 'W', 'CIN', 'COUT', 'OD', 'OH', 'OW'].map((n) => [n, 'i32']);
+
 /**
- * The WebGPU program of one pass (tfjs-backend-webgpu's program interface: the backend adds the bindings `result`,
- * `a`, `b` and `uniforms`, and calls `main()` once per invocation). Kernel size, stride and padding are compiled in;
- * the sizes are uniforms, so one pipeline serves every layer with the same kernel and pass.
+ * The WebGPU program of one pass and its uniform values. Kernel size, stride and padding are compiled in; the sizes
+ * are uniforms, so one pipeline serves every layer with the same kernel and pass.
  */
-export class ConvGemmProgram {
-  readonly variableNames = ['a', 'b'];
-  readonly uniforms =
-    'M: i32, N: i32, K: i32, kChunk: i32, B: i32, D: i32, H: i32, W: i32, CIN: i32, COUT: i32, OD: i32, OH: i32, OW: i32,';
-  readonly outputShape: number[];
-  readonly shaderKey: string;
-  readonly dispatchLayout: { x: number[]; y: number[]; z?: number[] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number];
-  /** The values of {@link ConvGemmProgram.uniforms}, in order. */
-  readonly uniformData: number[];
-  private readonly tn: number;
+export function convGemmProgram(pass: ConvPass, shape: ConvShape, maxGrid = MAX_GRID): { program: WgslProgram; uniforms: number[] } {
+  const { m, n, k } = gemmDims(pass, shape);
+  const chunks = reductionChunks(pass, shape);
+  const tn = tileColumns(n);
+  const kChunk = Math.ceil(k / chunks / TK) * TK;
+  const [od, oh, ow] = convOutDims(shape);
+  const rowTiles = Math.ceil(m / TM);
+  // WebGPU allows 65,535 workgroups per dimension; tfjs would refold a larger grid in a way the tile indexing below
+  // does not follow, so the forward and input-gradient passes spread their row tiles over y and z themselves.
+  const rowGrid: [number, number] = chunks > 1 ? [rowTiles, chunks] : [Math.min(rowTiles, maxGrid), Math.ceil(rowTiles / maxGrid)];
+  if (rowGrid[0] > maxGrid || rowGrid[1] > maxGrid) throw new Error(`conv3d ${pass} expected at most ${maxGrid} row tiles per grid dimension, got [${rowGrid.join(', ')}] (batch ${shape.b}, input ${shape.d}x${shape.h}x${shape.w})`);
+  const program = wgslProgram({
+    key: `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}`,
+    inputs: ['a', 'b'],
+    uniforms: UNIFORMS,
+    outputShape: chunks > 1 ? [chunks, m, n] : [m, n],
+    dispatch: [Math.ceil(n / tn), rowGrid[0], rowGrid[1]],
+    workgroupSize: [tn / 4, TM / 4, 1],
+    code: convGemmCode(pass, shape, tn),
+  });
+  return { program, uniforms: [m, n, k, kChunk, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
+}
 
-  constructor(
-    readonly pass: ConvPass,
-    readonly shape: ConvShape,
-  ) {
-    const { m, n, k } = gemmDims(pass, shape);
-    const chunks = reductionChunks(pass, shape);
-    this.tn = tileColumns(n);
-    this.workgroupSize = [this.tn / 4, TM / 4, 1];
-    this.dispatch = [Math.ceil(n / this.tn), Math.ceil(m / TM), chunks];
-    const kChunk = Math.ceil(k / chunks / TK) * TK;
-    const [od, oh, ow] = convOutDims(shape);
-    this.outputShape = chunks > 1 ? [chunks, m, n] : [m, n];
-    // Not flat: the backend then calls main() without a global index (the program finds its tile from workgroupId).
-    this.dispatchLayout = chunks > 1 ? { x: [2], y: [1], z: [0] } : { x: [1], y: [0] };
-    this.uniformData = [m, n, k, kChunk, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow];
-    this.shaderKey = `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${this.tn}`;
-  }
-
-  getUserCode(): string {
-    const { k: ks, s, p } = this.shape;
-    const tn = this.tn;
-    const threads = (tn / 4) * (TM / 4);
-    const aPerThread = (TM * TK) / threads;
-    const bPerThread = (TK * tn) / threads;
-    const tapDecode = `let kd = tap / ${ks * ks}; let kh = (tap / ${ks}) % ${ks}; let kw = tap % ${ks};`;
-    let prologue: string;
-    let loadA: string;
-    if (this.pass === 'backwardWeights') {
-      // A(row = tap * CIN + ci, k = output position): contiguous along rows (channels), so rows vary fastest.
-      prologue = `
-        let aRow = li % ${TM};
-        let aK = li / ${TM};
-        let row = m0 + aRow;
-        let rowValid = row < uniforms.M;
-        let tap = row / uniforms.CIN;
-        let ci = row - tap * uniforms.CIN;
-        ${tapDecode}`;
-      loadA = `
-        for (var r = 0; r < ${aPerThread}; r++) {
-          let kk = aK + r * ${threads / TM};
-          let pos = kt + kk;
-          var v = 0.0;
-          if (rowValid && pos < kEnd) {
-            let ow = pos % uniforms.OW;
-            let t1 = pos / uniforms.OW;
-            let oh = t1 % uniforms.OH;
-            let t2 = t1 / uniforms.OH;
-            let od = t2 % uniforms.OD;
-            let bb = t2 / uniforms.OD;
-            let z = od * ${s} - ${p} + kd;
-            let y = oh * ${s} - ${p} + kh;
-            let x = ow * ${s} - ${p} + kw;
-            if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
-              v = a[(((bb * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
-            }
-          }
-          As[kk * ${TM} + aRow] = v;
-        }`;
-    } else {
-      // A(row = position, k = tap * C + c): contiguous along k (channels), so k varies fastest; each thread keeps
-      // the same rows for the whole reduction and decodes them once.
-      const forward = this.pass === 'forward';
-      const [rd, rh, rw] = forward ? ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'] : ['uniforms.D', 'uniforms.H', 'uniforms.W'];
-      prologue = `
-        let aK = li % ${TK};
-        let aRow = li / ${TK};
-        var rz: array<i32, ${aPerThread}>;
-        var ry: array<i32, ${aPerThread}>;
-        var rx: array<i32, ${aPerThread}>;
-        var rb: array<i32, ${aPerThread}>;
-        for (var r = 0; r < ${aPerThread}; r++) {
-          let row = m0 + aRow + r * ${threads / TK};
-          let c0 = row % ${rw};
-          let t1 = row / ${rw};
-          let c1 = t1 % ${rh};
-          let t2 = t1 / ${rh};
-          let c2 = t2 % ${rd};
-          rb[r] = select(-1, t2 / ${rd}, row < uniforms.M);
-          ${forward ? `rz[r] = c2 * ${s} - ${p}; ry[r] = c1 * ${s} - ${p}; rx[r] = c0 * ${s} - ${p};` : `rz[r] = c2 + ${p}; ry[r] = c1 + ${p}; rx[r] = c0 + ${p};`}
-        }`;
-      const channels = forward ? 'uniforms.CIN' : 'uniforms.COUT';
-      const read = forward
-        ? `
-            let z = rz[r] + kd;
-            let y = ry[r] + kh;
-            let x = rx[r] + kw;
-            if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
-              v = a[(((rb[r] * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c];
-            }`
-        : // The output position that tap (kd, kh, kw) of input position i reached: o = (i + p - kd) / s when exact.
-          `
-            let sz = rz[r] - kd;
-            let sy = ry[r] - kh;
-            let sx = rx[r] - kw;
-            ${s === 1 ? '' : `if (sz % ${s} == 0 && sy % ${s} == 0 && sx % ${s} == 0) {`}
-            let z = sz / ${s};
-            let y = sy / ${s};
-            let x = sx / ${s};
-            if (sz >= 0 && z < uniforms.OD && sy >= 0 && y < uniforms.OH && sx >= 0 && x < uniforms.OW) {
-              v = a[(((rb[r] * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c];
-            }
-            ${s === 1 ? '' : '}'}`;
-      loadA = `
-        let kA = kt + aK;
-        let tap = kA / ${channels};
-        let c = kA - tap * ${channels};
-        ${tapDecode}
-        for (var r = 0; r < ${aPerThread}; r++) {
-          var v = 0.0;
-          if (rb[r] >= 0 && kA < kEnd) {${read}
-          }
-          As[aK * ${TM} + aRow + r * ${threads / TK}] = v;
-        }`;
-    }
-    // B(k, n): contiguous along n for the forward pass (W rows) and the weight gradient (dy rows); the input gradient
-    // reads W transposed within each tap: B(tap * COUT + co, ci) = W[tap, ci, co].
-    const bIndex =
-      this.pass === 'backwardData'
-        ? `let tapB = kB / uniforms.COUT; let coB = kB - tapB * uniforms.COUT; let bIndex = (tapB * uniforms.CIN + nB) * uniforms.COUT + coB;`
-        : `let bIndex = kB * uniforms.N + nB;`;
-    return `
-      var<workgroup> As: array<f32, ${TK * TM}>;
-      var<workgroup> Bs: array<f32, ${TK * tn}>;
-
-      fn main() {
-        let li = i32(localIndex);
-        let tx = i32(localId.x);
-        let ty = i32(localId.y);
-        let n0 = i32(workgroupId.x) * ${tn};
-        let m0 = i32(workgroupId.y) * ${TM};
-        let kBegin = i32(workgroupId.z) * uniforms.kChunk;
-        let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
-        let bN = li % ${tn};
-        let bK = li / ${tn};
-        ${prologue}
-        var acc: array<vec4<f32>, 4>;
-        // The trip count comes from uniforms alone: barriers need uniform control flow, and WGSL does not know that
-        // workgroupId is uniform within a workgroup. The last chunk's tiles past K load zeros.
-        for (var tile = 0; tile < uniforms.kChunk / ${TK}; tile++) {
-          let kt = kBegin + tile * ${TK};
-          ${loadA}
-          for (var r = 0; r < ${bPerThread}; r++) {
-            let kk = bK + r * ${threads / tn};
-            let kB = kt + kk;
-            let nB = n0 + bN;
-            var v = 0.0;
-            if (kB < kEnd && nB < uniforms.N) {
-              ${bIndex}
-              v = b[bIndex];
-            }
-            Bs[kk * ${tn} + bN] = v;
-          }
-          workgroupBarrier();
-          for (var kk = 0; kk < ${TK}; kk++) {
-            let av = vec4<f32>(As[kk * ${TM} + ty], As[kk * ${TM} + ty + ${TM / 4}], As[kk * ${TM} + ty + ${TM / 2}], As[kk * ${TM} + ty + ${(3 * TM) / 4}]);
-            let bv = vec4<f32>(Bs[kk * ${tn} + tx], Bs[kk * ${tn} + tx + ${tn / 4}], Bs[kk * ${tn} + tx + ${tn / 2}], Bs[kk * ${tn} + tx + ${(3 * tn) / 4}]);
-            acc[0] += av.x * bv;
-            acc[1] += av.y * bv;
-            acc[2] += av.z * bv;
-            acc[3] += av.w * bv;
-          }
-          workgroupBarrier();
-        }
-        let base = i32(workgroupId.z) * uniforms.M * uniforms.N;
-        for (var i = 0; i < 4; i++) {
-          let m = m0 + ty + i * ${TM / 4};
-          if (m < uniforms.M) {
-            for (var j = 0; j < 4; j++) {
-              let n = n0 + tx + j * ${tn / 4};
-              if (n < uniforms.N) {
-                result[base + m * uniforms.N + n] = acc[i][j];
-              }
-            }
+/** WGSL of one pass: tiles of A (read through the convolution's index map) and B in workgroup memory, 4 x 4 outputs per thread. */
+function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number): string {
+  const { k: ks, s, p } = shape;
+  const threads = (tn / 4) * (TM / 4);
+  const aPerThread = (TM * TK) / threads;
+  const bPerThread = (TK * tn) / threads;
+  const tapDecode = `let kd = tap / ${ks * ks}; let kh = (tap / ${ks}) % ${ks}; let kw = tap % ${ks};`;
+  let prologue: string;
+  let loadA: string;
+  if (pass === 'backwardWeights') {
+    // A(row = tap * CIN + ci, k = output position): contiguous along rows (channels), so rows vary fastest.
+    prologue = `
+      let aRow = li % ${TM};
+      let aK = li / ${TM};
+      let row = m0 + aRow;
+      let rowValid = row < uniforms.M;
+      let tap = row / uniforms.CIN;
+      let ci = row - tap * uniforms.CIN;
+      ${tapDecode}`;
+    loadA = `
+      for (var r = 0; r < ${aPerThread}; r++) {
+        let kk = aK + r * ${threads / TM};
+        let pos = kt + kk;
+        var v = 0.0;
+        if (rowValid && pos < kEnd) {
+          let ow = pos % uniforms.OW;
+          let t1 = pos / uniforms.OW;
+          let oh = t1 % uniforms.OH;
+          let t2 = t1 / uniforms.OH;
+          let od = t2 % uniforms.OD;
+          let bb = t2 / uniforms.OD;
+          let z = od * ${s} - ${p} + kd;
+          let y = oh * ${s} - ${p} + kh;
+          let x = ow * ${s} - ${p} + kw;
+          if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
+            v = a[(((bb * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
           }
         }
+        As[kk * ${TM} + aRow] = v;
+      }`;
+  } else {
+    // A(row = position, k = tap * C + c): contiguous along k (channels), so k varies fastest; each thread keeps
+    // the same rows for the whole reduction and decodes them once.
+    const forward = pass === 'forward';
+    const [rd, rh, rw] = forward ? ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'] : ['uniforms.D', 'uniforms.H', 'uniforms.W'];
+    prologue = `
+      let aK = li % ${TK};
+      let aRow = li / ${TK};
+      var rz: array<i32, ${aPerThread}>;
+      var ry: array<i32, ${aPerThread}>;
+      var rx: array<i32, ${aPerThread}>;
+      var rb: array<i32, ${aPerThread}>;
+      for (var r = 0; r < ${aPerThread}; r++) {
+        let row = m0 + aRow + r * ${threads / TK};
+        let c0 = row % ${rw};
+        let t1 = row / ${rw};
+        let c1 = t1 % ${rh};
+        let t2 = t1 / ${rh};
+        let c2 = t2 % ${rd};
+        rb[r] = select(-1, t2 / ${rd}, row < uniforms.M);
+        ${forward ? `rz[r] = c2 * ${s} - ${p}; ry[r] = c1 * ${s} - ${p}; rx[r] = c0 * ${s} - ${p};` : `rz[r] = c2 + ${p}; ry[r] = c1 + ${p}; rx[r] = c0 + ${p};`}
+      }`;
+    const channels = forward ? 'uniforms.CIN' : 'uniforms.COUT';
+    const read = forward
+      ? `
+          let z = rz[r] + kd;
+          let y = ry[r] + kh;
+          let x = rx[r] + kw;
+          if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
+            v = a[(((rb[r] * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c];
+          }`
+      : // The output position that tap (kd, kh, kw) of input position i reached: o = (i + p - kd) / s when exact.
+        `
+          let sz = rz[r] - kd;
+          let sy = ry[r] - kh;
+          let sx = rx[r] - kw;
+          ${s === 1 ? '' : `if (sz % ${s} == 0 && sy % ${s} == 0 && sx % ${s} == 0) {`}
+          let z = sz / ${s};
+          let y = sy / ${s};
+          let x = sx / ${s};
+          if (sz >= 0 && z < uniforms.OD && sy >= 0 && y < uniforms.OH && sx >= 0 && x < uniforms.OW) {
+            v = a[(((rb[r] * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c];
+          }
+          ${s === 1 ? '' : '}'}`;
+    loadA = `
+      let kA = kt + aK;
+      let tap = kA / ${channels};
+      let c = kA - tap * ${channels};
+      ${tapDecode}
+      for (var r = 0; r < ${aPerThread}; r++) {
+        var v = 0.0;
+        if (rb[r] >= 0 && kA < kEnd) {${read}
+        }
+        As[aK * ${TM} + aRow + r * ${threads / TK}] = v;
       }`;
   }
+  // B(k, n): contiguous along n for the forward pass (W rows) and the weight gradient (dy rows); the input gradient
+  // reads W transposed within each tap: B(tap * COUT + co, ci) = W[tap, ci, co].
+  const bIndex =
+    pass === 'backwardData'
+      ? `let tapB = kB / uniforms.COUT; let coB = kB - tapB * uniforms.COUT; let bIndex = (tapB * uniforms.CIN + nB) * uniforms.COUT + coB;`
+      : `let bIndex = kB * uniforms.N + nB;`;
+  return `
+    var<workgroup> As: array<f32, ${TK * TM}>;
+    var<workgroup> Bs: array<f32, ${TK * tn}>;
+
+    fn main() {
+      let li = i32(localIndex);
+      let tx = i32(localId.x);
+      let ty = i32(localId.y);
+      let n0 = i32(workgroupId.x) * ${tn};
+      ${
+        pass === 'backwardWeights'
+          ? `let m0 = i32(workgroupId.y) * ${TM};
+      let chunk = i32(workgroupId.z);`
+          : // Row tiles beyond one dispatch dimension's limit continue along z (the paper input at batch 16 has 113,000).
+            `let m0 = (i32(workgroupId.z) * i32(numWorkgroups.y) + i32(workgroupId.y)) * ${TM};
+      let chunk = 0;`
+      }
+      let kBegin = chunk * uniforms.kChunk;
+      let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
+      let bN = li % ${tn};
+      let bK = li / ${tn};
+      ${prologue}
+      var acc: array<vec4<f32>, 4>;
+      // The trip count comes from uniforms alone: barriers need uniform control flow, and WGSL does not know that
+      // workgroupId is uniform within a workgroup. The last chunk's tiles past K load zeros.
+      for (var tile = 0; tile < uniforms.kChunk / ${TK}; tile++) {
+        let kt = kBegin + tile * ${TK};
+        ${loadA}
+        for (var r = 0; r < ${bPerThread}; r++) {
+          let kk = bK + r * ${threads / tn};
+          let kB = kt + kk;
+          let nB = n0 + bN;
+          var v = 0.0;
+          if (kB < kEnd && nB < uniforms.N) {
+            ${bIndex}
+            v = b[bIndex];
+          }
+          Bs[kk * ${tn} + bN] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0; kk < ${TK}; kk++) {
+          let av = vec4<f32>(As[kk * ${TM} + ty], As[kk * ${TM} + ty + ${TM / 4}], As[kk * ${TM} + ty + ${TM / 2}], As[kk * ${TM} + ty + ${(3 * TM) / 4}]);
+          let bv = vec4<f32>(Bs[kk * ${tn} + tx], Bs[kk * ${tn} + tx + ${tn / 4}], Bs[kk * ${tn} + tx + ${tn / 2}], Bs[kk * ${tn} + tx + ${(3 * tn) / 4}]);
+          acc[0] += av.x * bv;
+          acc[1] += av.y * bv;
+          acc[2] += av.z * bv;
+          acc[3] += av.w * bv;
+        }
+        workgroupBarrier();
+      }
+      let base = chunk * uniforms.M * uniforms.N;
+      for (var i = 0; i < 4; i++) {
+        let m = m0 + ty + i * ${TM / 4};
+        if (m < uniforms.M) {
+          for (var j = 0; j < 4; j++) {
+            let n = n0 + tx + j * ${tn / 4};
+            if (n < uniforms.N) {
+              result[base + m * uniforms.N + n] = acc[i][j];
+            }
+          }
+        }
+      }
+    }`;
 }
 
-/** The slice of tfjs-backend-webgpu's backend a kernel uses. */
-interface WebGpuBackend {
-  runWebGPUProgram(program: ConvGemmProgram, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: 'int32'; data: number[] }[]): tf.TensorInfo;
-}
-
-/** Kernel name of {@link ConvGemmProgram} in TensorFlow.js's registry (webgpu backend only). */
+/** Kernel name of the convolution passes in TensorFlow.js's registry (webgpu backend only). */
 export const CONV_GEMM_KERNEL = 'IchConv3dGemm';
 
 /** Registers the kernel for the webgpu backend; harmless when called again or when that backend never starts. */
@@ -276,10 +271,10 @@ export function registerConvGemmKernel(): void {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { pass, shape } = attrs as unknown as { pass: ConvPass; shape: number[] };
+      const { pass, shape, maxGrid } = attrs as unknown as { pass: ConvPass; shape: number[]; maxGrid: number };
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
-      const program = new ConvGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p });
-      return (backend as unknown as WebGpuBackend).runWebGPUProgram(program, [a, b], 'float32', program.uniformData.map((v) => ({ type: 'int32' as const, data: [v] })));
+      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid);
+      return runProgram(backend as unknown as WebGpuBackend, program, [a, b], UNIFORMS, uniforms);
     },
   });
 }
@@ -287,11 +282,12 @@ export function registerConvGemmKernel(): void {
 /**
  * Runs one pass on the webgpu backend. Operands: forward (x [B*D, H, W, Cin], w [k^3 Cin, Cout]) -> y
  * [B*OD*OH*OW, Cout]; backwardData (dy, w) -> dx [B*D*H*W, Cin]; backwardWeights (x, dy) -> dW [k^3 Cin, Cout]
- * (the chunks' partial sums added here).
+ * (the chunks' partial sums added here). `maxGrid` lowers the workgroups per grid dimension (tests of the layout
+ * that very large inputs need).
  */
-export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID): tf.Tensor2D {
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  const out = tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, { pass, shape: [bs, d, h, w, cin, cout, k, s, p] } as never) as tf.Tensor;
+  const out = tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid } as never) as tf.Tensor;
   if (out.rank === 2) return out as tf.Tensor2D;
   const summed = tf.sum(out, 0) as tf.Tensor2D;
   out.dispose();

@@ -65,3 +65,23 @@ export function runProgram(
     values.map((v, i) => ({ type: uniforms[i][1] === 'f32' ? 'float32' : 'int32', data: [v] })),
   );
 }
+
+/** Workgroups per grid dimension allowed by WebGPU (maxComputeWorkgroupsPerDimension's default). */
+export const MAX_GRID = 65535;
+
+/**
+ * The grid of a one-dimensional dispatch of `workgroups` workgroups, folded into a square when one dimension cannot
+ * hold it (tfjs refuses to fold programs whose layout is not flat, as ours are). Code finds its place with
+ * {@link flatWorkgroupIndex}; the last invocations of a folded grid fall past the end and must check it.
+ */
+export function elementwiseDispatch(workgroups: number, maxGrid = MAX_GRID): [number, number, number] {
+  if (workgroups <= maxGrid) return [Math.max(1, workgroups), 1, 1];
+  const side = Math.ceil(Math.sqrt(workgroups));
+  if (side > maxGrid) throw new Error(`dispatch expected at most ${maxGrid ** 2} workgroups, got ${workgroups}`);
+  return [side, side, 1];
+}
+
+/** WGSL: the flat invocation index in a grid from {@link elementwiseDispatch}, for workgroups of `groupSize` threads. */
+export function flatWorkgroupIndex(groupSize: number): string {
+  return `i32(((workgroupId.z * numWorkgroups.y + workgroupId.y) * numWorkgroups.x + workgroupId.x) * ${groupSize}u + localIndex)`;
+}
