@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
-import { batchNormEvalGpu, batchNormTrainingGpu } from './webgpu/batchnorm';
+import { batchNormEvalGpu, batchNormTrainingGpu, runningStatUpdateGpu } from './webgpu/batchnorm';
 import { webGpuKernelsActive } from './webgpu/kernels';
 
 /** Running statistics and affine parameters of one batch norm (PyTorch BatchNorm3d). */
@@ -62,6 +62,13 @@ export function batchNormRelu3d(a: Act3d, p: BatchNormParams, training: boolean,
 
 /** PyTorch's running-statistics update: running = (1 - momentum) * running + momentum * batch (momentum 0.1). */
 export function updateRunningStats(p: { runningMean: tf.Variable; runningVar: tf.Variable }, stats: BatchStats, momentum = 0.1): void {
+  if (webGpuKernelsActive()) {
+    tf.tidy(() => {
+      p.runningMean.assign(runningStatUpdateGpu(p.runningMean as tf.Tensor as tf.Tensor1D, stats.mean, momentum));
+      p.runningVar.assign(runningStatUpdateGpu(p.runningVar as tf.Tensor as tf.Tensor1D, stats.varUnbiased, momentum));
+    });
+    return;
+  }
   tf.tidy(() => {
     p.runningMean.assign(tf.add(tf.mul(p.runningMean, 1 - momentum), tf.mul(stats.mean, momentum)));
     p.runningVar.assign(tf.add(tf.mul(p.runningVar, 1 - momentum), tf.mul(stats.varUnbiased, momentum)));

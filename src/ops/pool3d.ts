@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, windowTable } from './im2col';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
+import { webGpuKernelsActive } from './webgpu/kernels';
+import { maxPool3dGpu, poolOutDims } from './webgpu/maxpool';
 
 /** Pooling by the native addon on the tensor's CPU memory, with its gradient (backend.ts decides when). */
 function nativePool(a: Act3d, kind: 'max' | 'avg', kernel: number, stride: number, padding: number, lib: NativeDnnl): Act3d {
@@ -27,12 +29,18 @@ function nativePool(a: Act3d, kind: 'max' | 'avg', kernel: number, stride: numbe
 
 /**
  * 3D max pooling (PyTorch MaxPool3d: padding counts as -infinity): the windows are gathered ([positions, k^3, C])
- * and reduced with max. With the native addon active, one loop each way keeps the first maximum (PyTorch's rule).
+ * and reduced with max. With the native addon or the WGSL kernels active, the first maximum of each window is found
+ * and only it gets the gradient (PyTorch's rule), without materialising the windows.
  */
 export function maxPool3d(a: Act3d, kernel: number, stride: 1 | 2, padding: number): Act3d {
   const lib = nativeKernels();
   if (lib) return nativePool(a, 'max', kernel, stride, padding, lib);
   const [b, d, h, w, c] = shape5(a);
+  if (webGpuKernelsActive()) {
+    const g = { b, d, h, w, c, k: kernel, s: stride, p: padding };
+    const [od, oh, ow] = poolOutDims(g);
+    return { x: tf.reshape(maxPool3dGpu(a.x, g), [b * od, oh, ow, c]) as tf.Tensor4D, batch: b, depth: od };
+  }
   const table = windowTable(b, [d, h, w], kernel, stride, padding);
   const [od, oh, ow] = table.outDims;
   const g = gatherWindows(tf.reshape(a.x, [b * d * h * w, c]) as tf.Tensor2D, table, -Infinity);

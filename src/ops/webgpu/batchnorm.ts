@@ -188,7 +188,27 @@ function inputGradientProgram(relu: boolean, m: number, c: number) {
   });
 }
 
+/** running (1 - momentum) + batch momentum, one dispatch instead of three (the running-statistics update). */
+function runningUpdateProgram(c: number) {
+  return wgslProgram({
+    key: 'ichBnRunningUpdate',
+    inputs: ['running', 'batch'],
+    uniforms: [['C', 'i32'], ['keep', 'f32'], ['momentum', 'f32']],
+    outputShape: [1, c],
+    dispatch: elementwiseDispatch(Math.ceil(c / ELEMENTWISE_GROUP)),
+    workgroupSize: [ELEMENTWISE_GROUP, 1, 1],
+    code: `
+      fn main() {
+        let i = ${FLAT_INDEX};
+        if (i < uniforms.C) {
+          result[i] = running[i] * uniforms.keep + batch[i] * uniforms.momentum;
+        }
+      }`,
+  });
+}
+
 export const BN_STATS_KERNEL = 'IchBatchNormStats';
+export const BN_RUNNING_UPDATE_KERNEL = 'IchBatchNormRunningUpdate';
 export const BN_APPLY_KERNEL = 'IchBatchNormApply';
 export const BN_GRAD_SUMS_KERNEL = 'IchBatchNormGradSums';
 export const BN_INPUT_GRAD_KERNEL = 'IchBatchNormInputGrad';
@@ -230,6 +250,17 @@ export function registerBatchNormKernels(): void {
     const out = runProgram(backend, applyProgram(relu, m, c), [x, stats, gamma, beta], REDUCE_UNIFORMS, [m, c, 0, eps]);
     return { ...out, shape: x.shape };
   });
+  tf.registerKernel({
+    kernelName: BN_RUNNING_UPDATE_KERNEL,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { running, batch } = inputs as Record<string, tf.TensorInfo>;
+      const { momentum } = attrs as unknown as { momentum: number };
+      const c = running.shape[0];
+      const out = runProgram(backend as unknown as WebGpuBackend, runningUpdateProgram(c), [running, batch], [['C', 'i32'], ['keep', 'f32'], ['momentum', 'f32']], [c, 1 - momentum, momentum]);
+      return { ...out, shape: running.shape };
+    },
+  });
   register(BN_GRAD_SUMS_KERNEL, ({ dy, x, stats, gamma, beta }, backend, { relu, eps }) =>
     reduceInTwo(backend, 'grad', relu, eps, [dy, x, stats, gamma, beta], x),
   );
@@ -270,6 +301,11 @@ export function batchNormTrainingGpu(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.
   });
   const y = f(x, gamma, beta) as tf.Tensor;
   return { y, stats: stats! };
+}
+
+/** The new running statistic (1 - momentum) running + momentum batch ([C]) on the webgpu backend. */
+export function runningStatUpdateGpu(running: tf.Tensor1D, batch: tf.Tensor1D, momentum: number): tf.Tensor1D {
+  return tf.engine().runKernel(BN_RUNNING_UPDATE_KERNEL, { running, batch }, { momentum } as never) as tf.Tensor1D;
 }
 
 /**

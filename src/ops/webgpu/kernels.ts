@@ -1,12 +1,13 @@
 import { registerAdamKernels } from './adamw';
 import { registerBatchNormKernels } from './batchnorm';
 import { registerConvGemmKernel } from './conv3d-gemm';
+import { registerMaxPoolKernels } from './maxpool';
 
 let active = false;
 
 /**
- * Switches the project's own WebGPU kernels (WGSL: implicit-GEMM conv3d passes, fused batch norm +
- * ReLU, fused AdamW) on or off
+ * Switches the project's own WebGPU kernels (WGSL: implicit-GEMM conv3d passes, max pooling, fused
+ * batch norm + ReLU, fused AdamW) on or off
  * for the ops in src/ops;
  * off, the ops use their TensorFlow.js formulation (27 shifted matMuls per 3x3x3 convolution and their gradients).
  * Called by backend.ts only, and only with the webgpu backend active. Returns a description for the backend report.
@@ -16,9 +17,10 @@ export function useWebGpuKernels(on: boolean): string | null {
     registerConvGemmKernel();
     registerBatchNormKernels();
     registerAdamKernels();
+    registerMaxPoolKernels();
   }
   active = on;
-  return on ? 'WGSL kernels: implicit-GEMM conv3d, fused batch norm + ReLU, fused AdamW' : null;
+  return on ? 'WGSL kernels: implicit-GEMM conv3d, max pooling, fused batch norm + ReLU, fused AdamW' : null;
 }
 
 /** Whether the ops use the project's WebGPU kernels now. */

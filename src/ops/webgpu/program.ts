@@ -19,7 +19,7 @@ export interface WgslProgram {
 
 /** The slice of tfjs-backend-webgpu's backend the kernels use. */
 export interface WebGpuBackend {
-  runWebGPUProgram(program: WgslProgram, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: 'int32' | 'float32'; data: number[] }[]): tf.TensorInfo;
+  runWebGPUProgram(program: WgslProgram, inputs: tf.TensorInfo[], dtype: 'float32' | 'int32', uniforms: { type: 'int32' | 'float32'; data: number[] }[]): tf.TensorInfo;
   disposeData(dataId: tf.DataId): boolean;
 }
 
@@ -49,19 +49,20 @@ export function wgslProgram(parts: {
   };
 }
 
-/** Runs a program on the webgpu backend with its uniform values (types as declared). */
+/** Runs a program on the webgpu backend with its uniform values (types as declared); the output is float32 unless told. */
 export function runProgram(
   backend: WebGpuBackend,
   program: WgslProgram,
   inputs: tf.TensorInfo[],
   uniforms: [string, 'i32' | 'f32'][],
   values: number[],
+  dtype: 'float32' | 'int32' = 'float32',
 ): tf.TensorInfo {
   if (values.length !== uniforms.length) throw new Error(`${program.shaderKey} expected ${uniforms.length} uniform values, got ${values.length}`);
   return backend.runWebGPUProgram(
     program,
     inputs,
-    'float32',
+    dtype,
     values.map((v, i) => ({ type: uniforms[i][1] === 'f32' ? 'float32' : 'int32', data: [v] })),
   );
 }
