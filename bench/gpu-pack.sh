@@ -14,9 +14,11 @@ export ICH_RECORD_MODULES="$PWD/$list"
 # NODE_OPTIONS so that child processes (mocha re-spawns itself) record too
 rec=(env NODE_OPTIONS="--require $PWD/bench/record-modules.cjs" node)
 echo "gpu-pack: recording the modules of the webgpu checks and the benchmark (software Vulkan, small sizes)"
-ICH_TEST_BACKENDS=cpu,webgpu "${rec[@]}" node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \
-  dist/test/ops/ops.test.js dist/test/models/models.test.js dist/test/explain/saliency.test.js >/dev/null
+ICH_TEST_BACKENDS=cpu,webgpu,webgpu+wgsl "${rec[@]}" node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \
+  dist/test/ops/ops.test.js dist/test/ops/webgpu/*.test.js dist/test/models/models.test.js dist/test/train/optim.test.js \
+  dist/test/explain/saliency.test.js >/dev/null
 ICH_BACKEND=webgpu "${rec[@]}" bin/ich.js bench train --shape 32,64,64 --batch 2 --steps 1 --torch-device cpu --json >/dev/null 2>&1 || true
+ICH_BACKEND=webgpu "${rec[@]}" bin/ich.js bench profile --shape 32,32,32 --json >/dev/null 2>&1 || true
 {
   sort -u "$list" | sed "s#^$PWD/##"
   # every package touched: small ones whole (lazy requires), large ones (tfjs, webgpu) by the files loaded plus

@@ -2,11 +2,14 @@
 # Checks and times the WebGPU route on a machine with an NVIDIA GPU (issue 7). Runs from the repository root, with
 # Node and node_modules if present, else with what bench/gpu-pack.sh put in .gpu-carry/ (carry `.gpu-carry` and
 # `dist`). Steps: Node and the Vulkan loader; the GPU, driver and adapter; the webgpu correctness tests (ops against
-# the cpu backend, saliency and the model against PyTorch fixtures); then DenseNet-121 3D training at the paper input
-# on webgpu beside PyTorch fp32 and TF32 on the same GPU, largest batch first. One JSON line per configuration goes
-# to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to bench/results/tmp).
+# the cpu backend, saliency and the model against PyTorch fixtures, with the tfjs formulation and with the project's
+# WGSL kernels); DenseNet-121 3D training at the paper input on webgpu (WGSL kernels) beside PyTorch fp32 and TF32 on
+# the same GPU, largest batch first; the same at a smaller input with the tfjs formulation (ICH_NATIVE=0) and with
+# the kernels, for the gain; last, a timed kernel profile of one step. One JSON line per configuration goes to stdout
+# and to $OUT/gpu-bench.jsonl (OUT defaults to bench/results/tmp); the profile to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
-#   ICH_GPU_TORCH_DEVICE (default cuda)  ICH_TORCH_PYTHON (default python3)
+#   ICH_GPU_SMALL_SHAPE (default 40,128,128, batch 2)  ICH_GPU_TORCH_DEVICE (default cuda)
+#   ICH_TORCH_PYTHON (default python3)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/results/tmp}"
@@ -39,21 +42,39 @@ adapter="$(node -e "const {create}=require('webgpu');create([]).requestAdapter()
 log "WebGPU adapter: ${adapter:-none}"
 [ -n "$adapter" ] && [ "$adapter" != none ] || { log "no WebGPU adapter"; exit 1; }
 
-# 3. Correctness on webgpu (the compute core's tests, narrowed to cpu + webgpu)
-ICH_TEST_BACKENDS=cpu,webgpu node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \
-  dist/test/ops/ops.test.js dist/test/models/models.test.js dist/test/explain/saliency.test.js 2>&1 | tail -15 | tee "$OUT/gpu-tests.txt" >&2
+# 3. Correctness on webgpu (the compute core's tests, narrowed to cpu, webgpu and webgpu+wgsl)
+ICH_TEST_BACKENDS=cpu,webgpu,webgpu+wgsl node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \
+  dist/test/ops/ops.test.js dist/test/ops/webgpu/*.test.js dist/test/models/models.test.js dist/test/train/optim.test.js \
+  dist/test/explain/saliency.test.js 2>&1 | tail -15 | tee "$OUT/gpu-tests.txt" >&2
 tests=${PIPESTATUS[0]}
 log "webgpu tests: exit $tests"
 
 # 4. Speed: webgpu beside PyTorch fp32 and TF32 on the same GPU, largest batch that fits first
-shape="${ICH_GPU_SHAPE:-40,301,301}"
 export ICH_TORCH_PYTHON="${ICH_TORCH_PYTHON:-python3}"
-for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
-  if ICH_BACKEND=webgpu node bin/ich.js bench train --shape "$shape" --batch "$batch" --steps "${ICH_GPU_STEPS:-2}" \
-      --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32,tf32 --json > "$OUT/gpu-bench.part" 2> "$OUT/gpu-bench.err"; then
+bench() { # shape batch precisions [env...]: one `ich bench train` run, JSON lines tagged with the GPU; fails when it fails
+  local shape="$1" batch="$2" precisions="$3"; shift 3
+  if env "$@" ICH_BACKEND=webgpu node bin/ich.js bench train --shape "$shape" --batch "$batch" --steps "${ICH_GPU_STEPS:-2}" \
+      --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions "$precisions" --json > "$OUT/gpu-bench.part" 2> "$OUT/gpu-bench.err"; then
     sed "s/}\$/,\"gpu\":\"${gpu//\//_}\",\"webgpuTests\":$tests}/" "$OUT/gpu-bench.part" | tee -a "$OUT/gpu-bench.jsonl"
-    exit "$tests"
+    return 0
   fi
-  log "batch $batch failed: $(grep -v '^Warning' "$OUT/gpu-bench.err" | tail -1)"
+  log "$shape batch $batch ($*) failed: $(grep -v '^Warning' "$OUT/gpu-bench.err" | tail -1)"
+  return 1
+}
+status=1
+for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
+  if bench "${ICH_GPU_SHAPE:-40,301,301}" "$batch" fp32,tf32 ICH_NATIVE=1; then status=$tests; break; fi
 done
-exit 1
+
+# 5. The gain of the WGSL kernels over the tfjs formulation at a smaller input (performance.md: 7,621 ms per step)
+small="${ICH_GPU_SMALL_SHAPE:-40,128,128}"
+bench "$small" 2 fp32 ICH_NATIVE=1 || true
+ICH_GPU_STEPS=1 bench "$small" 2 fp32 ICH_NATIVE=0 || true
+
+# 6. Where the time goes: kernel times (timestamp queries) of one step at the smaller input
+if timeout 180 env ICH_BACKEND=webgpu node bin/ich.js bench profile --shape "$small" --batch 2 --timed --json > "$OUT/gpu-profile.json" 2> "$OUT/gpu-profile.err"; then
+  log "profile: $(head -c 300 "$OUT/gpu-profile.json")"
+else
+  log "profile failed: $(grep -v '^Warning' "$OUT/gpu-profile.err" | tail -1)"
+fi
+exit "$status"

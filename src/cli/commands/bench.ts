@@ -55,7 +55,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       backend: report.backend,
       adapter: report.package,
       native: report.native,
-      nativeThreadsPerWorker: report.native ? threadsPerWorker(workers) : null,
+      nativeThreadsPerWorker: report.native && cpuBackend ? threadsPerWorker(workers) : null,
       shape,
       batch,
       workers,

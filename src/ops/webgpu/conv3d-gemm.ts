@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
+import { elementwiseDispatch, flatWorkgroupIndex, MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
 
 /**
  * One pass of a 3D convolution on NDHWC activations as a single WebGPU dispatch: an implicit GEMM whose operand
@@ -72,6 +72,7 @@ const UNIFORMS: [string, 'i32' | 'f32'][] = ['M', 'N', 'K', 'kChunk', 'B', 'D', 
  */
 export function convGemmProgram(pass: ConvPass, shape: ConvShape, maxGrid = MAX_GRID): { program: WgslProgram; uniforms: number[] } {
   const { m, n, k } = gemmDims(pass, shape);
+  if (pass === 'backwardData' && n <= NARROW_INPUT_GRADIENT) return narrowInputGradient(shape, maxGrid);
   const chunks = reductionChunks(pass, shape);
   const tn = tileColumns(n);
   const kChunk = Math.ceil(k / chunks / TK) * TK;
@@ -91,6 +92,73 @@ export function convGemmProgram(pass: ConvPass, shape: ConvShape, maxGrid = MAX_
     code: convGemmCode(pass, shape, tn),
   });
   return { program, uniforms: [m, n, k, kChunk, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
+}
+
+/**
+ * Input channels up to which the input gradient is computed directly rather than as a GEMM: with one channel (the
+ * stem's image) a GEMM tile would waste 31 of its 32 columns, and at stride 2 seven of eight taps read zeros
+ * (measured on software Vulkan: 26 s for the stem at 32^3, batch 2). Saliency maps need this gradient.
+ */
+const NARROW_INPUT_GRADIENT = 4;
+const NARROW_GROUP = 64;
+
+/**
+ * The input gradient for few input channels: one invocation per input element, looping over only the taps whose
+ * stride parity reaches an output (ceil(k / s)^3 of k^3) and over the output channels.
+ */
+function narrowInputGradient(shape: ConvShape, maxGrid: number): { program: WgslProgram; uniforms: number[] } {
+  const { m, n, k } = gemmDims('backwardData', shape);
+  const { k: ks, s, p } = shape;
+  const [od, oh, ow] = convOutDims(shape);
+  const span = Math.ceil(ks / s);
+  const program = wgslProgram({
+    key: `ichConvNarrowInputGrad_k${ks}s${s}p${p}`,
+    inputs: ['a', 'b'],
+    uniforms: UNIFORMS,
+    outputShape: [m, n],
+    dispatch: elementwiseDispatch(Math.ceil((m * n) / NARROW_GROUP), maxGrid),
+    workgroupSize: [NARROW_GROUP, 1, 1],
+    code: `
+      fn main() {
+        let i = ${flatWorkgroupIndex(NARROW_GROUP)};
+        if (i < uniforms.M * uniforms.N) {
+          let ci = i % uniforms.N;
+          let pos = i / uniforms.N;
+          let ix = pos % uniforms.W;
+          let t1 = pos / uniforms.W;
+          let iy = t1 % uniforms.H;
+          let t2 = t1 / uniforms.H;
+          let iz = t2 % uniforms.D;
+          let bb = t2 / uniforms.D;
+          var acc = 0.0;
+          for (var jd = 0; jd < ${span}; jd++) {
+            let kd = (iz + ${p}) % ${s} + jd * ${s};
+            let z = (iz + ${p} - kd) / ${s};
+            if (kd < ${ks} && iz + ${p} - kd >= 0 && z < uniforms.OD) {
+              for (var jh = 0; jh < ${span}; jh++) {
+                let kh = (iy + ${p}) % ${s} + jh * ${s};
+                let y = (iy + ${p} - kh) / ${s};
+                if (kh < ${ks} && iy + ${p} - kh >= 0 && y < uniforms.OH) {
+                  for (var jw = 0; jw < ${span}; jw++) {
+                    let kw = (ix + ${p}) % ${s} + jw * ${s};
+                    let x = (ix + ${p} - kw) / ${s};
+                    if (kw < ${ks} && ix + ${p} - kw >= 0 && x < uniforms.OW) {
+                      let o = (((bb * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT;
+                      let wRow = (((kd * ${ks} + kh) * ${ks} + kw) * uniforms.CIN + ci) * uniforms.COUT;
+                      for (var co = 0; co < uniforms.COUT; co++) {
+                        acc += a[o + co] * b[wRow + co];
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+          result[i] = acc;
+        }
+      }`,
+  });
+  return { program, uniforms: [m, n, k, k, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
 }
 
 /** WGSL of one pass: tiles of A (read through the convolution's index map) and B in workgroup memory, 4 x 4 outputs per thread. */
@@ -273,23 +341,57 @@ export function registerConvGemmKernel(): void {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const { pass, shape, maxGrid } = attrs as unknown as { pass: ConvPass; shape: number[]; maxGrid: number };
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
+      const gpu = backend as unknown as WebGpuBackend;
       const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid);
-      return runProgram(backend as unknown as WebGpuBackend, program, [a, b], UNIFORMS, uniforms);
+      const out = runProgram(gpu, program, [a, b], UNIFORMS, uniforms);
+      if (out.shape.length === 2) return out;
+      const [chunks, m, n] = out.shape;
+      const summed = runProgram(gpu, chunkSumProgram(m * n), [out], CHUNK_SUM_UNIFORMS, [m * n, chunks]);
+      gpu.disposeData(out.dataId);
+      return { ...summed, shape: [m, n] };
     },
+  });
+}
+
+const CHUNK_SUM_UNIFORMS: [string, 'i32' | 'f32'][] = [
+  ['size', 'i32'],
+  ['chunks', 'i32'],
+];
+const SUM_GROUP = 256;
+
+/**
+ * The weight gradient's chunks added in a fixed order, one invocation per output ([chunks, size] -> [1, size]);
+ * tfjs's sum over the outer axis transposes first (measured: ~1 s of a 5 s step on software Vulkan for the stem).
+ */
+function chunkSumProgram(size: number): WgslProgram {
+  return wgslProgram({
+    key: 'ichConvChunkSum',
+    inputs: ['partial'],
+    uniforms: CHUNK_SUM_UNIFORMS,
+    outputShape: [1, size],
+    dispatch: elementwiseDispatch(Math.ceil(size / SUM_GROUP)),
+    workgroupSize: [SUM_GROUP, 1, 1],
+    code: `
+      fn main() {
+        let i = ${flatWorkgroupIndex(SUM_GROUP)};
+        if (i < uniforms.size) {
+          var acc = 0.0;
+          for (var c = 0; c < uniforms.chunks; c++) {
+            acc += partial[c * uniforms.size + i];
+          }
+          result[i] = acc;
+        }
+      }`,
   });
 }
 
 /**
  * Runs one pass on the webgpu backend. Operands: forward (x [B*D, H, W, Cin], w [k^3 Cin, Cout]) -> y
  * [B*OD*OH*OW, Cout]; backwardData (dy, w) -> dx [B*D*H*W, Cin]; backwardWeights (x, dy) -> dW [k^3 Cin, Cout]
- * (the chunks' partial sums added here). `maxGrid` lowers the workgroups per grid dimension (tests of the layout
+ * (the chunks' partial sums added by a second program). `maxGrid` lowers the workgroups per grid dimension (tests of the layout
  * that very large inputs need).
  */
 export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID): tf.Tensor2D {
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  const out = tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid } as never) as tf.Tensor;
-  if (out.rank === 2) return out as tf.Tensor2D;
-  const summed = tf.sum(out, 0) as tf.Tensor2D;
-  out.dispose();
-  return summed;
+  return tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid } as never) as tf.Tensor2D;
 }
