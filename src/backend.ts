@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs';
 import * as os from 'node:os';
 import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
+import { useTfKernels } from './ops/tf-kernels';
 import { useWebGpuKernels } from './ops/webgpu/kernels';
 
 // Silences the cpu backend's console banner about tfjs-node (this module reports the backend itself).
@@ -46,6 +47,11 @@ export interface BackendOptions {
   threads?: number;
   /** Use the project's own kernels: the oneDNN addon when built, the WGSL programs on webgpu (default: true unless ICH_NATIVE=0). */
   native?: boolean;
+  /**
+   * Run the 3D convolutions and poolings through the backend's own rank-5 kernels (tf.conv3d and friends): the
+   * default on the tensorflow backend (native there); elsewhere only to check that formulation on cpu (tests).
+   */
+  tfKernels?: boolean;
 }
 
 const NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -143,13 +149,18 @@ export async function initBackend(requested: string | undefined = process.env.IC
 }
 
 /**
- * The project's own kernels for the active backend: oneDNN convolutions (native addon) with the backends whose
+ * The kernels behind the 3D ops for the active backend: oneDNN convolutions (native addon) with the backends whose
  * tensors live in CPU memory (cpu, wasm: reading a tensor there is a copy, not a GPU download), WGSL programs with
- * webgpu. tfjs-node has its own native conv3d.
+ * webgpu, and TensorFlow's own rank-5 conv3d and pooling with tfjs-node (the tensorflow backend).
  */
 function chooseNative(name: BackendName, options: BackendOptions): { native: string | null; nativeSkipped?: string } {
   useNativeKernels(null);
   useWebGpuKernels(false);
+  useTfKernels(false);
+  if (options.tfKernels ?? name === 'tensorflow') {
+    if (name === 'wasm' || name === 'webgpu') throw new Error(`tfKernels expected the tensorflow or cpu backend, got ${name} (its rank-5 conv3d is wrong or does not compile)`);
+    return { native: useTfKernels(true) };
+  }
   const wanted = options.native ?? process.env.ICH_NATIVE !== '0';
   if (!wanted) return { native: null, nativeSkipped: 'disabled (ICH_NATIVE=0)' };
   if (name === 'webgpu') return { native: useWebGpuKernels(true) };

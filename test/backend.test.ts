@@ -42,12 +42,19 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
     if (!WEBGPU.ok) this.skip(); // no adapter: scripts/setup-webgpu.sh installs software Vulkan
     const r = await initBackend('webgpu');
     assert.equal(r.backend, 'webgpu');
-    assert.equal(r.native, null, 'the oneDNN kernels stay with the CPU backends');
+    assert.match(r.native ?? '', /^WGSL kernels: implicit-GEMM conv3d/, 'the oneDNN kernels stay with the CPU backends; webgpu has its own');
+    assert.equal((await initBackend('webgpu', { native: false })).native, null);
     assert.match(r.package, /^@tensorflow\/tfjs-backend-webgpu on /);
     if (/llvmpipe/.test(r.package)) {
       assert.equal(r.gpu, false);
       assert.ok(r.warnings.some((w) => /software adapter/.test(w)));
     }
+  });
+
+  it("uses the backend's rank-5 kernels only where they are correct: tensorflow by default, cpu when asked", async () => {
+    const r = await initBackend('cpu', { tfKernels: true });
+    assert.equal(r.native, "the backend's rank-5 conv3d and pooling kernels");
+    await assert.rejects(initBackend('wasm', { tfKernels: true }), /tfKernels expected the tensorflow or cpu backend, got wasm \(its rank-5 conv3d is wrong or does not compile\)/);
   });
 
   it("explains the wasm heap running out instead of passing on an opaque 'Aborted()'", () => {

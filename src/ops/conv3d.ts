@@ -3,6 +3,7 @@ import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable } from './im2col';
 import { matMul } from './matmul';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
+import { conv3dTf, tfKernelsActive } from './tf-kernels';
 import { convGemm, ConvShape, convOutDims } from './webgpu/conv3d-gemm';
 import { webGpuKernelsActive } from './webgpu/kernels';
 
@@ -189,7 +190,8 @@ function webGpuConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d {
  * 3D convolution without bias, PyTorch semantics (cross-correlation, zero padding), at rank <= 4:
  * the windows are gathered into an im2col matrix [positions, k^3 * Cin] and multiplied by the weight in one matMul
  * (recomputed in the backward pass); 1 x 1 x 1 kernels are a single matMul. With the oneDNN addon active (backend.ts),
- * every convolution is one native call instead; with the WGSL kernels active (webgpu), one GPU dispatch. Gradients are gathers and untransposed
+ * every convolution is one native call instead; with the WGSL kernels active (webgpu), one GPU dispatch; on the
+ * tensorflow backend (tfjs-node), TensorFlow's own conv3d. Gradients are gathers and untransposed
  * matMuls, which every backend has (wasm lacks Conv2DBackpropFilter and its conv3d input gradient is wrong: neither is used).
  * @param weight [k^3 * Cin, Cout], rows ordered (kd, kh, kw, cin) = TF's [kD, kH, kW, Cin, Cout] flattened.
  */
@@ -205,6 +207,7 @@ export function conv3d(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d 
   const lib = nativeKernels();
   if (lib) return nativeConv(a, weight, g, lib);
   if (webGpuKernelsActive()) return webGpuConv(a, weight, g);
+  if (tfKernelsActive()) return conv3dTf(a, weight, k, s, p);
   const x2 = tf.reshape(a.x, [b * d * h * w, cin]) as tf.Tensor2D;
   if (k === 1 && s === 1 && p === 0) {
     return withTensor(a, tf.reshape(matMul(x2, weight), [b * d, h, w, cout]) as tf.Tensor4D);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, windowTable } from './im2col';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
+import { avgPool3dTf, maxPool3dTf, tfKernelsActive } from './tf-kernels';
 import { webGpuKernelsActive } from './webgpu/kernels';
 import { maxPool3dGpu, poolOutDims } from './webgpu/maxpool';
 
@@ -35,6 +36,7 @@ function nativePool(a: Act3d, kind: 'max' | 'avg', kernel: number, stride: numbe
 export function maxPool3d(a: Act3d, kernel: number, stride: 1 | 2, padding: number): Act3d {
   const lib = nativeKernels();
   if (lib) return nativePool(a, 'max', kernel, stride, padding, lib);
+  if (tfKernelsActive()) return maxPool3dTf(a, kernel, stride, padding);
   const [b, d, h, w, c] = shape5(a);
   if (webGpuKernelsActive()) {
     const g = { b, d, h, w, c, k: kernel, s: stride, p: padding };
@@ -52,6 +54,7 @@ export function maxPool3d(a: Act3d, kernel: number, stride: 1 | 2, padding: numb
 export function avgPool3d(a: Act3d, kernel: 2): Act3d {
   const lib = nativeKernels();
   if (lib) return nativePool(a, 'avg', kernel, kernel, 0, lib);
+  if (tfKernelsActive()) return avgPool3dTf(a, kernel);
   const [b, d, h, w, c] = shape5(a);
   const table = windowTable(b, [d, h, w], kernel, kernel, 0);
   const [od, oh, ow] = table.outDims;

@@ -30,11 +30,12 @@ export const WEBGPU = probeWebgpu();
 if (!WEBGPU.ok) process.stderr.write(`webgpu tests skipped: ${WEBGPU.reason}\n`);
 
 /**
- * Backends every op, model and training test runs on: the TypeScript ops on cpu and wasm, the oneDNN addon's kernels
- * under wasm (`wasm+onednn`) when it is built, and when an adapter exists the TypeScript ops on webgpu and the
- * project's WGSL kernels (`webgpu+wgsl`, what `ICH_BACKEND=webgpu` uses by default).
+ * Backends every op, model and training test runs on: the TypeScript ops on cpu and wasm, the backend's own rank-5
+ * conv3d and pooling kernels on cpu (`cpu+tfops`: the formulation the tensorflow backend, tfjs-node, uses natively),
+ * the oneDNN addon's kernels under wasm (`wasm+onednn`) when it is built, and when an adapter exists the TypeScript
+ * ops on webgpu and the project's WGSL kernels (`webgpu+wgsl`, what `ICH_BACKEND=webgpu` uses by default).
  */
-const AVAILABLE: string[] = ['cpu', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(WEBGPU.ok ? ['webgpu', 'webgpu+wgsl'] : [])];
+const AVAILABLE: string[] = ['cpu', 'cpu+tfops', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(WEBGPU.ok ? ['webgpu', 'webgpu+wgsl'] : [])];
 /** ICH_TEST_BACKENDS=cpu,webgpu narrows the list (bench/gpu.sh checks a GPU that way); unknown names are an error. */
 const WANTED = process.env.ICH_TEST_BACKENDS?.split(',').map((b) => b.trim()).filter(Boolean);
 for (const b of WANTED ?? []) if (!AVAILABLE.includes(b)) throw new Error(`ICH_TEST_BACKENDS expected some of ${AVAILABLE.join(', ')}, got "${b}"`);
@@ -42,12 +43,12 @@ export const TEST_BACKENDS: string[] = WANTED ?? AVAILABLE;
 
 /**
  * Runs `fn` with `backend` active ("name", or "name+onednn" / "webgpu+wgsl" for the project's own kernels, oneDNN
- * with `threads` OpenMP threads), restoring the previous one.
+ * with `threads` OpenMP threads, or "cpu+tfops" for the backend's rank-5 kernels), restoring the previous one.
  */
 export async function onBackend<T>(backend: string, fn: () => T | Promise<T>, threads = 2): Promise<T> {
   const before = tf.getBackend();
   const [name, kernels] = backend.split('+');
-  await initBackend(name, { native: kernels === 'onednn' || kernels === 'wgsl', threads });
+  await initBackend(name, { native: kernels === 'onednn' || kernels === 'wgsl', tfKernels: kernels === 'tfops', threads });
   try {
     return await fn();
   } finally {
