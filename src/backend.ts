@@ -56,6 +56,7 @@ export interface BackendOptions {
 
 const NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 let current: BackendReport | null = null;
+const warned = new Set<string>();
 
 /** Loads a package by name; null when it is not installed or fails to load (optional dependencies). */
 function tryRequire(name: string): { ok: true; module: unknown } | { ok: false; reason: string } {
@@ -122,7 +123,7 @@ async function activate(name: BackendName): Promise<{ pkg: string; gpu: boolean;
 
 /**
  * Chooses and initialises the backend: `requested`, else `ICH_BACKEND`, else automatic (tfjs-node-gpu, tfjs-node,
- * wasm, cpu in that order, each tried only when its package loads). Warnings are also written to stderr.
+ * wasm, cpu in that order, each tried only when its package loads). Warnings are also written to stderr (each once).
  * @throws when a backend is named explicitly and cannot start, with the reason.
  */
 export async function initBackend(requested: string | undefined = process.env.ICH_BACKEND, options: BackendOptions = {}): Promise<BackendReport> {
@@ -138,7 +139,11 @@ export async function initBackend(requested: string | undefined = process.env.IC
       await tf.ready();
       const native = chooseNative(name, options);
       current = { backend: name, requested: want as BackendName | 'auto', package: pkg, tfjsVersion: tf.version_core, gpu, warnings, skipped, ...native };
-      for (const w of warnings) process.stderr.write(`${w}\n`);
+      // Once per process: tests and notebooks switch backends many times.
+      for (const w of warnings.filter((w) => !warned.has(w))) {
+        warned.add(w);
+        process.stderr.write(`${w}\n`);
+      }
       return current;
     } catch (err) {
       if (want !== 'auto') throw err;

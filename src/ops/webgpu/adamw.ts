@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, flatWorkgroupIndex, runProgram, WebGpuBackend, wgslProgram } from './program';
+import { elementwiseProgram, runProgram, WebGpuBackend } from './program';
 
 /**
  * One AdamW (or Adam with L2 decay) step per parameter tensor as two WebGPU dispatches of our own instead of ~17
@@ -37,8 +37,6 @@ const UNIFORMS: [string, 'i32' | 'f32'][] = [
   ['stepSize', 'f32'],
   ['bias2Sqrt', 'f32'],
 ];
-const GROUP = 256;
-const FLAT_INDEX = flatWorkgroupIndex(GROUP);
 
 /** Rows of the packed moments: m, v and with AMSGrad the running maximum of v. */
 export function momentRows(amsgrad: boolean): number {
@@ -47,46 +45,36 @@ export function momentRows(amsgrad: boolean): number {
 
 function momentsProgram(n: number, c: AdamStepConstants) {
   const rows = momentRows(c.amsgrad);
-  return wgslProgram({
+  return elementwiseProgram({
     key: `ichAdamMoments_${c.amsgrad ? 'ams' : 'plain'}_${c.decoupled ? 'decoupled' : 'l2'}`,
     inputs: ['param', 'grad', 'moments'],
     uniforms: UNIFORMS,
     outputShape: [rows, n],
-    dispatch: elementwiseDispatch(Math.ceil(n / GROUP)),
-    workgroupSize: [GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${FLAT_INDEX};
-        if (i < uniforms.n) {
-          ${c.decoupled ? '_ = param[0];\n          let g = grad[i];' : 'let g = grad[i] + param[i] * uniforms.weightDecay;'}
+    count: n,
+    bound: 'uniforms.n',
+    // AdamW does not read the parameter here, but its binding must stay (tfjs binds every input to a layout built
+    // from the shader, which drops unused bindings).
+    body: `${c.decoupled ? '_ = param[0];\n          let g = grad[i];' : 'let g = grad[i] + param[i] * uniforms.weightDecay;'}
           let m = moments[i] * uniforms.beta1 + g * uniforms.oneMinusBeta1;
           let v = moments[uniforms.n + i] * uniforms.beta2 + (g * g) * uniforms.oneMinusBeta2;
           result[i] = m;
           result[uniforms.n + i] = v;
-          ${c.amsgrad ? 'result[2 * uniforms.n + i] = max(moments[2 * uniforms.n + i], v);' : ''}
-        }
-      }`,
+          ${c.amsgrad ? 'result[2 * uniforms.n + i] = max(moments[2 * uniforms.n + i], v);' : ''}`,
   });
 }
 
 function paramProgram(n: number, c: AdamStepConstants) {
   const second = c.amsgrad ? 'moments[2 * uniforms.n + i]' : 'moments[uniforms.n + i]';
-  return wgslProgram({
+  return elementwiseProgram({
     key: `ichAdamParam_${c.amsgrad ? 'ams' : 'plain'}_${c.decoupled ? 'decoupled' : 'l2'}`,
     inputs: ['param', 'moments'],
     uniforms: UNIFORMS,
     outputShape: [1, n],
-    dispatch: elementwiseDispatch(Math.ceil(n / GROUP)),
-    workgroupSize: [GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${FLAT_INDEX};
-        if (i < uniforms.n) {
-          let p = ${c.decoupled ? 'param[i] * uniforms.decay' : 'param[i]'};
+    count: n,
+    bound: 'uniforms.n',
+    body: `let p = ${c.decoupled ? 'param[i] * uniforms.decay' : 'param[i]'};
           let denom = sqrt(${second}) / uniforms.bias2Sqrt + uniforms.eps;
-          result[i] = p - (moments[i] / denom) * uniforms.stepSize;
-        }
-      }`,
+          result[i] = p - (moments[i] / denom) * uniforms.stepSize;`,
   });
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, flatWorkgroupIndex, runProgram, WebGpuBackend, wgslProgram } from './program';
+import { elementwiseProgram, runProgram, WebGpuBackend, wgslProgram } from './program';
 
 /**
  * Batch normalisation with an optional ReLU as WebGPU programs of our own, on activations viewed as [M rows, C
@@ -15,7 +15,6 @@ const ROW_THREADS = 4;
 /** Partial-sum workgroups aimed for (enough to fill a large GPU) and the fewest rows worth a chunk. */
 const TARGET_WORKGROUPS = 1024;
 const MIN_ROWS_PER_CHUNK = 64;
-const ELEMENTWISE_GROUP = 256;
 
 /** Chunks the rows are split into for the partial sums, and rows per chunk. */
 export function rowChunks(m: number, c: number): { chunks: number; rowsPerChunk: number } {
@@ -137,26 +136,18 @@ function totalsProgram(kind: 'stats' | 'grad', c: number) {
  */
 const BETA_BOUND = '_ = beta[0];\n          let gv = dy[i];';
 
-const FLAT_INDEX = flatWorkgroupIndex(ELEMENTWISE_GROUP);
-
 /** y = gamma (x - mean) / sqrt(var + eps) + beta, then max(y, 0) with ReLU; stats = [mean; var]. */
 function applyProgram(relu: boolean, m: number, c: number) {
-  return wgslProgram({
+  return elementwiseProgram({
     key: `ichBnApply_${relu ? 'relu' : 'linear'}`,
     inputs: ['x', 'stats', 'gamma', 'beta'],
     uniforms: REDUCE_UNIFORMS,
     outputShape: [m, c],
-    dispatch: elementwiseDispatch(Math.ceil((m * c) / ELEMENTWISE_GROUP)),
-    workgroupSize: [ELEMENTWISE_GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${FLAT_INDEX};
-        if (i < uniforms.M * uniforms.C) {
-          let col = i % uniforms.C;
+    count: m * c,
+    bound: 'uniforms.M * uniforms.C',
+    body: `let col = i % uniforms.C;
           let v = (x[i] - stats[col]) * inverseSqrt(stats[uniforms.C + col] + uniforms.eps) * gamma[col] + beta[col];
-          result[i] = ${relu ? 'max(v, 0.0)' : 'v'};
-        }
-      }`,
+          result[i] = ${relu ? 'max(v, 0.0)' : 'v'};`,
   });
 }
 
@@ -165,47 +156,40 @@ function applyProgram(relu: boolean, m: number, c: number) {
  * dx = gamma invstd / M (M g - sum g - xhat sum(g xhat)); sums = [sum g; sum g xhat].
  */
 function inputGradientProgram(relu: boolean, m: number, c: number) {
-  return wgslProgram({
+  return elementwiseProgram({
     key: `ichBnInputGrad_${relu ? 'relu' : 'linear'}`,
     inputs: ['dy', 'x', 'stats', 'gamma', 'beta', 'sums'],
     uniforms: REDUCE_UNIFORMS,
     outputShape: [m, c],
-    dispatch: elementwiseDispatch(Math.ceil((m * c) / ELEMENTWISE_GROUP)),
-    workgroupSize: [ELEMENTWISE_GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${FLAT_INDEX};
-        if (i < uniforms.M * uniforms.C) {
-          let col = i % uniforms.C;
+    count: m * c,
+    bound: 'uniforms.M * uniforms.C',
+    body: `let col = i % uniforms.C;
           let invstd = inverseSqrt(stats[uniforms.C + col] + uniforms.eps);
           let xh = (x[i] - stats[col]) * invstd;
           let g = gamma[col];
           ${relu ? 'let gv = select(0.0, dy[i], g * xh + beta[col] > 0.0);' : BETA_BOUND}
           let n = f32(uniforms.M);
-          result[i] = g * invstd / n * (n * gv - sums[col] - xh * sums[uniforms.C + col]);
-        }
-      }`,
+          result[i] = g * invstd / n * (n * gv - sums[col] - xh * sums[uniforms.C + col]);`,
   });
 }
 
 /** running (1 - momentum) + batch momentum, one dispatch instead of three (the running-statistics update). */
 function runningUpdateProgram(c: number) {
-  return wgslProgram({
+  return elementwiseProgram({
     key: 'ichBnRunningUpdate',
     inputs: ['running', 'batch'],
-    uniforms: [['C', 'i32'], ['keep', 'f32'], ['momentum', 'f32']],
+    uniforms: RUNNING_UNIFORMS,
     outputShape: [1, c],
-    dispatch: elementwiseDispatch(Math.ceil(c / ELEMENTWISE_GROUP)),
-    workgroupSize: [ELEMENTWISE_GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${FLAT_INDEX};
-        if (i < uniforms.C) {
-          result[i] = running[i] * uniforms.keep + batch[i] * uniforms.momentum;
-        }
-      }`,
+    count: c,
+    bound: 'uniforms.C',
+    body: 'result[i] = running[i] * uniforms.keep + batch[i] * uniforms.momentum;',
   });
 }
+const RUNNING_UNIFORMS: [string, 'i32' | 'f32'][] = [
+  ['C', 'i32'],
+  ['keep', 'f32'],
+  ['momentum', 'f32'],
+];
 
 export const BN_STATS_KERNEL = 'IchBatchNormStats';
 export const BN_RUNNING_UPDATE_KERNEL = 'IchBatchNormRunningUpdate';
@@ -257,7 +241,7 @@ export function registerBatchNormKernels(): void {
       const { running, batch } = inputs as Record<string, tf.TensorInfo>;
       const { momentum } = attrs as unknown as { momentum: number };
       const c = running.shape[0];
-      const out = runProgram(backend as unknown as WebGpuBackend, runningUpdateProgram(c), [running, batch], [['C', 'i32'], ['keep', 'f32'], ['momentum', 'f32']], [c, 1 - momentum, momentum]);
+      const out = runProgram(backend as unknown as WebGpuBackend, runningUpdateProgram(c), [running, batch], RUNNING_UNIFORMS, [c, 1 - momentum, momentum]);
       return { ...out, shape: running.shape };
     },
   });

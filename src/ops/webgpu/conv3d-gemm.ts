@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, flatWorkgroupIndex, MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
+import { decodeRow, elementwiseDispatch, elementwiseProgram, flatWorkgroupIndex, MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
 
 /**
  * One pass of a 3D convolution on NDHWC activations as a single WebGPU dispatch: an implicit GEMM whose operand
@@ -124,12 +124,7 @@ function narrowInputGradient(shape: ConvShape, maxGrid: number): { program: Wgsl
         if (i < uniforms.M * uniforms.N) {
           let ci = i % uniforms.N;
           let pos = i / uniforms.N;
-          let ix = pos % uniforms.W;
-          let t1 = pos / uniforms.W;
-          let iy = t1 % uniforms.H;
-          let t2 = t1 / uniforms.H;
-          let iz = t2 % uniforms.D;
-          let bb = t2 / uniforms.D;
+          ${decodeRow('pos', ['uniforms.D', 'uniforms.H', 'uniforms.W'], ['bb', 'iz', 'iy', 'ix'])}
           var acc = 0.0;
           for (var jd = 0; jd < ${span}; jd++) {
             let kd = (iz + ${p}) % ${s} + jd * ${s};
@@ -186,12 +181,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number): string {
         let pos = kt + kk;
         var v = 0.0;
         if (rowValid && pos < kEnd) {
-          let ow = pos % uniforms.OW;
-          let t1 = pos / uniforms.OW;
-          let oh = t1 % uniforms.OH;
-          let t2 = t1 / uniforms.OH;
-          let od = t2 % uniforms.OD;
-          let bb = t2 / uniforms.OD;
+          ${decodeRow('pos', ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'], ['bb', 'od', 'oh', 'ow'])}
           let z = od * ${s} - ${p} + kd;
           let y = oh * ${s} - ${p} + kh;
           let x = ow * ${s} - ${p} + kw;
@@ -215,12 +205,8 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number): string {
       var rb: array<i32, ${aPerThread}>;
       for (var r = 0; r < ${aPerThread}; r++) {
         let row = m0 + aRow + r * ${threads / TK};
-        let c0 = row % ${rw};
-        let t1 = row / ${rw};
-        let c1 = t1 % ${rh};
-        let t2 = t1 / ${rh};
-        let c2 = t2 % ${rd};
-        rb[r] = select(-1, t2 / ${rd}, row < uniforms.M);
+        ${decodeRow('row', [rd, rh, rw], ['c3', 'c2', 'c1', 'c0'])}
+        rb[r] = select(-1, c3, row < uniforms.M);
         ${forward ? `rz[r] = c2 * ${s} - ${p}; ry[r] = c1 * ${s} - ${p}; rx[r] = c0 * ${s} - ${p};` : `rz[r] = c2 + ${p}; ry[r] = c1 + ${p}; rx[r] = c0 + ${p};`}
       }`;
     const channels = forward ? 'uniforms.CIN' : 'uniforms.COUT';
@@ -357,31 +343,24 @@ const CHUNK_SUM_UNIFORMS: [string, 'i32' | 'f32'][] = [
   ['size', 'i32'],
   ['chunks', 'i32'],
 ];
-const SUM_GROUP = 256;
 
 /**
  * The weight gradient's chunks added in a fixed order, one invocation per output ([chunks, size] -> [1, size]);
  * tfjs's sum over the outer axis transposes first (measured: ~1 s of a 5 s step on software Vulkan for the stem).
  */
 function chunkSumProgram(size: number): WgslProgram {
-  return wgslProgram({
+  return elementwiseProgram({
     key: 'ichConvChunkSum',
     inputs: ['partial'],
     uniforms: CHUNK_SUM_UNIFORMS,
     outputShape: [1, size],
-    dispatch: elementwiseDispatch(Math.ceil(size / SUM_GROUP)),
-    workgroupSize: [SUM_GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${flatWorkgroupIndex(SUM_GROUP)};
-        if (i < uniforms.size) {
-          var acc = 0.0;
+    count: size,
+    bound: 'uniforms.size',
+    body: `var acc = 0.0;
           for (var c = 0; c < uniforms.chunks; c++) {
             acc += partial[c * uniforms.size + i];
           }
-          result[i] = acc;
-        }
-      }`,
+          result[i] = acc;`,
   });
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, flatWorkgroupIndex, runProgram, WebGpuBackend, wgslProgram } from './program';
+import { decodeRow, elementwiseProgram, runProgram, WebGpuBackend } from './program';
 
 /**
  * 3D max pooling (PyTorch MaxPool3d: padding is -infinity, the first maximum of a window wins) on NDHWC activations
@@ -24,128 +24,99 @@ export function poolOutDims(g: PoolShape): [number, number, number] {
   return [g.d, g.h, g.w].map((n) => Math.floor((n + 2 * g.p - g.k) / g.s) + 1) as [number, number, number];
 }
 
-const GROUP = 256;
 const UNIFORMS: [string, 'i32' | 'f32'][] = ['B', 'D', 'H', 'W', 'C', 'OD', 'OH', 'OW'].map((n) => [n, 'i32']);
 const values = (g: PoolShape) => [g.b, g.d, g.h, g.w, g.c, ...poolOutDims(g)];
 
 function argmaxProgram(g: PoolShape) {
   const [od, oh, ow] = poolOutDims(g);
-  const count = g.b * od * oh * ow * g.c;
-  return wgslProgram({
+  const rows = g.b * od * oh * ow;
+  return elementwiseProgram({
     key: `ichMaxPoolArgmax_k${g.k}s${g.s}p${g.p}`,
     inputs: ['x'],
     uniforms: UNIFORMS,
-    outputShape: [g.b * od * oh * ow, g.c],
-    dispatch: elementwiseDispatch(Math.ceil(count / GROUP)),
-    workgroupSize: [GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${flatWorkgroupIndex(GROUP)};
-        if (i < uniforms.B * uniforms.OD * uniforms.OH * uniforms.OW * uniforms.C) {
-          let c = i % uniforms.C;
-          let o = i / uniforms.C;
-          let ow = o % uniforms.OW;
-          let t1 = o / uniforms.OW;
-          let oh = t1 % uniforms.OH;
-          let t2 = t1 / uniforms.OH;
-          let od = t2 % uniforms.OD;
-          let b = t2 / uniforms.OD;
-          var best = -uniforms.INFINITY;
-          var arg = -1;
-          for (var kd = 0; kd < ${g.k}; kd++) {
-            let z = od * ${g.s} - ${g.p} + kd;
-            for (var kh = 0; kh < ${g.k}; kh++) {
-              let y = oh * ${g.s} - ${g.p} + kh;
-              for (var kw = 0; kw < ${g.k}; kw++) {
-                let x0 = ow * ${g.s} - ${g.p} + kw;
-                if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x0 >= 0 && x0 < uniforms.W) {
-                  let at = (((b * uniforms.D + z) * uniforms.H + y) * uniforms.W + x0) * uniforms.C + c;
-                  let v = x[at];
-                  if (arg < 0 || v > best) {
-                    best = v;
-                    arg = at;
-                  }
+    outputShape: [rows, g.c],
+    count: rows * g.c,
+    bound: 'uniforms.B * uniforms.OD * uniforms.OH * uniforms.OW * uniforms.C',
+    body: `let c = i % uniforms.C;
+        ${decodeRow('i / uniforms.C', ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'], ['b', 'od', 'oh', 'ow'])}
+        var best = -uniforms.INFINITY;
+        var arg = -1;
+        for (var kd = 0; kd < ${g.k}; kd++) {
+          let z = od * ${g.s} - ${g.p} + kd;
+          for (var kh = 0; kh < ${g.k}; kh++) {
+            let y = oh * ${g.s} - ${g.p} + kh;
+            for (var kw = 0; kw < ${g.k}; kw++) {
+              let x0 = ow * ${g.s} - ${g.p} + kw;
+              if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x0 >= 0 && x0 < uniforms.W) {
+                let at = (((b * uniforms.D + z) * uniforms.H + y) * uniforms.W + x0) * uniforms.C + c;
+                let v = x[at];
+                if (arg < 0 || v > best) {
+                  best = v;
+                  arg = at;
                 }
               }
             }
           }
-          result[i] = arg;
         }
-      }`,
+        result[i] = arg;`,
   });
 }
 
 function gatherProgram(rows: number, c: number) {
-  return wgslProgram({
+  return elementwiseProgram({
     key: 'ichMaxPoolGather',
     inputs: ['x', 'argmax'],
     uniforms: [['n', 'i32']],
     outputShape: [rows, c],
-    dispatch: elementwiseDispatch(Math.ceil((rows * c) / GROUP)),
-    workgroupSize: [GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${flatWorkgroupIndex(GROUP)};
-        if (i < uniforms.n) {
-          result[i] = x[argmax[i]];
-        }
-      }`,
+    count: rows * c,
+    bound: 'uniforms.n',
+    body: 'result[i] = x[argmax[i]];',
   });
 }
 
 function backwardProgram(g: PoolShape) {
   // Outputs whose window holds input coordinate z along one axis: od in [ceil((z + p - k + 1) / s), floor((z + p) / s)].
   const span = Math.ceil(g.k / g.s);
-  return wgslProgram({
+  const rows = g.b * g.d * g.h * g.w;
+  return elementwiseProgram({
     key: `ichMaxPoolBackward_k${g.k}s${g.s}p${g.p}`,
     inputs: ['dy', 'argmax'],
     uniforms: UNIFORMS,
-    outputShape: [g.b * g.d * g.h * g.w, g.c],
-    dispatch: elementwiseDispatch(Math.ceil((g.b * g.d * g.h * g.w * g.c) / GROUP)),
-    workgroupSize: [GROUP, 1, 1],
-    code: `
+    outputShape: [rows, g.c],
+    count: rows * g.c,
+    bound: 'uniforms.B * uniforms.D * uniforms.H * uniforms.W * uniforms.C',
+    helpers: `
       fn firstWindow(z: i32) -> i32 {
         // ceil((z + p - k + 1) / s) for a possibly negative numerator, clamped at 0.
         let num = z + ${g.p - g.k + 1};
         return max(0, select(-((-num) / ${g.s}), (num + ${g.s - 1}) / ${g.s}, num > 0));
-      }
-      fn main() {
-        let i = ${flatWorkgroupIndex(GROUP)};
-        if (i < uniforms.B * uniforms.D * uniforms.H * uniforms.W * uniforms.C) {
-          let c = i % uniforms.C;
-          let v = i / uniforms.C;
-          let x0 = v % uniforms.W;
-          let t1 = v / uniforms.W;
-          let y = t1 % uniforms.H;
-          let t2 = t1 / uniforms.H;
-          let z = t2 % uniforms.D;
-          let b = t2 / uniforms.D;
-          let d0 = firstWindow(z);
-          let h0 = firstWindow(y);
-          let w0 = firstWindow(x0);
-          var acc = 0.0;
-          for (var a = 0; a < ${span}; a++) {
-            let od = d0 + a;
-            if (od < uniforms.OD && od * ${g.s} - ${g.p} <= z) {
-              for (var bb = 0; bb < ${span}; bb++) {
-                let oh = h0 + bb;
-                if (oh < uniforms.OH && oh * ${g.s} - ${g.p} <= y) {
-                  for (var cc = 0; cc < ${span}; cc++) {
-                    let ow = w0 + cc;
-                    if (ow < uniforms.OW && ow * ${g.s} - ${g.p} <= x0) {
-                      let o = (((b * uniforms.OD + od) * uniforms.OH + oh) * uniforms.OW + ow) * uniforms.C + c;
-                      if (argmax[o] == i) {
-                        acc += dy[o];
-                      }
+      }`,
+    body: `let c = i % uniforms.C;
+        ${decodeRow('i / uniforms.C', ['uniforms.D', 'uniforms.H', 'uniforms.W'], ['b', 'z', 'y', 'x0'])}
+        let d0 = firstWindow(z);
+        let h0 = firstWindow(y);
+        let w0 = firstWindow(x0);
+        var acc = 0.0;
+        for (var a = 0; a < ${span}; a++) {
+          let od = d0 + a;
+          if (od < uniforms.OD && od * ${g.s} - ${g.p} <= z) {
+            for (var bb = 0; bb < ${span}; bb++) {
+              let oh = h0 + bb;
+              if (oh < uniforms.OH && oh * ${g.s} - ${g.p} <= y) {
+                for (var cc = 0; cc < ${span}; cc++) {
+                  let ow = w0 + cc;
+                  if (ow < uniforms.OW && ow * ${g.s} - ${g.p} <= x0) {
+                    let o = (((b * uniforms.OD + od) * uniforms.OH + oh) * uniforms.OW + ow) * uniforms.C + c;
+                    if (argmax[o] == i) {
+                      acc += dy[o];
                     }
                   }
                 }
               }
             }
           }
-          result[i] = acc;
         }
-      }`,
+        result[i] = acc;`,
   });
 }
 

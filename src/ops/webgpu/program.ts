@@ -86,3 +86,53 @@ export function elementwiseDispatch(workgroups: number, maxGrid = MAX_GRID): [nu
 export function flatWorkgroupIndex(groupSize: number): string {
   return `i32(((workgroupId.z * numWorkgroups.y + workgroupId.y) * numWorkgroups.x + workgroupId.x) * ${groupSize}u + localIndex)`;
 }
+
+/** Threads per workgroup of {@link elementwiseProgram}. */
+const ELEMENTWISE_GROUP = 256;
+
+/**
+ * A program with one invocation per element `i` in [0, `count`): `bound` is the WGSL expression of the count (from
+ * uniforms, so one pipeline serves every size) and `body` the code run for each `i` below it.
+ */
+export function elementwiseProgram(parts: {
+  key: string;
+  inputs: string[];
+  uniforms: [string, 'i32' | 'f32'][];
+  outputShape: number[];
+  count: number;
+  bound: string;
+  body: string;
+  helpers?: string;
+  groupSize?: number;
+}): WgslProgram {
+  const group = parts.groupSize ?? ELEMENTWISE_GROUP;
+  return wgslProgram({
+    key: parts.key,
+    inputs: parts.inputs,
+    uniforms: parts.uniforms,
+    outputShape: parts.outputShape,
+    dispatch: elementwiseDispatch(Math.ceil(parts.count / group)),
+    workgroupSize: [group, 1, 1],
+    code: `
+      ${parts.helpers ?? ''}
+      fn main() {
+        let i = ${flatWorkgroupIndex(group)};
+        if (i < ${parts.bound}) {
+          ${parts.body}
+        }
+      }`,
+  });
+}
+
+/**
+ * WGSL lines splitting the flat row index `row` of an NDHWC volume into `b`, `z`, `y`, `x` (declared with the given
+ * names), for depth, height and width given as WGSL expressions: row = ((b * D + z) * H + y) * W + x.
+ */
+export function decodeRow(row: string, [d, h, w]: [string, string, string], [b, z, y, x]: [string, string, string, string]): string {
+  return `let ${x} = ${row} % ${w};
+        let ${x}_rest = ${row} / ${w};
+        let ${y} = ${x}_rest % ${h};
+        let ${y}_rest = ${x}_rest / ${h};
+        let ${z} = ${y}_rest % ${d};
+        let ${b} = ${y}_rest / ${d};`;
+}
