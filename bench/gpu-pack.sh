@@ -19,6 +19,7 @@ ICH_TEST_BACKENDS=cpu,webgpu,webgpu+wgsl "${rec[@]}" node_modules/mocha/bin/moch
   dist/test/explain/saliency.test.js >/dev/null
 ICH_BACKEND=webgpu "${rec[@]}" bin/ich.js bench train --shape 32,64,64 --batch 2 --steps 1 --torch-device cpu --json >/dev/null 2>&1 || true
 ICH_BACKEND=webgpu "${rec[@]}" bin/ich.js bench profile --shape 32,32,32 --json >/dev/null 2>&1 || true
+ICH_BACKEND=webgpu "${rec[@]}" bin/ich.js bench conv --shape 32,32,32 --batch 1 --repeats 1 --layers stem --json >/dev/null 2>&1 || true
 {
   sort -u "$list" | sed "s#^$PWD/##"
   # every package touched: small ones whole (lazy requires), large ones (tfjs, webgpu) by the files loaded plus

@@ -5,8 +5,9 @@
 # the cpu backend, saliency and the model against PyTorch fixtures, with the tfjs formulation and with the project's
 # WGSL kernels); DenseNet-121 3D training at the paper input on webgpu (WGSL kernels) beside PyTorch fp32 and TF32 on
 # the same GPU, largest batch first; the same at a smaller input with the tfjs formulation (ICH_NATIVE=0) and with
-# the kernels, for the gain; last, a timed kernel profile of one step. One JSON line per configuration goes to stdout
-# and to $OUT/gpu-bench.jsonl (OUT defaults to bench/results/tmp); the profile to $OUT/gpu-profile.json.
+# the kernels, for the gain; each convolution shape against PyTorch ($OUT/gpu-conv.jsonl); last, a timed kernel
+# profile of one step. One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
+# bench/results/tmp); the profile to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
 #   ICH_GPU_SMALL_SHAPE (default 40,128,128, batch 2)  ICH_GPU_TORCH_DEVICE (default cuda)
 #   ICH_TORCH_PYTHON (default python3)
@@ -62,9 +63,17 @@ bench() { # shape batch precisions [env...]: one `ich bench train` run, JSON lin
   return 1
 }
 status=1
+fitted=""
 for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
-  if bench "${ICH_GPU_SHAPE:-40,301,301}" "$batch" fp32,tf32 ICH_NATIVE=1; then status=$tests; break; fi
+  if bench "${ICH_GPU_SHAPE:-40,301,301}" "$batch" fp32,tf32 ICH_NATIVE=1; then status=$tests; fitted=$batch; break; fi
 done
+
+# 4b. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag)
+if [ -n "$fitted" ]; then
+  timeout 240 env ICH_BACKEND=webgpu node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" --repeats 2 \
+    --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$OUT/gpu-conv.jsonl" 2> "$OUT/gpu-conv.err" \
+    && log "conv: $(tail -1 "$OUT/gpu-conv.jsonl")" || log "conv bench failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
+fi
 
 # 5. The gain of the WGSL kernels over the tfjs formulation at a smaller input (performance.md: 7,621 ms per step)
 small="${ICH_GPU_SMALL_SHAPE:-40,128,128}"

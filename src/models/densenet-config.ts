@@ -17,3 +17,46 @@ export interface DenseNetConfig {
 /** MONAI DenseNet-121 3D. */
 export const DENSENET121: DenseNetConfig = { blocks: [6, 12, 24, 16], growth: 32, initFeatures: 64, bnSize: 4, dropout: 0.2 };
 
+
+/** One convolution of a DenseNet as sizes: NDHWC input, kernel, stride, padding (PyTorch's), and how often it occurs. */
+export interface DenseNetConvLayer {
+  /** Where it sits, e.g. "block2.3x3" or "transition1". */
+  name: string;
+  /** Input [B, D, H, W, Cin] and output channels. */
+  input: [number, number, number, number, number];
+  cout: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+  /** Layers of the network with these sizes (the 3x3 convs of a block share them; each 1x1 has its own width). */
+  count: number;
+}
+
+/**
+ * The convolutions of a DenseNet at an input size (paper.md: 40 x 301 x 301), with their repetitions: the stem
+ * (7x7x7, stride 2), per block the first and last 1x1 bottleneck (Cin grows by `growth` per layer) standing for the
+ * block's 1x1 convs (`count` holds the layers each stands for), the block's 3x3 convs, and the transitions. The stem's
+ * max pool (3, stride 2, padding 1) and the transitions' average pools (2) set the resolutions.
+ */
+export function denseNetConvLayers(c: DenseNetConfig, input: [number, number, number], batch: number): DenseNetConvLayer[] {
+  const out = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
+  let dims = input.map((n) => out(n, 7, 2, 3));
+  const layers: DenseNetConvLayer[] = [{ name: 'stem', input: [batch, ...input, 1] as DenseNetConvLayer['input'], cout: c.initFeatures, kernel: 7, stride: 2, padding: 3, count: 1 }];
+  dims = dims.map((n) => out(n, 3, 2, 1));
+  let channels = c.initFeatures;
+  const bottleneck = c.bnSize * c.growth;
+  c.blocks.forEach((n, bi) => {
+    const at = (ch: number) => [batch, ...dims, ch] as DenseNetConvLayer['input'];
+    const half = Math.ceil(n / 2);
+    layers.push({ name: `block${bi + 1}.1x1.first`, input: at(channels), cout: bottleneck, kernel: 1, stride: 1, padding: 0, count: half });
+    layers.push({ name: `block${bi + 1}.1x1.last`, input: at(channels + (n - 1) * c.growth), cout: bottleneck, kernel: 1, stride: 1, padding: 0, count: n - half });
+    layers.push({ name: `block${bi + 1}.3x3`, input: at(bottleneck), cout: c.growth, kernel: 3, stride: 1, padding: 1, count: n });
+    channels += n * c.growth;
+    if (bi < c.blocks.length - 1) {
+      layers.push({ name: `transition${bi + 1}`, input: at(channels), cout: Math.floor(channels / 2), kernel: 1, stride: 1, padding: 0, count: 1 });
+      channels = Math.floor(channels / 2);
+      dims = dims.map((d) => Math.floor(d / 2));
+    }
+  });
+  return layers;
+}

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { DenseNetConvLayer } from '../models/densenet-config';
 import { buildImageModel } from '../models/multitask';
+import { conv3d } from '../ops/conv3d';
 import { MODEL_SPECS } from '../models/tasks';
 import { AdamW } from './adamw';
 import { multiTaskLoss } from './losses';
@@ -162,4 +164,63 @@ async function withTrainingStep(
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/** Timing of one convolution shape: forward, and forward + both gradients, on the active backend. */
+export interface ConvLayerTiming {
+  name: string;
+  input: [number, number, number, number, number];
+  cout: number;
+  kernel: number;
+  count: number;
+  /** Median ms of the forward pass, and of forward + input gradient (none for the stem's image) + weight gradient. */
+  forwardMs: number;
+  trainMs: number;
+  /** Multiply-adds x 2 of the forward pass; training does 3x (2x for the stem, whose input needs no gradient). */
+  forwardGflop: number;
+  trainGflopPerSecond: number;
+}
+
+/**
+ * Times the convolutions of a network (e.g. {@link denseNetConvLayers}) through src/ops' conv3d with whatever kernels
+ * the backend uses (oneDNN, WGSL, TensorFlow's, or the TypeScript formulation): forward, then forward with the
+ * gradients that training computes, each the median of `repeats` runs after one warm-up, read back to finish the work.
+ */
+export async function timeConvLayers(layers: DenseNetConvLayer[], repeats = 3): Promise<ConvLayerTiming[]> {
+  const out: ConvLayerTiming[] = [];
+  for (const l of layers) {
+    const [b, d, h, w, cin] = l.input;
+    const image = l.name === 'stem';
+    const x = tf.randomNormal([b * d, h, w, cin], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const weight = tf.randomNormal([l.kernel ** 3 * cin, l.cout], 0, 0.05, 'float32', 2) as tf.Tensor2D;
+    const geometry = { kernel: l.kernel, stride: l.stride as 1 | 2, padding: l.padding, constantInput: image };
+    const forward = () => conv3d({ x, batch: b, depth: d }, weight, geometry).x;
+    const train = () =>
+      tf.tidy(() => {
+        const f = (xs: tf.Tensor, ws: tf.Tensor) => tf.sum(conv3d({ x: xs as tf.Tensor4D, batch: b, depth: d }, ws as tf.Tensor2D, geometry).x);
+        return image ? [tf.grad((ws: tf.Tensor) => f(x, ws))(weight)] : tf.grads(f)([x, weight]);
+      });
+    const median = async (run: () => tf.Tensor | tf.Tensor[]) => {
+      const times: number[] = [];
+      for (let r = 0; r <= repeats; r++) {
+        const t0 = performance.now();
+        const result = run();
+        const parts = Array.isArray(result) ? result : [result];
+        await Promise.all(parts.map((t) => t.data()));
+        tf.dispose(parts);
+        if (r > 0) times.push(performance.now() - t0);
+      }
+      return times.sort((p, q) => p - q)[Math.floor(times.length / 2)];
+    };
+    try {
+      const forwardMs = await median(forward);
+      const trainMs = await median(train);
+      const o = (n: number) => Math.floor((n + 2 * l.padding - l.kernel) / l.stride) + 1;
+      const forwardGflop = (2 * b * o(d) * o(h) * o(w) * l.cout * l.kernel ** 3 * cin) / 1e9;
+      out.push({ name: l.name, input: l.input, cout: l.cout, kernel: l.kernel, count: l.count, forwardMs, trainMs, forwardGflop, trainGflopPerSecond: ((image ? 2 : 3) * forwardGflop) / (trainMs / 1000) });
+    } finally {
+      tf.dispose([x, weight]);
+    }
+  }
+  return out;
 }

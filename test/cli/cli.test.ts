@@ -29,6 +29,22 @@ describe('cli: ich', () => {
     assertCleanError(ich('volume', 'info', 'x.nii', '--jsn'), /option expected one of --json/);
     assertCleanError(ich('bench', 'train', '--torch-device', 'tpu'), /--torch-device expected cpu or cuda\[:N\], got "tpu"/);
     assertCleanError(ich('bench', 'train', '--torch-precisions', 'fp16'), /--torch-precisions expected fp32 and\/or tf32, got "fp16"/);
+    assertCleanError(ich('bench', 'sprint'), /ich bench: expected "train", "profile" or "conv", got "sprint"/);
+    assertCleanError(ich('bench', 'profile', '--shape', '8,8'), /--shape expected depth,height,width \(each >= 8\), got "8,8"/);
+    assertCleanError(ich('bench', 'conv', '--layers', 'stem,block9.3x3'), /--layers expected names among stem, block1\.1x1\.first, .*, got "block9\.3x3"/);
+  });
+
+  it('bench conv times the named convolutions here and in PyTorch, one JSON line each and a total', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'bench', 'conv', '--shape', '16,16,16', '--batch', '1', '--repeats', '1', '--layers', 'stem,block1.3x3', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, ICH_BACKEND: 'cpu' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((x) => x.layer), ['stem', 'block1.3x3', 'total (x count)']);
+    assert.deepEqual(rows[1].input, [1, 4, 4, 4, 128]);
+    for (const row of rows) assert.ok(row.tsTrainMs > 0 && row.torchTrainMs > 0 && row.ratio > 0, JSON.stringify(row));
+    assert.ok(Math.abs(rows[2].tsTrainMs - (rows[0].tsTrainMs + 6 * rows[1].tsTrainMs)) < 1e-6, 'the total weighs each shape by its count');
   });
 
   it('data synth writes a cohort and data check accepts it (exit 0, JSON summary)', () => {

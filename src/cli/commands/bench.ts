@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../backend';
 import { projectRoot } from '../../config/paths';
-import { profileTrainingStep, StepTiming, timeTrainingSteps } from '../../train/benchmark';
+import { DENSENET121, denseNetConvLayers } from '../../models/densenet-config';
+import { profileTrainingStep, StepTiming, timeConvLayers, timeTrainingSteps } from '../../train/benchmark';
 import { runWorker, threadsPerWorker } from '../../train/cv';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
@@ -16,7 +17,8 @@ import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
  */
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'profile') return profileCommand(argv.slice(1));
-  if (argv[0] !== 'train') throw new UsageError(`ich bench: expected "train" or "profile", got "${argv[0] ?? ''}"`);
+  if (argv[0] === 'conv') return convCommand(argv.slice(1));
+  if (argv[0] !== 'train') throw new UsageError(`ich bench: expected "train", "profile" or "conv", got "${argv[0] ?? ''}"`);
   const args = parseArgs(
     argv.slice(1),
     { shape: 'string', batch: 'string', steps: 'string', threads: 'string', workers: 'string', 'torch-device': 'string', 'torch-precisions': 'string', json: 'boolean' },
@@ -112,6 +114,84 @@ async function profileCommand(argv: string[]): Promise<number> {
   if (profile.dispatches) {
     process.stdout.write(`${'GPU program'.padEnd(36)}${'dispatches'.padStart(12)}\n`);
     for (const d of profile.dispatches.slice(0, top)) process.stdout.write(`${d.program.padEnd(36)}${String(d.count).padStart(12)}\n`);
+  }
+  return 0;
+}
+
+/**
+ * `ich bench conv [--shape 32,64,64] [--batch 2] [--repeats 3] [--layers stem,block1.3x3] [--threads 2]
+ * [--torch-device cpu|cuda] [--torch-precisions fp32,tf32] [--json]`: DenseNet-121's convolution shapes at an input
+ * size (denseNetConvLayers), each timed forward and with its training gradients on the default backend, and in the
+ * same run with PyTorch (bench/torch_conv_reference.py); one line per layer and precision with both and the ratio,
+ * weighted by how often the shape occurs in the network in the totals.
+ */
+async function convCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(
+    argv,
+    { shape: 'string', batch: 'string', repeats: 'string', layers: 'string', threads: 'string', 'torch-device': 'string', 'torch-precisions': 'string', json: 'boolean' },
+    'ich bench conv',
+  );
+  const shape = parseShape(stringFlag(args, 'shape', '32,64,64')!);
+  const batch = intFlag(args, 'batch', 2, 1, 64);
+  const repeats = intFlag(args, 'repeats', 3, 1, 100);
+  const threads = intFlag(args, 'threads', 2, 1, 64);
+  const torchDevice = stringFlag(args, 'torch-device', 'cpu')!;
+  if (!/^(cpu|cuda(:\d+)?)$/.test(torchDevice)) throw new UsageError(`--torch-device expected cpu or cuda[:N], got "${torchDevice}"`);
+  const precisions = stringFlag(args, 'torch-precisions', 'fp32')!.split(',');
+  if (precisions.some((p) => p !== 'fp32' && p !== 'tf32')) throw new UsageError(`--torch-precisions expected fp32 and/or tf32, got "${precisions.join(',')}"`);
+  let layers = denseNetConvLayers(DENSENET121, shape, batch);
+  const only = stringFlag(args, 'layers');
+  if (only) {
+    const names = only.split(',');
+    const unknown = names.filter((n) => !layers.some((l) => l.name === n));
+    if (unknown.length) throw new UsageError(`--layers expected names among ${layers.map((l) => l.name).join(', ')}, got "${unknown.join(',')}"`);
+    layers = layers.filter((l) => names.includes(l.name));
+  }
+  const report = await initBackend(undefined, { threads });
+  const ours = await timeConvLayers(layers, repeats);
+  const python = process.env.ICH_TORCH_PYTHON || '/usr/bin/python3';
+  for (const precision of precisions) {
+    const py = spawnSync(
+      python,
+      [path.join(projectRoot(), 'bench', 'torch_conv_reference.py'), '--threads', String(threads), '--device', torchDevice, '--repeats', String(repeats), ...(precision === 'tf32' ? ['--tf32'] : [])],
+      { encoding: 'utf8', input: JSON.stringify(layers) },
+    );
+    const torch = new Map<string, { forwardMs: number; trainMs: number; torch: string }>();
+    if (py.status === 0) for (const line of py.stdout.trim().split('\n')) if (line) torch.set(JSON.parse(line).name, JSON.parse(line));
+    const torchError = py.status === 0 ? undefined : (py.stderr || py.error?.message || 'no output').trim().split('\n').pop();
+    let tsTotal = 0;
+    let torchTotal = 0;
+    for (const t of ours) {
+      const ref = torch.get(t.name);
+      tsTotal += t.trainMs * t.count;
+      torchTotal += (ref?.trainMs ?? NaN) * t.count;
+      const row = {
+        layer: t.name,
+        input: t.input,
+        cout: t.cout,
+        kernel: t.kernel,
+        count: t.count,
+        backend: report.backend,
+        kernels: report.native,
+        tsForwardMs: t.forwardMs,
+        tsTrainMs: t.trainMs,
+        tsTrainGflopPerSecond: t.trainGflopPerSecond,
+        torchDevice,
+        torchPrecision: precision,
+        torchForwardMs: ref?.forwardMs ?? null,
+        torchTrainMs: ref?.trainMs ?? null,
+        ratio: ref ? ref.trainMs / t.trainMs : null,
+      };
+      if (args.flags.json) process.stdout.write(JSON.stringify(row) + '\n');
+      else
+        process.stdout.write(
+          `${t.name.padEnd(20)} x${String(t.count).padEnd(3)} ours ${t.forwardMs.toFixed(1).padStart(9)} / ${t.trainMs.toFixed(1).padStart(9)} ms (${t.trainGflopPerSecond.toFixed(1)} GFLOP/s)` +
+            `   torch ${precision} ${ref ? `${ref.forwardMs.toFixed(1).padStart(8)} / ${ref.trainMs.toFixed(1).padStart(8)} ms   ratio ${(ref.trainMs / t.trainMs).toFixed(3)}` : '-'}\n`,
+        );
+    }
+    const total = { layer: 'total (x count)', backend: report.backend, kernels: report.native, tsTrainMs: tsTotal, torchPrecision: precision, torchTrainMs: Number.isNaN(torchTotal) ? null : torchTotal, ratio: Number.isNaN(torchTotal) ? null : torchTotal / tsTotal, ...(torchError ? { torchError } : {}) };
+    if (args.flags.json) process.stdout.write(JSON.stringify(total) + '\n');
+    else process.stdout.write(`total (x count): ours ${tsTotal.toFixed(0)} ms, torch ${precision} ${total.torchTrainMs?.toFixed(0) ?? `- (${torchError})`} ms, ratio ${total.ratio?.toFixed(3) ?? '-'}\n`);
   }
   return 0;
 }
