@@ -7,8 +7,10 @@
 #include <node_api.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -457,6 +459,141 @@ napi_value AvgPool3dBackward(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Batch normalisation (+ ReLU) over the rows of [rows, C] activations, one thread, sums in double (a float32 running
+// sum around a mean of 50 loses ~0.5 % of the gamma gradient over 1,080 rows: measured on wasm).
+struct BnArgs {
+  float* x = nullptr;
+  size_t lx = 0;
+  float* gamma = nullptr;
+  float* beta = nullptr;
+  size_t c = 0;
+  double eps = 0;
+  bool relu = false;
+};
+
+bool bnCommon(napi_env env, napi_value* argv, int xi, int gi, int bi, int ei, int ri, BnArgs* a, const char* name) {
+  size_t lg = 0, lb = 0;
+  bool relu = false;
+  if (!floatArray(env, argv[xi], &a->x, &a->lx) || !floatArray(env, argv[gi], &a->gamma, &lg) || !floatArray(env, argv[bi], &a->beta, &lb) ||
+      napi_get_value_double(env, argv[ei], &a->eps) != napi_ok || napi_get_value_bool(env, argv[ri], &relu) != napi_ok || lg == 0 || lb != lg ||
+      a->lx % lg != 0) {
+    throwError(env, std::string("ich_dnnl ") + name + " expected Float32Arrays x [rows * C], gamma [C], beta [C], a number eps and a boolean relu");
+    return false;
+  }
+  a->c = lg;
+  a->relu = relu;
+  return true;
+}
+
+// batchNormForward(x, gamma, beta, eps, relu, stats | null) -> [y, stats]: with stats ([mean; var], 2C: the running
+// statistics, eval mode) it normalises with them; with null it computes the batch mean and biased variance.
+napi_value BatchNormForward(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  BnArgs a;
+  if (argc < 6 || !bnCommon(env, argv, 0, 1, 2, 3, 4, &a, "batchNormForward")) return argc < 6 ? throwError(env, "ich_dnnl batchNormForward expected 6 arguments") : nullptr;
+  const size_t c = a.c, rows = a.lx / c;
+  float* statsOut = nullptr;
+  napi_value statsValue = newFloats(env, 2 * c, &statsOut);
+  napi_valuetype t;
+  napi_typeof(env, argv[5], &t);
+  if (t == napi_null) {
+    std::vector<double> s1(c, 0.0), s2(c, 0.0);
+    for (size_t r = 0; r < rows; r++) {
+      const float* xr = a.x + r * c;
+      for (size_t ch = 0; ch < c; ch++) {
+        const double v = xr[ch];
+        s1[ch] += v;
+        s2[ch] += v * v;
+      }
+    }
+    for (size_t ch = 0; ch < c; ch++) {
+      const double mean = s1[ch] / rows;
+      statsOut[ch] = static_cast<float>(mean);
+      statsOut[c + ch] = static_cast<float>(std::max(0.0, s2[ch] / rows - mean * mean));
+    }
+  } else {
+    float* given = nullptr;
+    size_t ls = 0;
+    if (!floatArray(env, argv[5], &given, &ls) || ls != 2 * c) return throwError(env, "ich_dnnl batchNormForward expected stats [mean; var] of length 2C or null");
+    std::memcpy(statsOut, given, 2 * c * sizeof(float));
+  }
+  std::vector<float> scale(c), shift(c);
+  for (size_t ch = 0; ch < c; ch++) {
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(statsOut[c + ch]) + a.eps);
+    scale[ch] = static_cast<float>(invstd * a.gamma[ch]);
+    shift[ch] = static_cast<float>(a.beta[ch] - statsOut[ch] * invstd * a.gamma[ch]);
+  }
+  float* y = nullptr;
+  napi_value yv = newFloats(env, a.lx, &y);
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = a.x + r * c;
+    float* yr = y + r * c;
+    for (size_t ch = 0; ch < c; ch++) {
+      const float v = xr[ch] * scale[ch] + shift[ch];
+      yr[ch] = a.relu && !(v > 0.0f) ? 0.0f : v;
+    }
+  }
+  napi_value result;
+  napi_create_array_with_length(env, 2, &result);
+  napi_set_element(env, result, 0, yv);
+  napi_set_element(env, result, 1, statsValue);
+  return result;
+}
+
+// batchNormBackward(dy, x, gamma, beta, eps, relu, stats, training) -> [dx, dgamma, dbeta]: the gradient masked by the
+// ReLU where the output was <= 0; in training the input gradient runs through the batch statistics (PyTorch).
+napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  BnArgs a;
+  if (argc < 8) return throwError(env, "ich_dnnl batchNormBackward expected 8 arguments");
+  if (!bnCommon(env, argv, 1, 2, 3, 4, 5, &a, "batchNormBackward")) return nullptr;
+  float* dy = nullptr;
+  float* stats = nullptr;
+  size_t ldy = 0, ls = 0;
+  bool training = false;
+  if (!floatArray(env, argv[0], &dy, &ldy) || ldy != a.lx || !floatArray(env, argv[6], &stats, &ls) || ls != 2 * a.c ||
+      napi_get_value_bool(env, argv[7], &training) != napi_ok)
+    return throwError(env, "ich_dnnl batchNormBackward expected dy as long as x, stats [mean; var] of length 2C and a boolean training");
+  const size_t c = a.c, rows = a.lx / c;
+  std::vector<double> invstd(c), sg(c, 0.0), sgx(c, 0.0);
+  for (size_t ch = 0; ch < c; ch++) invstd[ch] = 1.0 / std::sqrt(static_cast<double>(stats[c + ch]) + a.eps);
+  auto masked = [&](size_t r, size_t ch, double xh) -> double {
+    const double g = dy[r * c + ch];
+    return a.relu && !(a.gamma[ch] * xh + a.beta[ch] > 0.0) ? 0.0 : g;
+  };
+  for (size_t r = 0; r < rows; r++)
+    for (size_t ch = 0; ch < c; ch++) {
+      const double xh = (a.x[r * c + ch] - static_cast<double>(stats[ch])) * invstd[ch];
+      const double g = masked(r, ch, xh);
+      sg[ch] += g;
+      sgx[ch] += g * xh;
+    }
+  float *dx = nullptr, *dgamma = nullptr, *dbeta = nullptr;
+  napi_value dxv = newFloats(env, a.lx, &dx), dgv = newFloats(env, c, &dgamma), dbv = newFloats(env, c, &dbeta);
+  for (size_t ch = 0; ch < c; ch++) {
+    dgamma[ch] = static_cast<float>(sgx[ch]);
+    dbeta[ch] = static_cast<float>(sg[ch]);
+  }
+  const double n = static_cast<double>(rows);
+  for (size_t r = 0; r < rows; r++)
+    for (size_t ch = 0; ch < c; ch++) {
+      const double xh = (a.x[r * c + ch] - static_cast<double>(stats[ch])) * invstd[ch];
+      const double g = masked(r, ch, xh);
+      const double k = a.gamma[ch] * invstd[ch];
+      dx[r * c + ch] = static_cast<float>(training ? k / n * (n * g - sg[ch] - xh * sgx[ch]) : k * g);
+    }
+  napi_value result;
+  napi_create_array_with_length(env, 3, &result);
+  napi_set_element(env, result, 0, dxv);
+  napi_set_element(env, result, 1, dgv);
+  napi_set_element(env, result, 2, dbv);
+  return result;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv3d", nullptr, Conv3d, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -466,6 +603,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPool3dBackward", nullptr, MaxPool3dBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"avgPool3d", nullptr, AvgPool3d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"avgPool3dBackward", nullptr, AvgPool3dBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { projectRoot } from '../config/paths';
 
-/** The native addon's interface (native/ich_dnnl.cc): oneDNN convolutions and plain-loop pooling, NDHWC. */
+/** The native addon's interface (native/ich_dnnl.cc): oneDNN convolutions, plain-loop pooling and batch norm, NDHWC. */
 export interface NativeDnnl {
   /**
    * One convolution pass on NDHWC activations and [k, k, k, Cin, Cout] weights:
@@ -22,6 +22,26 @@ export interface NativeDnnl {
   avgPool3d(geometry: number[], x: Float32Array): Float32Array;
   /** The input gradient of average pooling. */
   avgPool3dBackward(geometry: number[], dy: Float32Array): Float32Array;
+  /**
+   * Batch norm (+ ReLU when `relu`) of x [rows * C] with gamma and beta [C]: `stats` [mean; var] (2C) normalises
+   * with given statistics (eval); null computes the batch mean and biased variance (training, sums in double).
+   * Returns the output and the statistics used.
+   */
+  batchNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, relu: boolean, stats: Float32Array | null): [Float32Array, Float32Array];
+  /**
+   * Gradients of {@link NativeDnnl.batchNormForward}: [dx, dgamma, dbeta]; in training dx runs through the batch
+   * statistics (PyTorch's BatchNorm3d), in eval it is dy * gamma / sqrt(var + eps) (masked by the ReLU).
+   */
+  batchNormBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    relu: boolean,
+    stats: Float32Array,
+    training: boolean,
+  ): [Float32Array, Float32Array, Float32Array];
   /** OpenMP threads for the calling thread's oneDNN work. */
   setThreads(n: number): void;
   version(): string;

@@ -43,6 +43,10 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     assert.throws(() => r.lib.conv3d('sideways' as 'forward', [1, 2, 2, 2, 1, 1, 1, 1, 0], new Float32Array(8), new Float32Array(1)), /op expected forward\|backwardData\|backwardWeights, got sideways/);
     assert.throws(() => r.lib.conv3d('forward', [1, 2, 2, 2, 1, 1, 5, 1, 0], new Float32Array(8), new Float32Array(125)), /positive output size/);
     assert.throws(() => r.lib.maxPool3d([1, 2, 2, 2, 1, 2, 2, 0], new Float32Array(3)), /input of length 8/);
+    const f = (n: number) => new Float32Array(n);
+    assert.throws(() => r.lib.batchNormForward(f(7), f(2), f(2), 1e-5, true, null), /batchNormForward expected Float32Arrays x \[rows \* C\], gamma \[C\], beta \[C\]/);
+    assert.throws(() => r.lib.batchNormForward(f(8), f(2), f(2), 1e-5, true, f(3)), /stats \[mean; var\] of length 2C or null/);
+    assert.throws(() => r.lib.batchNormBackward(f(6), f(8), f(2), f(2), 1e-5, true, f(4), true), /dy as long as x/);
   });
 
   it('max pooling gives a tied window\'s gradient to its first maximum, as PyTorch does', async () => {
