@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../backend';
+import { explainBackendError, initBackend } from '../../backend';
 import { projectRoot } from '../../config/paths';
 import { DENSENET121, denseNetConvLayers } from '../../models/densenet-config';
 import { profileTrainingStep, StepTiming, timeConvLayers, timeTrainingSteps } from '../../train/benchmark';
@@ -38,9 +38,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const workers = intFlag(args, 'workers', cpuBackend ? Math.min(2, os.cpus().length) : 1, 1, 16);
   // The cross-validation workload: on CPU backends the runner trains `workers` folds at once, so the same number of
   // independent training loops run concurrently here and their throughputs add up.
-  const timings = (workers === 1
-    ? [await timeTrainingSteps(shape as [number, number, number], batch, steps)]
-    : await Promise.all(Array.from({ length: workers }, () => runWorker({ kind: 'bench', backend: report.backend, threads: threadsPerWorker(workers), native: report.native !== null, shape: shape as [number, number, number], batch, steps }).then((r) => r[0])))) as StepTiming[];
+  let timings: StepTiming[];
+  try {
+    timings = (workers === 1
+      ? [await timeTrainingSteps(shape as [number, number, number], batch, steps)]
+      : await Promise.all(Array.from({ length: workers }, () => runWorker({ kind: 'bench', backend: report.backend, threads: threadsPerWorker(workers), native: report.native !== null, shape: shape as [number, number, number], batch, steps }).then((r) => r[0])))) as StepTiming[];
+  } catch (err) {
+    throw explainBackendError(err, report.backend);
+  }
   const ts = { stepMs: timings[0].stepMs, volumesPerSecond: timings.reduce((a, t) => a + t.volumesPerSecond, 0), params: timings[0].params };
   const python = process.env.ICH_TORCH_PYTHON || '/usr/bin/python3';
   for (const precision of precisions) {
