@@ -64,9 +64,16 @@ bench() { # shape batch precisions [env...]: one `ich bench train` run, JSON lin
 }
 status=1
 fitted=""
+# GPU memory in use every half second while the benchmarks run (PyTorch's peak at b8 is 12.5 GiB: performance.md)
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -lms 500 > "$OUT/gpu-memory.csv" 2>/dev/null &
+  smi=$!
+  trap 'kill $smi 2>/dev/null' EXIT
+fi
 for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
   if bench "${ICH_GPU_SHAPE:-40,301,301}" "$batch" fp32,tf32 ICH_NATIVE=1; then status=$tests; fitted=$batch; break; fi
 done
+[ -s "$OUT/gpu-memory.csv" ] && log "GPU memory in use, most seen so far: $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1)"
 
 # 4b. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag)
 if [ -n "$fitted" ]; then
