@@ -6,10 +6,9 @@ import { registerMaxPoolKernels } from './maxpool';
 let active = false;
 
 /**
- * Switches the project's own WebGPU kernels (WGSL: implicit-GEMM conv3d passes, max pooling, fused
- * batch norm + ReLU, fused AdamW) on or off
- * for the ops in src/ops;
- * off, the ops use their TensorFlow.js formulation (27 shifted matMuls per 3x3x3 convolution and their gradients).
+ * Switches the project's own WebGPU kernels (WGSL: implicit-GEMM conv3d passes, max pooling, fused batch norm + ReLU,
+ * fused AdamW) on or off for the ops in src/ops and the optimizer; off, they use their TensorFlow.js formulation
+ * (27 shifted matMuls per 3x3x3 convolution and their gradients, ~12 ops per batch norm, ~17 per AdamW parameter).
  * Called by backend.ts only, and only with the webgpu backend active. Returns a description for the backend report.
  */
 export function useWebGpuKernels(on: boolean): string | null {
