@@ -33,9 +33,9 @@ export interface BackendReport {
   /** Backends tried before this one, with the reason each was passed over. */
   skipped: string[];
   /**
-   * The project's own kernels in use for the 3D convolutions (e.g. "oneDNN 2.6.3 conv3d, 2 threads" on cpu/wasm, the
-   * WGSL programs on webgpu), or null with {@link BackendReport.nativeSkipped} saying why (not built, disabled by
-   * ICH_NATIVE=0, tensorflow backend).
+   * The kernels behind the 3D ops: "oneDNN 2.6.3 conv3d + native pooling and batch norm, 2 threads" on cpu/wasm, the
+   * WGSL programs on webgpu, TensorFlow's rank-5 kernels on tensorflow; or null with
+   * {@link BackendReport.nativeSkipped} saying why (addon not built, disabled by ICH_NATIVE=0).
    */
   native: string | null;
   nativeSkipped?: string;
@@ -175,7 +175,7 @@ function chooseNative(name: BackendName, options: BackendOptions): { native: str
   const threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
   loaded.lib.setThreads(threads);
   useNativeKernels(loaded.lib);
-  return { native: `oneDNN ${loaded.lib.version()} conv3d, ${threads} thread${threads > 1 ? 's' : ''}` };
+  return { native: `oneDNN ${loaded.lib.version()} conv3d + native pooling and batch norm, ${threads} thread${threads > 1 ? 's' : ''}` };
 }
 
 /** The report of the active backend, or null before {@link initBackend}. */
