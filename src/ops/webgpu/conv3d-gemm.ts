@@ -43,8 +43,22 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
   }
 }
 
-/** Tile of the output each workgroup computes (rows x columns) and the reduction step held in workgroup memory. */
-const TM = 64;
+/**
+ * Output rows per thread: 4 (tiles of 64 rows) by default, 8 (tiles of 128 rows: fewer shared-memory reads per
+ * multiply-add, more registers) with ICH_WGSL_CONV_ROWS=8; which is faster depends on the GPU (not measured yet:
+ * bench/gpu.sh times both). Each workgroup is (columns / 4) x 16 threads.
+ */
+export type ConvRowsPerThread = 4 | 8;
+
+/** The rows per thread from ICH_WGSL_CONV_ROWS (4 or 8, default 4). */
+export function convRowsPerThread(): ConvRowsPerThread {
+  const v = process.env.ICH_WGSL_CONV_ROWS ?? '4';
+  if (v !== '4' && v !== '8') throw new Error(`ICH_WGSL_CONV_ROWS expected 4 or 8, got "${v}"`);
+  return Number(v) as ConvRowsPerThread;
+}
+
+/** Threads along the rows of a tile, and the reduction step held in workgroup memory. */
+const ROW_THREADS = 16;
 const TK = 16;
 /** Enough workgroups to fill a large GPU (an H100 has 132 multiprocessors) before the weight gradient is split further. */
 const TARGET_WORKGROUPS = 1024;
@@ -52,10 +66,10 @@ const TARGET_WORKGROUPS = 1024;
 const MIN_CHUNK = 256;
 
 /** Chunks the weight gradient's reduction over positions is split into (1 for the other passes). */
-export function reductionChunks(pass: ConvPass, c: ConvShape): number {
+export function reductionChunks(pass: ConvPass, c: ConvShape, rows: ConvRowsPerThread = 4): number {
   if (pass !== 'backwardWeights') return 1;
   const { m, n, k } = gemmDims(pass, c);
-  const tiles = Math.ceil(m / TM) * Math.ceil(n / tileColumns(n));
+  const tiles = Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tileColumns(n));
   return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(k / MIN_CHUNK), 512));
 }
 
@@ -70,26 +84,31 @@ const UNIFORMS: [string, 'i32' | 'f32'][] = ['M', 'N', 'K', 'kChunk', 'B', 'D', 
  * The WebGPU program of one pass and its uniform values. Kernel size, stride and padding are compiled in; the sizes
  * are uniforms, so one pipeline serves every layer with the same kernel and pass.
  */
-export function convGemmProgram(pass: ConvPass, shape: ConvShape, maxGrid = MAX_GRID): { program: WgslProgram; uniforms: number[] } {
+export function convGemmProgram(
+  pass: ConvPass,
+  shape: ConvShape,
+  maxGrid = MAX_GRID,
+  rows: ConvRowsPerThread = 4,
+): { program: WgslProgram; uniforms: number[] } {
   const { m, n, k } = gemmDims(pass, shape);
   if (pass === 'backwardData' && n <= NARROW_INPUT_GRADIENT) return narrowInputGradient(shape, maxGrid);
-  const chunks = reductionChunks(pass, shape);
+  const chunks = reductionChunks(pass, shape, rows);
   const tn = tileColumns(n);
   const kChunk = Math.ceil(k / chunks / TK) * TK;
   const [od, oh, ow] = convOutDims(shape);
-  const rowTiles = Math.ceil(m / TM);
+  const rowTiles = Math.ceil(m / (ROW_THREADS * rows));
   // WebGPU allows 65,535 workgroups per dimension; tfjs would refold a larger grid in a way the tile indexing below
   // does not follow, so the forward and input-gradient passes spread their row tiles over y and z themselves.
   const rowGrid: [number, number] = chunks > 1 ? [rowTiles, chunks] : [Math.min(rowTiles, maxGrid), Math.ceil(rowTiles / maxGrid)];
   if (rowGrid[0] > maxGrid || rowGrid[1] > maxGrid) throw new Error(`conv3d ${pass} expected at most ${maxGrid} row tiles per grid dimension, got [${rowGrid.join(', ')}] (batch ${shape.b}, input ${shape.d}x${shape.h}x${shape.w})`);
   const program = wgslProgram({
-    key: `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}`,
+    key: `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}`,
     inputs: ['a', 'b'],
     uniforms: UNIFORMS,
     outputShape: chunks > 1 ? [chunks, m, n] : [m, n],
     dispatch: [Math.ceil(n / tn), rowGrid[0], rowGrid[1]],
-    workgroupSize: [tn / 4, TM / 4, 1],
-    code: convGemmCode(pass, shape, tn),
+    workgroupSize: [tn / 4, ROW_THREADS, 1],
+    code: convGemmCode(pass, shape, tn, rows),
   });
   return { program, uniforms: [m, n, k, kChunk, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
 }
@@ -156,10 +175,14 @@ function narrowInputGradient(shape: ConvShape, maxGrid: number): { program: Wgsl
   return { program, uniforms: [m, n, k, k, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
 }
 
-/** WGSL of one pass: tiles of A (read through the convolution's index map) and B in workgroup memory, 4 x 4 outputs per thread. */
-function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number): string {
+/**
+ * WGSL of one pass: tiles of A (read through the convolution's index map) and B in workgroup memory, `rows` x 4
+ * outputs per thread (rows 16 apart, columns tn / 4 apart).
+ */
+function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvRowsPerThread): string {
   const { k: ks, s, p } = shape;
-  const threads = (tn / 4) * (TM / 4);
+  const TM = ROW_THREADS * rows;
+  const threads = (tn / 4) * ROW_THREADS;
   const aPerThread = (TM * TK) / threads;
   const bPerThread = (TK * tn) / threads;
   const tapDecode = `let kd = tap / ${ks * ks}; let kh = (tap / ${ks}) % ${ks}; let kw = tap % ${ks};`;
@@ -271,7 +294,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number): string {
       let bN = li % ${tn};
       let bK = li / ${tn};
       ${prologue}
-      var acc: array<vec4<f32>, 4>;
+      var acc: array<vec4<f32>, ${rows}>;
       // The trip count comes from uniforms alone: barriers need uniform control flow, and WGSL does not know that
       // workgroupId is uniform within a workgroup. The last chunk's tiles past K load zeros.
       for (var tile = 0; tile < uniforms.kChunk / ${TK}; tile++) {
@@ -290,18 +313,21 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number): string {
         }
         workgroupBarrier();
         for (var kk = 0; kk < ${TK}; kk++) {
-          let av = vec4<f32>(As[kk * ${TM} + ty], As[kk * ${TM} + ty + ${TM / 4}], As[kk * ${TM} + ty + ${TM / 2}], As[kk * ${TM} + ty + ${(3 * TM) / 4}]);
           let bv = vec4<f32>(Bs[kk * ${tn} + tx], Bs[kk * ${tn} + tx + ${tn / 4}], Bs[kk * ${tn} + tx + ${tn / 2}], Bs[kk * ${tn} + tx + ${(3 * tn) / 4}]);
-          acc[0] += av.x * bv;
-          acc[1] += av.y * bv;
-          acc[2] += av.z * bv;
-          acc[3] += av.w * bv;
+          ${Array.from({ length: rows / 4 }, (_, g) => {
+            const at = (i: number) => `As[kk * ${TM} + ty + ${ROW_THREADS * (4 * g + i)}]`;
+            return `let av${g} = vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')});
+          acc[${4 * g}] += av${g}.x * bv;
+          acc[${4 * g + 1}] += av${g}.y * bv;
+          acc[${4 * g + 2}] += av${g}.z * bv;
+          acc[${4 * g + 3}] += av${g}.w * bv;`;
+          }).join('\n          ')}
         }
         workgroupBarrier();
       }
       let base = chunk * uniforms.M * uniforms.N;
-      for (var i = 0; i < 4; i++) {
-        let m = m0 + ty + i * ${TM / 4};
+      for (var i = 0; i < ${rows}; i++) {
+        let m = m0 + ty + i * ${ROW_THREADS};
         if (m < uniforms.M) {
           for (var j = 0; j < 4; j++) {
             let n = n0 + tx + j * ${tn / 4};
@@ -325,10 +351,10 @@ export function registerConvGemmKernel(): void {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { pass, shape, maxGrid } = attrs as unknown as { pass: ConvPass; shape: number[]; maxGrid: number };
+      const { pass, shape, maxGrid, rows } = attrs as unknown as { pass: ConvPass; shape: number[]; maxGrid: number; rows: ConvRowsPerThread };
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
       const gpu = backend as unknown as WebGpuBackend;
-      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid);
+      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, rows);
       const out = runProgram(gpu, program, [a, b], UNIFORMS, uniforms);
       if (out.shape.length === 2) return out;
       const [chunks, m, n] = out.shape;
@@ -368,9 +394,9 @@ function chunkSumProgram(size: number): WgslProgram {
  * Runs one pass on the webgpu backend. Operands: forward (x [B*D, H, W, Cin], w [k^3 Cin, Cout]) -> y
  * [B*OD*OH*OW, Cout]; backwardData (dy, w) -> dx [B*D*H*W, Cin]; backwardWeights (x, dy) -> dW [k^3 Cin, Cout]
  * (the chunks' partial sums added by a second program). `maxGrid` lowers the workgroups per grid dimension (tests of the layout
- * that very large inputs need).
+ * that very large inputs need); `rows` is the output rows per thread (default from ICH_WGSL_CONV_ROWS).
  */
-export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID): tf.Tensor2D {
+export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID, rows: ConvRowsPerThread = convRowsPerThread()): tf.Tensor2D {
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  return tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid } as never) as tf.Tensor2D;
+  return tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows } as never) as tf.Tensor2D;
 }
