@@ -100,7 +100,12 @@ export function convGemmProgram(
   // WebGPU allows 65,535 workgroups per dimension; tfjs would refold a larger grid in a way the tile indexing below
   // does not follow, so the forward and input-gradient passes spread their row tiles over y and z themselves.
   const rowGrid: [number, number] = chunks > 1 ? [rowTiles, chunks] : [Math.min(rowTiles, maxGrid), Math.ceil(rowTiles / maxGrid)];
-  if (rowGrid[0] > maxGrid || rowGrid[1] > maxGrid) throw new Error(`conv3d ${pass} expected at most ${maxGrid} row tiles per grid dimension, got [${rowGrid.join(', ')}] (batch ${shape.b}, input ${shape.d}x${shape.h}x${shape.w})`);
+  if (rowGrid[0] > maxGrid || rowGrid[1] > maxGrid) {
+    throw new Error(
+      `conv3d ${pass} expected at most ${maxGrid} row tiles per grid dimension, got [${rowGrid.join(', ')}] ` +
+        `(batch ${shape.b}, input ${shape.d}x${shape.h}x${shape.w})`,
+    );
+  }
   const program = wgslProgram({
     key: `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}`,
     inputs: ['a', 'b'],
