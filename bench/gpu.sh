@@ -5,8 +5,8 @@
 # the cpu backend, saliency and the model against PyTorch fixtures, with the tfjs formulation and with the project's
 # WGSL kernels); DenseNet-121 3D training at the paper input on webgpu (WGSL kernels) beside PyTorch fp32 and TF32 on
 # the same GPU, largest batch first; the same at a smaller input with the tfjs formulation (ICH_NATIVE=0) and with
-# the kernels, for the gain; each convolution shape against PyTorch ($OUT/gpu-conv.jsonl, and with 8 output rows per
-# thread in gpu-conv-rows8.jsonl); last, a timed kernel
+# the kernels, for the gain; each convolution shape against PyTorch ($OUT/gpu-conv.jsonl; the tiling alternatives in
+# gpu-conv-rows8.jsonl and gpu-conv-vec4.jsonl); last, a timed kernel
 # profile of one step. One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
 # bench/results/tmp); the profile to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
@@ -76,15 +76,15 @@ for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
 done
 [ -s "$OUT/gpu-memory.csv" ] && log "GPU memory in use, most seen so far: $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1)"
 
-# 4b. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag)
+# 4b. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag), with the
+# default tiling and with each alternative (src/ops/webgpu/conv3d-gemm.ts, ConvTiling): gpu-conv[-variant].jsonl
 if [ -n "$fitted" ]; then
-  timeout 240 env ICH_BACKEND=webgpu node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" --repeats 2 \
-    --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$OUT/gpu-conv.jsonl" 2> "$OUT/gpu-conv.err" \
-    && log "conv: $(tail -1 "$OUT/gpu-conv.jsonl")" || log "conv bench failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
-  # the same with 8 output rows per thread (tiles of 128 rows) instead of 4: which tiling suits this GPU
-  timeout 240 env ICH_BACKEND=webgpu ICH_WGSL_CONV_ROWS=8 node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
-    --repeats 2 --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$OUT/gpu-conv-rows8.jsonl" 2> "$OUT/gpu-conv.err" \
-    && log "conv, 8 rows per thread: $(tail -1 "$OUT/gpu-conv-rows8.jsonl")" || log "conv bench (8 rows) failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
+  for variant in default:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 vec4:ICH_WGSL_CONV_VEC4=1; do
+    name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
+    timeout 240 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
+      --repeats 2 --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$file" 2> "$OUT/gpu-conv.err" \
+      && log "conv ($name): $(tail -1 "$file")" || log "conv bench ($name) failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
+  done
 fi
 
 # 5. The gain of the WGSL kernels over the tfjs formulation at a smaller input (performance.md: 7,621 ms per step)

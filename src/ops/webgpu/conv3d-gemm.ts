@@ -44,17 +44,26 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
 }
 
 /**
- * Output rows per thread: 4 (tiles of 64 rows) by default, 8 (tiles of 128 rows: fewer shared-memory reads per
- * multiply-add, more registers) with ICH_WGSL_CONV_ROWS=8; which is faster depends on the GPU (not measured yet:
- * bench/gpu.sh times both). Each workgroup is (columns / 4) x 16 threads.
+ * How the GEMM tiles its work; which is fastest depends on the GPU (not measured yet: bench/gpu.sh times the
+ * variants per layer). `rows`: output rows per thread, 4 (tiles of 64 rows, the default) or 8 (tiles of 128 rows:
+ * fewer shared-memory reads per multiply-add, more registers); ICH_WGSL_CONV_ROWS. `vectorLoads`: the forward and
+ * input-gradient passes read the activation four channels at a time (one index computation and bounds check per 4
+ * values) when the channels are a multiple of 4; ICH_WGSL_CONV_VEC4=1. Each workgroup is (columns / 4) x 16 threads.
  */
-export type ConvRowsPerThread = 4 | 8;
+export interface ConvTiling {
+  rows: 4 | 8;
+  vectorLoads: boolean;
+}
 
-/** The rows per thread from ICH_WGSL_CONV_ROWS (4 or 8, default 4). */
-export function convRowsPerThread(): ConvRowsPerThread {
-  const v = process.env.ICH_WGSL_CONV_ROWS ?? '4';
-  if (v !== '4' && v !== '8') throw new Error(`ICH_WGSL_CONV_ROWS expected 4 or 8, got "${v}"`);
-  return Number(v) as ConvRowsPerThread;
+export const DEFAULT_TILING: ConvTiling = { rows: 4, vectorLoads: false };
+
+/** The tiling from ICH_WGSL_CONV_ROWS (4 or 8) and ICH_WGSL_CONV_VEC4 (0 or 1), defaults otherwise. */
+export function convTiling(): ConvTiling {
+  const rows = process.env.ICH_WGSL_CONV_ROWS ?? '4';
+  if (rows !== '4' && rows !== '8') throw new Error(`ICH_WGSL_CONV_ROWS expected 4 or 8, got "${rows}"`);
+  const vec = process.env.ICH_WGSL_CONV_VEC4 ?? '0';
+  if (vec !== '0' && vec !== '1') throw new Error(`ICH_WGSL_CONV_VEC4 expected 0 or 1, got "${vec}"`);
+  return { rows: Number(rows) as 4 | 8, vectorLoads: vec === '1' };
 }
 
 /** Threads along the rows of a tile, and the reduction step held in workgroup memory. */
@@ -66,7 +75,7 @@ const TARGET_WORKGROUPS = 1024;
 const MIN_CHUNK = 256;
 
 /** Chunks the weight gradient's reduction over positions is split into (1 for the other passes). */
-export function reductionChunks(pass: ConvPass, c: ConvShape, rows: ConvRowsPerThread = 4): number {
+export function reductionChunks(pass: ConvPass, c: ConvShape, rows: ConvTiling['rows'] = 4): number {
   if (pass !== 'backwardWeights') return 1;
   const { m, n, k } = gemmDims(pass, c);
   const tiles = Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tileColumns(n));
@@ -88,9 +97,12 @@ export function convGemmProgram(
   pass: ConvPass,
   shape: ConvShape,
   maxGrid = MAX_GRID,
-  rows: ConvRowsPerThread = 4,
+  tiling: ConvTiling = DEFAULT_TILING,
 ): { program: WgslProgram; uniforms: number[] } {
+  const { rows } = tiling;
   const { m, n, k } = gemmDims(pass, shape);
+  // Four channels per load where the activation read has channels in multiples of 4 (all but the stem's image).
+  const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
   if (pass === 'backwardData' && n <= NARROW_INPUT_GRADIENT) return narrowInputGradient(shape, maxGrid);
   const chunks = reductionChunks(pass, shape, rows);
   const tn = tileColumns(n);
@@ -107,13 +119,14 @@ export function convGemmProgram(
     );
   }
   const program = wgslProgram({
-    key: `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}`,
+    key: `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}_v${lanes}`,
     inputs: ['a', 'b'],
+    components: [lanes, 1],
     uniforms: UNIFORMS,
     outputShape: chunks > 1 ? [chunks, m, n] : [m, n],
     dispatch: [Math.ceil(n / tn), rowGrid[0], rowGrid[1]],
     workgroupSize: [tn / 4, ROW_THREADS, 1],
-    code: convGemmCode(pass, shape, tn, rows),
+    code: convGemmCode(pass, shape, tn, rows, lanes),
   });
   return { program, uniforms: [m, n, k, kChunk, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
 }
@@ -184,11 +197,14 @@ function narrowInputGradient(shape: ConvShape, maxGrid: number): { program: Wgsl
  * WGSL of one pass: tiles of A (read through the convolution's index map) and B in workgroup memory, `rows` x 4
  * outputs per thread (rows 16 apart, columns tn / 4 apart).
  */
-function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvRowsPerThread): string {
+function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTiling['rows'], lanes: 1 | 4): string {
   const { k: ks, s, p } = shape;
   const TM = ROW_THREADS * rows;
   const threads = (tn / 4) * ROW_THREADS;
   const aPerThread = (TM * TK) / threads;
+  // Loads of A per thread and reduction step in groups of `lanes` values (the forward and input-gradient passes).
+  const kGroups = TK / lanes;
+  const groupLoads = (TM * kGroups) / threads;
   const bPerThread = (TK * tn) / threads;
   const tapDecode = `let kd = tap / ${ks * ks}; let kh = (tap / ${ks}) % ${ks}; let kw = tap % ${ks};`;
   let prologue: string;
@@ -225,14 +241,14 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvRo
     const forward = pass === 'forward';
     const [rd, rh, rw] = forward ? ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'] : ['uniforms.D', 'uniforms.H', 'uniforms.W'];
     prologue = `
-      let aK = li % ${TK};
-      let aRow = li / ${TK};
-      var rz: array<i32, ${aPerThread}>;
-      var ry: array<i32, ${aPerThread}>;
-      var rx: array<i32, ${aPerThread}>;
-      var rb: array<i32, ${aPerThread}>;
-      for (var r = 0; r < ${aPerThread}; r++) {
-        let row = m0 + aRow + r * ${threads / TK};
+      let aK = li % ${kGroups};
+      let aRow = li / ${kGroups};
+      var rz: array<i32, ${groupLoads}>;
+      var ry: array<i32, ${groupLoads}>;
+      var rx: array<i32, ${groupLoads}>;
+      var rb: array<i32, ${groupLoads}>;
+      for (var r = 0; r < ${groupLoads}; r++) {
+        let row = m0 + aRow + r * ${threads / kGroups};
         ${decodeRow('row', [rd, rh, rw], ['c3', 'c2', 'c1', 'c0'])}
         rb[r] = select(-1, c3, row < uniforms.M);
         ${forward ? `rz[r] = c2 * ${s} - ${p}; ry[r] = c1 * ${s} - ${p}; rx[r] = c0 * ${s} - ${p};` : `rz[r] = c2 + ${p}; ry[r] = c1 + ${p}; rx[r] = c0 + ${p};`}
@@ -244,7 +260,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvRo
           let y = ry[r] + kh;
           let x = rx[r] + kw;
           if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
-            v = a[(((rb[r] * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c];
+            v = a[((((rb[r] * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c) / ${lanes}];
           }`
       : // The output position that tap (kd, kh, kw) of input position i reached: o = (i + p - kd) / s when exact.
         `
@@ -256,19 +272,24 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvRo
           let y = sy / ${s};
           let x = sx / ${s};
           if (sz >= 0 && z < uniforms.OD && sy >= 0 && y < uniforms.OH && sx >= 0 && x < uniforms.OW) {
-            v = a[(((rb[r] * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c];
+            v = a[((((rb[r] * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c) / ${lanes}];
           }
           ${s === 1 ? '' : '}'}`;
+    const zero = lanes === 4 ? 'vec4<f32>(0.0)' : '0.0';
+    const store =
+      lanes === 4
+        ? [0, 1, 2, 3].map((j) => `As[(aK * 4 + ${j}) * ${TM} + aRow + r * ${threads / kGroups}] = v[${j}];`).join('\n        ')
+        : `As[aK * ${TM} + aRow + r * ${threads / kGroups}] = v;`;
     loadA = `
-      let kA = kt + aK;
+      let kA = kt + aK * ${lanes};
       let tap = kA / ${channels};
       let c = kA - tap * ${channels};
       ${tapDecode}
-      for (var r = 0; r < ${aPerThread}; r++) {
-        var v = 0.0;
+      for (var r = 0; r < ${groupLoads}; r++) {
+        var v = ${zero};
         if (rb[r] >= 0 && kA < kEnd) {${read}
         }
-        As[aK * ${TM} + aRow + r * ${threads / TK}] = v;
+        ${store}
       }`;
   }
   // B(k, n): contiguous along n for the forward pass (W rows) and the weight gradient (dy rows); the input gradient
@@ -356,10 +377,10 @@ export function registerConvGemmKernel(): void {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { pass, shape, maxGrid, rows } = attrs as unknown as { pass: ConvPass; shape: number[]; maxGrid: number; rows: ConvRowsPerThread };
+      const { pass, shape, maxGrid, rows, vectorLoads } = attrs as unknown as { pass: ConvPass; shape: number[]; maxGrid: number } & ConvTiling;
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
       const gpu = backend as unknown as WebGpuBackend;
-      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, rows);
+      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads });
       const out = runProgram(gpu, program, [a, b], UNIFORMS, uniforms);
       if (out.shape.length === 2) return out;
       const [chunks, m, n] = out.shape;
@@ -399,9 +420,10 @@ function chunkSumProgram(size: number): WgslProgram {
  * Runs one pass on the webgpu backend. Operands: forward (x [B*D, H, W, Cin], w [k^3 Cin, Cout]) -> y
  * [B*OD*OH*OW, Cout]; backwardData (dy, w) -> dx [B*D*H*W, Cin]; backwardWeights (x, dy) -> dW [k^3 Cin, Cout]
  * (the chunks' partial sums added by a second program). `maxGrid` lowers the workgroups per grid dimension (tests of the layout
- * that very large inputs need); `rows` is the output rows per thread (default from ICH_WGSL_CONV_ROWS).
+ * that very large inputs need); `tiling` defaults to {@link convTiling} (the environment).
  */
-export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID, rows: ConvRowsPerThread = convRowsPerThread()): tf.Tensor2D {
+export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID, tiling: ConvTiling = convTiling()): tf.Tensor2D {
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  return tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows } as never) as tf.Tensor2D;
+  const attrs = { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads };
+  return tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, attrs as never) as tf.Tensor2D;
 }

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export interface WgslProgram {
   variableNames: string[];
+  /** Values per element of each input buffer (4: declared array<vec4<f32>>); absent: 1 each. */
+  variableComponents?: number[];
   uniforms: string;
   outputShape: number[];
   shaderKey: string;
@@ -30,6 +32,8 @@ export interface WebGpuBackend {
 export function wgslProgram(parts: {
   key: string;
   inputs: string[];
+  /** Values per element of each input buffer (default 1 each). */
+  components?: number[];
   uniforms: [string, 'i32' | 'f32'][];
   outputShape: number[];
   dispatch: [number, number, number];
@@ -39,6 +43,7 @@ export function wgslProgram(parts: {
   if (parts.outputShape.length < 2) throw new Error(`${parts.key} output expected rank >= 2 (a dispatch that is not flat), got [${parts.outputShape.join(', ')}]`);
   return {
     variableNames: parts.inputs,
+    ...(parts.components ? { variableComponents: parts.components } : {}),
     uniforms: parts.uniforms.map(([n, t]) => `${n}: ${t},`).join(' '),
     outputShape: parts.outputShape,
     shaderKey: parts.key,

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { convGemm, convGemmProgram, convRowsPerThread, gemmDims, reductionChunks } from '../../../src/ops/webgpu/conv3d-gemm';
+import { convGemm, convGemmProgram, ConvTiling, convTiling, gemmDims, reductionChunks } from '../../../src/ops/webgpu/conv3d-gemm';
 import { MAX_GRID } from '../../../src/ops/webgpu/program';
 import { onBackend, relError, TEST_BACKENDS, values } from '../../support/tf';
 
@@ -19,19 +19,28 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.throws(() => convGemmProgram('forward', shape, 4), /conv3d forward expected at most 4 row tiles per grid dimension, got \[4, 5\]/);
     assert.equal(MAX_GRID, 65535);
     // 8 rows per thread: tiles of 128 rows, the same 16 x (columns / 4) threads.
-    const eight = convGemmProgram('forward', shape, MAX_GRID, 8).program;
+    const eight = convGemmProgram('forward', shape, MAX_GRID, { rows: 8, vectorLoads: false }).program;
     assert.deepEqual(eight.dispatch, [1, 9, 1]);
     assert.deepEqual(eight.workgroupSize, [8, 16, 1]);
     assert.equal(reductionChunks('backwardWeights', shape, 8), 4);
-    const before = process.env.ICH_WGSL_CONV_ROWS;
+    // Four channels per load only where the activation read has channels in multiples of 4 (here: 5 in, 7 out).
+    const vec = { rows: 4, vectorLoads: true } as const;
+    assert.match(convGemmProgram('forward', shape, MAX_GRID, vec).program.shaderKey, /_v1$/);
+    assert.match(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.shaderKey, /_v4$/);
+    assert.equal(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.variableComponents?.join(), '4,1');
+    const saved = [process.env.ICH_WGSL_CONV_ROWS, process.env.ICH_WGSL_CONV_VEC4];
     try {
       process.env.ICH_WGSL_CONV_ROWS = '8';
-      assert.equal(convRowsPerThread(), 8);
+      process.env.ICH_WGSL_CONV_VEC4 = '1';
+      assert.deepEqual(convTiling(), { rows: 8, vectorLoads: true });
       process.env.ICH_WGSL_CONV_ROWS = '6';
-      assert.throws(() => convRowsPerThread(), /ICH_WGSL_CONV_ROWS expected 4 or 8, got "6"/);
+      assert.throws(() => convTiling(), /ICH_WGSL_CONV_ROWS expected 4 or 8, got "6"/);
+      process.env.ICH_WGSL_CONV_ROWS = '4';
+      process.env.ICH_WGSL_CONV_VEC4 = 'yes';
+      assert.throws(() => convTiling(), /ICH_WGSL_CONV_VEC4 expected 0 or 1, got "yes"/);
     } finally {
-      if (before === undefined) delete process.env.ICH_WGSL_CONV_ROWS;
-      else process.env.ICH_WGSL_CONV_ROWS = before;
+      const names = ['ICH_WGSL_CONV_ROWS', 'ICH_WGSL_CONV_VEC4'];
+      saved.forEach((v, i) => (v === undefined ? delete process.env[names[i]] : (process.env[names[i]] = v)));
     }
   });
 
@@ -51,20 +60,29 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
       });
     });
 
-    it(`gives the same passes with 8 output rows per thread as with 4 (${backend})`, async () => {
+    it(`gives the same passes with every tiling: 8 output rows per thread, loads of four channels (${backend})`, async () => {
       await onBackend(backend, async () => {
-        // 37 -> 70 channels: two column tiles, a reduction that is no multiple of the 16-deep step, chunked weights.
-        const wide = { b: 2, d: 6, h: 9, w: 10, cin: 37, cout: 70, k: 3, s: 1, p: 1 };
-        const x = tf.tensor(values(1080 * 37, 6), [12, 9, 10, 37]);
-        const w = tf.tensor(values(27 * 37 * 70, 7), [27 * 37, 70]);
-        const dy = tf.tensor(values(1080 * 70, 8), [12, 9, 10, 70]);
-        for (const [pass, a, b] of [['forward', x, w], ['backwardData', dy, w], ['backwardWeights', x, dy]] as const) {
-          const four = convGemm(pass, wide, a, b, MAX_GRID, 4);
-          const eight = convGemm(pass, wide, a, b, MAX_GRID, 8);
-          assert.ok(relError(await eight.data(), await four.data()) <= 1e-5, pass);
-          tf.dispose([four, eight]);
+        // 36 -> 70 channels: two column tiles, a reduction that is no multiple of the 16-deep step, chunked weights,
+        // channels in multiples of 4 on both sides (vector loads in the forward and input-gradient passes).
+        const wide = { b: 2, d: 6, h: 9, w: 10, cin: 36, cout: 70, k: 3, s: 1, p: 1 };
+        const strided = { b: 1, d: 7, h: 8, w: 9, cin: 8, cout: 12, k: 3, s: 2, p: 1 };
+        for (const g of [wide, strided]) {
+          const [od, oh, ow] = [g.d, g.h, g.w].map((n) => Math.floor((n + 2 * g.p - g.k) / g.s) + 1);
+          const x = tf.tensor(values(g.b * g.d * g.h * g.w * g.cin, 6), [g.b * g.d, g.h, g.w, g.cin]);
+          const w = tf.tensor(values(27 * g.cin * g.cout, 7), [27 * g.cin, g.cout]);
+          const dy = tf.tensor(values(g.b * od * oh * ow * g.cout, 8), [g.b * od, oh, ow, g.cout]);
+          for (const [pass, a, b] of [['forward', x, w], ['backwardData', dy, w], ['backwardWeights', x, dy]] as const) {
+            const plain = convGemm(pass, g, a, b, MAX_GRID, { rows: 4, vectorLoads: false });
+            const expected = await plain.data();
+            plain.dispose();
+            for (const tiling of [{ rows: 8, vectorLoads: false }, { rows: 4, vectorLoads: true }, { rows: 8, vectorLoads: true }] as ConvTiling[]) {
+              const y = convGemm(pass, g, a, b, MAX_GRID, tiling);
+              assert.ok(relError(await y.data(), expected) <= 1e-5, `${pass} ${JSON.stringify(tiling)} (Cin ${g.cin})`);
+              y.dispose();
+            }
+          }
+          tf.dispose([x, w, dy]);
         }
-        tf.dispose([x, w, dy]);
       });
     });
   }
