@@ -13,6 +13,8 @@
 #   ICH_GPU_SMALL_SHAPE (default 40,128,128, batch 2)  ICH_GPU_TORCH_DEVICE (default cuda)
 #   ICH_TORCH_PYTHON (default python3)
 set -uo pipefail
+# Budget: the device tool allows 600 s per command; the steps below are capped so that a slow GPU path still ends in
+# time (the conv benches at 150 s each, the profile at 180 s).
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/results/tmp}"
 mkdir -p "$OUT"
@@ -81,7 +83,7 @@ done
 if [ -n "$fitted" ]; then
   for variant in default:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 vec4:ICH_WGSL_CONV_VEC4=1; do
     name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
-    timeout 240 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
+    timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
       --repeats 2 --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$file" 2> "$OUT/gpu-conv.err" \
       && log "conv ($name): $(tail -1 "$file")" || log "conv bench ($name) failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
   done
