@@ -11,7 +11,7 @@
 # bench/results/tmp); the profile to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
 #   ICH_GPU_SMALL_SHAPE (default 40,128,128, batch 2)  ICH_GPU_TORCH_DEVICE (default cuda)
-#   ICH_TORCH_PYTHON (default python3)
+#   ICH_TORCH_PYTHON (default python3)  ICH_GPU_SKIP_VARIANTS=1 (only the default conv tiling)
 set -uo pipefail
 # Budget: the device tool allows 600 s per command; the steps below are capped so that a slow GPU path still ends in
 # time (the conv benches at 150 s each, the profile at 180 s).
@@ -81,10 +81,12 @@ done
 # 4b. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag), with the
 # default tiling and with each alternative (src/ops/webgpu/conv3d-gemm.ts, ConvTiling): gpu-conv[-variant].jsonl
 if [ -n "$fitted" ]; then
-  for variant in default:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 vec4:ICH_WGSL_CONV_VEC4=1; do
+  variants="default:ICH_WGSL_CONV_ROWS=4"
+  [ "${ICH_GPU_SKIP_VARIANTS:-0}" = 1 ] || variants="$variants rows8:ICH_WGSL_CONV_ROWS=8 vec4:ICH_WGSL_CONV_VEC4=1"
+  for variant in $variants; do
     name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
     timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
-      --repeats 2 --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$file" 2> "$OUT/gpu-conv.err" \
+      --repeats "$([ "$name" = default ] && echo 2 || echo 1)" --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$file" 2> "$OUT/gpu-conv.err" \
       && log "conv ($name): $(tail -1 "$file")" || log "conv bench ($name) failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
   done
 fi
