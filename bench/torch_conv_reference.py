@@ -8,28 +8,23 @@ Prints one JSON line per layer: {"name", "forwardMs", "trainMs", "torch", "devic
 """
 import argparse
 import json
+import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_device import add_device_args, configure  # noqa: E402  (bench/torch_device.py)
+
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--device', default='cpu')
-    ap.add_argument('--tf32', action='store_true')
+    add_device_args(ap)
     ap.add_argument('--repeats', type=int, default=3)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    dev = torch.device(a.device)
-    cuda = dev.type == 'cuda'
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = a.tf32
-        torch.backends.cudnn.allow_tf32 = a.tf32
-        torch.backends.cudnn.benchmark = True
-    torch.manual_seed(0)
+    dev, cuda = configure(a)
     for layer in json.load(sys.stdin):
         b, d, h, w, cin = layer['input']
         image = layer['name'] == 'stem'

@@ -15,6 +15,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_device import add_device_args, configure  # noqa: E402  (bench/torch_device.py)
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'gen'))
 from make_model_fixtures import DenseNet3d, MultiTask  # noqa: E402  (the same layers the model fixtures use)
 
@@ -24,18 +27,9 @@ def main():
     ap.add_argument('--shape', default='32,64,64')
     ap.add_argument('--batch', type=int, default=2)
     ap.add_argument('--steps', type=int, default=4)
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--device', default='cpu')
-    ap.add_argument('--tf32', action='store_true')
+    add_device_args(ap)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    dev = torch.device(a.device)
-    cuda = dev.type == 'cuda'
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = a.tf32
-        torch.backends.cudnn.allow_tf32 = a.tf32
-        torch.backends.cudnn.benchmark = True
-    torch.manual_seed(0)
+    dev, cuda = configure(a)
     shape = [int(s) for s in a.shape.split(',')]
     net = MultiTask(DenseNet3d((6, 12, 24, 16), 32, 64, 4, 0.2), [('prognosis', 1), ('gcs-ordinal', 2), ('age-binary', 1)])
     net.to(dev).train()

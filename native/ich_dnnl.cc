@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 #include <memory>
 #include <stdexcept>
@@ -342,6 +343,15 @@ napi_value newFloats(napi_env env, int64_t length, float** data) {
   return result;
 }
 
+// A JS array of the given values (the functions that return several arrays).
+napi_value arrayOf(napi_env env, std::initializer_list<napi_value> values) {
+  napi_value result;
+  napi_create_array_with_length(env, values.size(), &result);
+  uint32_t i = 0;
+  for (napi_value v : values) napi_set_element(env, result, i++, v);
+  return result;
+}
+
 // maxPool3d([n,d,h,w,c,k,stride,pad], x) -> [y, argmax]: padding is -infinity; the first maximum in window order
 // wins (PyTorch's rule), and argmax holds its flat input index for the gradient.
 napi_value MaxPool3d(napi_env env, napi_callback_info info) {
@@ -378,11 +388,7 @@ napi_value MaxPool3d(napi_env env, napi_callback_info info) {
       }
     }
   });
-  napi_value result;
-  napi_create_array_with_length(env, 2, &result);
-  napi_set_element(env, result, 0, yv);
-  napi_set_element(env, result, 1, iv);
-  return result;
+  return arrayOf(env, {yv, iv});
 }
 
 // maxPool3dBackward(inputLength, dy, argmax) -> dx: each output's gradient goes to its maximum.
@@ -535,11 +541,7 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
       yr[ch] = a.relu && !(v > 0.0f) ? 0.0f : v;
     }
   }
-  napi_value result;
-  napi_create_array_with_length(env, 2, &result);
-  napi_set_element(env, result, 0, yv);
-  napi_set_element(env, result, 1, statsValue);
-  return result;
+  return arrayOf(env, {yv, statsValue});
 }
 
 // batchNormBackward(dy, x, gamma, beta, eps, relu, stats, training) -> [dx, dgamma, dbeta]: the gradient masked by the
@@ -586,12 +588,7 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
       const double k = a.gamma[ch] * invstd[ch];
       dx[r * c + ch] = static_cast<float>(training ? k / n * (n * g - sg[ch] - xh * sgx[ch]) : k * g);
     }
-  napi_value result;
-  napi_create_array_with_length(env, 3, &result);
-  napi_set_element(env, result, 0, dxv);
-  napi_set_element(env, result, 1, dgv);
-  napi_set_element(env, result, 2, dbv);
-  return result;
+  return arrayOf(env, {dxv, dgv, dbv});
 }
 
 napi_value Init(napi_env env, napi_value exports) {

@@ -19,6 +19,11 @@ export interface BatchStats {
   varUnbiased: tf.Tensor1D;
 }
 
+/** PyTorch's correction from the biased batch variance over n values to the unbiased one kept as running variance. */
+function unbiasedFactor(n: number): number {
+  return n > 1 ? n / (n - 1) : 1;
+}
+
 /**
  * Batch normalisation over batch, depth, height and width per channel, as [voxels, C]. Training: normalise with the
  * batch mean and biased variance and return the statistics; eval: use the running ones. eps 1e-5 by default.
@@ -33,7 +38,7 @@ export function batchNorm3d(a: Act3d, p: BatchNormParams, training: boolean, eps
     const { mean, variance } = tf.moments(flat, 0);
     y = tf.add(tf.mul(tf.div(tf.sub(flat, mean), tf.sqrt(tf.add(variance, eps))), p.gamma), p.beta);
     // Kept past the caller's tidy/gradient scope; the caller folds them into the running statistics and disposes them.
-    stats = { mean: tf.keep(mean) as tf.Tensor1D, varUnbiased: tf.keep(tf.mul(variance, n > 1 ? n / (n - 1) : 1)) as tf.Tensor1D };
+    stats = { mean: tf.keep(mean) as tf.Tensor1D, varUnbiased: tf.keep(tf.mul(variance, unbiasedFactor(n))) as tf.Tensor1D };
   } else {
     const scale = tf.div(p.gamma, tf.sqrt(tf.add(p.runningVar, eps)));
     y = tf.add(tf.mul(tf.sub(flat, p.runningMean), scale), p.beta);
@@ -58,7 +63,7 @@ export function batchNormRelu3d(a: Act3d, p: BatchNormParams, training: boolean,
   const n = b * d * h * w;
   const { y, stats } = batchNormTrainingGpu(a.x, p.gamma, p.beta, relu, eps);
   const [mean, variance] = tf.unstack(stats) as tf.Tensor1D[];
-  const varUnbiased = tf.mul(variance, n > 1 ? n / (n - 1) : 1) as tf.Tensor1D;
+  const varUnbiased = tf.mul(variance, unbiasedFactor(n)) as tf.Tensor1D;
   tf.dispose([stats, variance]);
   return { y: withTensor(a, y as tf.Tensor4D), stats: { mean: tf.keep(mean), varUnbiased: tf.keep(varUnbiased) } };
 }
@@ -93,7 +98,7 @@ function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: 
   const c = p.gamma.shape[0];
   const stats = used as unknown as Float32Array;
   const mean = tf.keep(tf.tensor1d(stats.subarray(0, c)));
-  const varUnbiased = tf.keep(tf.tensor1d(stats.subarray(c).map((v) => v * (n > 1 ? n / (n - 1) : 1))));
+  const varUnbiased = tf.keep(tf.tensor1d(stats.subarray(c).map((v) => v * unbiasedFactor(n))));
   return { y: withTensor(a, y), stats: { mean, varUnbiased } };
 }
 
