@@ -24,10 +24,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     { shape: 'string', batch: 'string', steps: 'string', threads: 'string', workers: 'string', 'torch-device': 'string', 'torch-precisions': 'string', json: 'boolean' },
     'ich bench train',
   );
-  const torchDevice = stringFlag(args, 'torch-device', 'cpu')!;
-  if (!/^(cpu|cuda(:\d+)?)$/.test(torchDevice)) throw new UsageError(`--torch-device expected cpu or cuda[:N], got "${torchDevice}"`);
-  const precisions = stringFlag(args, 'torch-precisions', 'fp32')!.split(',');
-  if (precisions.some((p) => p !== 'fp32' && p !== 'tf32')) throw new UsageError(`--torch-precisions expected fp32 and/or tf32, got "${precisions.join(',')}"`);
+  const { torchDevice, precisions } = torchFlags(args);
   const shapeText = stringFlag(args, 'shape', '32,64,64')!;
   const shape = parseShape(shapeText);
   const batch = intFlag(args, 'batch', 2, 1, 64);
@@ -47,17 +44,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     throw explainBackendError(err, report.backend);
   }
   const ts = { stepMs: timings[0].stepMs, volumesPerSecond: timings.reduce((a, t) => a + t.volumesPerSecond, 0), params: timings[0].params };
-  const python = process.env.ICH_TORCH_PYTHON || '/usr/bin/python3';
   for (const precision of precisions) {
-    const py = spawnSync(
-      python,
-      [path.join(projectRoot(), 'bench', 'torch_train_reference.py'), '--shape', shapeText, '--batch', String(batch), '--steps', String(Math.max(3, steps)), '--threads', String(threads), '--device', torchDevice, ...(precision === 'tf32' ? ['--tf32'] : [])],
-      { encoding: 'utf8' },
-    );
-    let torch: { volumesPerSecond: number; stepMs: number; torch: string; params: number; device?: string } | null = null;
-    let torchError: string | undefined;
-    if (py.status === 0) torch = JSON.parse(py.stdout.trim().split('\n').pop()!);
-    else torchError = (py.stderr || py.error?.message || 'no output').trim().split('\n').pop();
+    const py = runTorchReference('torch_train_reference.py', ['--shape', shapeText, '--batch', String(batch), '--steps', String(Math.max(3, steps)), '--threads', String(threads)], torchDevice, precision);
+    const torch = (py.lines.pop() ?? null) as { volumesPerSecond: number; stepMs: number; torch: string; params: number; device?: string } | null;
+    const torchError = py.error;
     const result = {
       backend: report.backend,
       adapter: report.package,
@@ -84,6 +74,26 @@ export async function benchCommand(argv: string[]): Promise<number> {
     else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k}: ${typeof v === 'number' ? +v.toPrecision(5) : JSON.stringify(v)}\n`);
   }
   return 0;
+}
+
+/** --torch-device (cpu or cuda[:N], default cpu) and --torch-precisions (fp32 and/or tf32, default fp32). */
+function torchFlags(args: ReturnType<typeof parseArgs>): { torchDevice: string; precisions: ('fp32' | 'tf32')[] } {
+  const torchDevice = stringFlag(args, 'torch-device', 'cpu')!;
+  if (!/^(cpu|cuda(:\d+)?)$/.test(torchDevice)) throw new UsageError(`--torch-device expected cpu or cuda[:N], got "${torchDevice}"`);
+  const precisions = stringFlag(args, 'torch-precisions', 'fp32')!.split(',');
+  if (precisions.some((p) => p !== 'fp32' && p !== 'tf32')) throw new UsageError(`--torch-precisions expected fp32 and/or tf32, got "${precisions.join(',')}"`);
+  return { torchDevice, precisions: precisions as ('fp32' | 'tf32')[] };
+}
+
+/**
+ * Runs a PyTorch reference script of bench/ (Python from ICH_TORCH_PYTHON, default Debian's /usr/bin/python3) on a
+ * device and precision, `input` on its stdin: its JSON output lines, or the last line of its error.
+ */
+function runTorchReference(script: string, args: string[], device: string, precision: 'fp32' | 'tf32', input?: string): { lines: unknown[]; error?: string } {
+  const python = process.env.ICH_TORCH_PYTHON || '/usr/bin/python3';
+  const py = spawnSync(python, [path.join(projectRoot(), 'bench', script), ...args, '--device', device, ...(precision === 'tf32' ? ['--tf32'] : [])], { encoding: 'utf8', input });
+  if (py.status !== 0) return { lines: [], error: (py.stderr || py.error?.message || 'no output').trim().split('\n').pop() };
+  return { lines: py.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line)) };
 }
 
 /** "D,H,W" of a benchmark volume, each >= 8 (the network halves the size five times). */
@@ -140,10 +150,7 @@ async function convCommand(argv: string[]): Promise<number> {
   const batch = intFlag(args, 'batch', 2, 1, 64);
   const repeats = intFlag(args, 'repeats', 3, 1, 100);
   const threads = intFlag(args, 'threads', 2, 1, 64);
-  const torchDevice = stringFlag(args, 'torch-device', 'cpu')!;
-  if (!/^(cpu|cuda(:\d+)?)$/.test(torchDevice)) throw new UsageError(`--torch-device expected cpu or cuda[:N], got "${torchDevice}"`);
-  const precisions = stringFlag(args, 'torch-precisions', 'fp32')!.split(',');
-  if (precisions.some((p) => p !== 'fp32' && p !== 'tf32')) throw new UsageError(`--torch-precisions expected fp32 and/or tf32, got "${precisions.join(',')}"`);
+  const { torchDevice, precisions } = torchFlags(args);
   let layers = denseNetConvLayers(DENSENET121, shape, batch);
   const only = stringFlag(args, 'layers');
   if (only) {
@@ -154,16 +161,10 @@ async function convCommand(argv: string[]): Promise<number> {
   }
   const report = await initBackend(undefined, { threads });
   const ours = await timeConvLayers(layers, repeats);
-  const python = process.env.ICH_TORCH_PYTHON || '/usr/bin/python3';
   for (const precision of precisions) {
-    const py = spawnSync(
-      python,
-      [path.join(projectRoot(), 'bench', 'torch_conv_reference.py'), '--threads', String(threads), '--device', torchDevice, '--repeats', String(repeats), ...(precision === 'tf32' ? ['--tf32'] : [])],
-      { encoding: 'utf8', input: JSON.stringify(layers) },
-    );
-    const torch = new Map<string, { forwardMs: number; trainMs: number; torch: string }>();
-    if (py.status === 0) for (const line of py.stdout.trim().split('\n')) if (line) torch.set(JSON.parse(line).name, JSON.parse(line));
-    const torchError = py.status === 0 ? undefined : (py.stderr || py.error?.message || 'no output').trim().split('\n').pop();
+    const py = runTorchReference('torch_conv_reference.py', ['--threads', String(threads), '--repeats', String(repeats)], torchDevice, precision, JSON.stringify(layers));
+    const torch = new Map((py.lines as { name: string; forwardMs: number; trainMs: number; torch: string }[]).map((r) => [r.name, r]));
+    const torchError = py.error;
     let tsTotal = 0;
     let torchTotal = 0;
     for (const t of ours) {

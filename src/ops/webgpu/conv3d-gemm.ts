@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeRow, elementwiseDispatch, elementwiseProgram, flatWorkgroupIndex, MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
+import { decodeRow, elementwiseProgram, MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
 
 /**
  * One pass of a 3D convolution on NDHWC activations as a single WebGPU dispatch: an implicit GEMM whose operand
@@ -148,18 +148,16 @@ function narrowInputGradient(shape: ConvShape, maxGrid: number): { program: Wgsl
   const { k: ks, s, p } = shape;
   const [od, oh, ow] = convOutDims(shape);
   const span = Math.ceil(ks / s);
-  const program = wgslProgram({
+  const program = elementwiseProgram({
     key: `ichConvNarrowInputGrad_k${ks}s${s}p${p}`,
     inputs: ['a', 'b'],
     uniforms: UNIFORMS,
     outputShape: [m, n],
-    dispatch: elementwiseDispatch(Math.ceil((m * n) / NARROW_GROUP), maxGrid),
-    workgroupSize: [NARROW_GROUP, 1, 1],
-    code: `
-      fn main() {
-        let i = ${flatWorkgroupIndex(NARROW_GROUP)};
-        if (i < uniforms.M * uniforms.N) {
-          let ci = i % uniforms.N;
+    count: m * n,
+    bound: 'uniforms.M * uniforms.N',
+    groupSize: NARROW_GROUP,
+    maxGrid,
+    body: `let ci = i % uniforms.N;
           let pos = i / uniforms.N;
           ${decodeRow('pos', ['uniforms.D', 'uniforms.H', 'uniforms.W'], ['bb', 'iz', 'iy', 'ix'])}
           var acc = 0.0;
@@ -186,9 +184,7 @@ function narrowInputGradient(shape: ConvShape, maxGrid: number): { program: Wgsl
               }
             }
           }
-          result[i] = acc;
-        }
-      }`,
+          result[i] = acc;`,
   });
   return { program, uniforms: [m, n, k, k, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
 }

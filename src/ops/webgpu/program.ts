@@ -109,6 +109,8 @@ export function elementwiseProgram(parts: {
   body: string;
   helpers?: string;
   groupSize?: number;
+  /** Workgroups per grid dimension before folding (default WebGPU's; lower in tests). */
+  maxGrid?: number;
 }): WgslProgram {
   const group = parts.groupSize ?? ELEMENTWISE_GROUP;
   return wgslProgram({
@@ -116,7 +118,7 @@ export function elementwiseProgram(parts: {
     inputs: parts.inputs,
     uniforms: parts.uniforms,
     outputShape: parts.outputShape,
-    dispatch: elementwiseDispatch(Math.ceil(parts.count / group)),
+    dispatch: elementwiseDispatch(Math.ceil(parts.count / group), parts.maxGrid),
     workgroupSize: [group, 1, 1],
     code: `
       ${parts.helpers ?? ''}
