@@ -119,7 +119,7 @@ export function convGemmProgram(
     );
   }
   const program = wgslProgram({
-    key: `ichConvGemm_${pass}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}_v${lanes}`,
+    key: `${PROGRAM_NAMES[pass]}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}_v${lanes}`,
     inputs: ['a', 'b'],
     components: [lanes, 1],
     uniforms: UNIFORMS,
@@ -190,6 +190,29 @@ function narrowInputGradient(shape: ConvShape, maxGrid: number): { program: Wgsl
 }
 
 /**
+ * WGSL that stores one value of A's tile. Workgroup memory holds both tiles as vec4s laid out so that the inner loop
+ * reads each thread's four rows of A (ty + 16 i) and four columns of B (tx + tn/4 j) with one load each, instead of
+ * four scalar loads: row r of step k goes to component (r / 16) % 4 of As[k * TM/4 + (r / 64) * 16 + r % 16].
+ */
+function storeA(k: string, row: string, value: string, TM: number): string {
+  return `As[(${k}) * ${TM / 4} + ((${row}) / ${4 * ROW_THREADS}) * ${ROW_THREADS} + (${row}) % ${ROW_THREADS}][((${row}) / ${ROW_THREADS}) % 4] = ${value};`;
+}
+
+/**
+ * WGSL that moves a reduction index held as (tap, channel) on by one step of TK: the channel wraps into the next tap
+ * at most once per `channels / TK` steps, so the division a fresh decode needs on every step (tens of instructions
+ * on a GPU, with a runtime divisor) runs only on a wrap.
+ */
+function advanceTap(tap: string, channel: string, channels: string): string {
+  return `${channel} += ${TK};
+      if (${channel} >= ${channels}) {
+        let wraps = ${channel} / ${channels};
+        ${tap} += wraps;
+        ${channel} -= wraps * ${channels};
+      }`;
+}
+
+/**
  * WGSL of one pass: tiles of A (read through the convolution's index map) and B in workgroup memory, `rows` x 4
  * outputs per thread (rows 16 apart, columns tn / 4 apart).
  */
@@ -207,6 +230,25 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
   let loadA: string;
   if (pass === 'backwardWeights') {
     // A(row = tap * CIN + ci, k = output position): contiguous along rows (channels), so rows vary fastest.
+    // Every row of a tile reads the same TK positions: TK threads decode them into workgroup memory (batch and the
+    // window's corner; batch -1 past the chunk's end) instead of each of the TM rows dividing by the output sizes
+    // again. Two slots: the positions of the next tile are decoded while the current tile loads.
+    const decodePositions = (first: string, slot: string) => `
+      if (li < ${TK}) {
+        let pos = ${first} + li;
+        var pb = -1;
+        var pz = 0;
+        var py = 0;
+        var px = 0;
+        if (pos < kEnd) {
+          ${decodeRow('pos', ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'], ['bb', 'od', 'oh', 'ow'])}
+          pb = bb;
+          pz = od * ${s} - ${p};
+          py = oh * ${s} - ${p};
+          px = ow * ${s} - ${p};
+        }
+        Pos[(${slot}) * ${TK} + li] = vec4<i32>(pb, pz, py, px);
+      }`;
     prologue = `
       let aRow = li % ${TM};
       let aK = li / ${TM};
@@ -214,22 +256,25 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
       let rowValid = row < uniforms.M;
       let tap = row / uniforms.CIN;
       let ci = row - tap * uniforms.CIN;
-      ${tapDecode}`;
+      ${tapDecode}
+      ${decodePositions('kBegin', '0')}
+      workgroupBarrier();`;
     loadA = `
+      let slot = tile % 2;
+      ${decodePositions('kt + ' + TK, '1 - slot')}
       for (var r = 0; r < ${aPerThread}; r++) {
         let kk = aK + r * ${threads / TM};
-        let pos = kt + kk;
+        let q = Pos[slot * ${TK} + kk];
         var v = 0.0;
-        if (rowValid && pos < kEnd) {
-          ${decodeRow('pos', ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'], ['bb', 'od', 'oh', 'ow'])}
-          let z = od * ${s} - ${p} + kd;
-          let y = oh * ${s} - ${p} + kh;
-          let x = ow * ${s} - ${p} + kw;
+        if (rowValid && q.x >= 0) {
+          let z = q.y + kd;
+          let y = q.z + kh;
+          let x = q.w + kw;
           if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
-            v = a[(((bb * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
+            v = a[(((q.x * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
           }
         }
-        As[kk * ${TM} + aRow] = v;
+        ${storeA('kk', 'aRow', 'v', TM)}
       }`;
   } else {
     // A(row = position, k = tap * C + c): contiguous along k (channels), so k varies fastest; each thread keeps
@@ -274,29 +319,49 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
     const zero = lanes === 4 ? 'vec4<f32>(0.0)' : '0.0';
     const store =
       lanes === 4
-        ? [0, 1, 2, 3].map((j) => `As[(aK * 4 + ${j}) * ${TM} + aRow + r * ${threads / kGroups}] = v[${j}];`).join('\n        ')
-        : `As[aK * ${TM} + aRow + r * ${threads / kGroups}] = v;`;
+        ? [0, 1, 2, 3].map((j) => storeA(`aK * 4 + ${j}`, `aRow + r * ${threads / kGroups}`, `v[${j}]`, TM)).join('\n        ')
+        : storeA('aK', `aRow + r * ${threads / kGroups}`, 'v', TM);
+    prologue += `
+      var tapA = (aK * ${lanes}) / ${channels};
+      var cA = aK * ${lanes} - tapA * ${channels};`;
     loadA = `
       let kA = kt + aK * ${lanes};
-      let tap = kA / ${channels};
-      let c = kA - tap * ${channels};
+      let tap = tapA;
+      let c = cA;
       ${tapDecode}
       for (var r = 0; r < ${groupLoads}; r++) {
         var v = ${zero};
         if (rb[r] >= 0 && kA < kEnd) {${read}
         }
         ${store}
-      }`;
+      }
+      ${advanceTap('tapA', 'cA', channels)}`;
   }
   // B(k, n): contiguous along n for the forward pass (W rows) and the weight gradient (dy rows); the input gradient
   // reads W transposed within each tap: B(tap * COUT + co, ci) = W[tap, ci, co].
-  const bIndex =
-    pass === 'backwardData'
-      ? `let tapB = kB / uniforms.COUT; let coB = kB - tapB * uniforms.COUT; let bIndex = (tapB * uniforms.CIN + nB) * uniforms.COUT + coB;`
-      : `let bIndex = kB * uniforms.N + nB;`;
+  // The input gradient's B rows (tap, co) are tracked across tiles like A's, one pair per load.
+  const transposedB = pass === 'backwardData';
+  const bIndex = transposedB ? `let bIndex = (tapB[r] * uniforms.CIN + nB) * uniforms.COUT + coB[r];` : `let bIndex = kB * uniforms.N + nB;`;
+  const bPrologue = transposedB
+    ? `
+      var tapB: array<i32, ${bPerThread}>;
+      var coB: array<i32, ${bPerThread}>;
+      for (var r = 0; r < ${bPerThread}; r++) {
+        let kk = bK + r * ${threads / tn};
+        tapB[r] = kk / uniforms.COUT;
+        coB[r] = kk - tapB[r] * uniforms.COUT;
+      }`
+    : '';
+  const bAdvance = transposedB
+    ? `
+        for (var r = 0; r < ${bPerThread}; r++) {
+          ${advanceTap('tapB[r]', 'coB[r]', 'uniforms.COUT')}
+        }`
+    : '';
   return `
-    var<workgroup> As: array<f32, ${TK * TM}>;
-    var<workgroup> Bs: array<f32, ${TK * tn}>;
+    var<workgroup> As: array<vec4<f32>, ${(TK * TM) / 4}>;
+    var<workgroup> Bs: array<vec4<f32>, ${(TK * tn) / 4}>;
+    ${pass === 'backwardWeights' ? `var<workgroup> Pos: array<vec4<i32>, ${2 * TK}>;` : ''}
 
     fn main() {
       let li = i32(localIndex);
@@ -315,7 +380,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
       let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
       let bN = li % ${tn};
       let bK = li / ${tn};
-      ${prologue}
+      ${prologue}${bPrologue}
       var acc: array<vec4<f32>, ${rows}>;
       // The trip count comes from uniforms alone: barriers need uniform control flow, and WGSL does not know that
       // workgroupId is uniform within a workgroup. The last chunk's tiles past K load zeros.
@@ -331,19 +396,19 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
             ${bIndex}
             v = b[bIndex];
           }
-          Bs[kk * ${tn} + bN] = v;
-        }
+          Bs[kk * ${tn / 4} + bN % ${tn / 4}][bN / ${tn / 4}] = v;
+        }${bAdvance}
         workgroupBarrier();
         for (var kk = 0; kk < ${TK}; kk++) {
-          let bv = vec4<f32>(Bs[kk * ${tn} + tx], Bs[kk * ${tn} + tx + ${tn / 4}], Bs[kk * ${tn} + tx + ${tn / 2}], Bs[kk * ${tn} + tx + ${(3 * tn) / 4}]);
-          ${Array.from({ length: rows / 4 }, (_, g) => {
-            const at = (i: number) => `As[kk * ${TM} + ty + ${ROW_THREADS * (4 * g + i)}]`;
-            return `let av${g} = vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')});
+          let bv = Bs[kk * ${tn / 4} + tx];
+          ${Array.from(
+            { length: rows / 4 },
+            (_, g) => `let av${g} = As[kk * ${TM / 4} + ${g * ROW_THREADS} + ty];
           acc[${4 * g}] += av${g}.x * bv;
           acc[${4 * g + 1}] += av${g}.y * bv;
           acc[${4 * g + 2}] += av${g}.z * bv;
-          acc[${4 * g + 3}] += av${g}.w * bv;`;
-          }).join('\n          ')}
+          acc[${4 * g + 3}] += av${g}.w * bv;`,
+          ).join('\n          ')}
         }
         workgroupBarrier();
       }
@@ -362,18 +427,36 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
     }`;
 }
 
-/** Kernel name of the convolution passes in TensorFlow.js's registry (webgpu backend only). */
-export const CONV_GEMM_KERNEL = 'IchConv3dGemm';
+/**
+ * Kernel names of the three passes in TensorFlow.js's registry (webgpu backend only): one per pass, so that tf.profile
+ * and `ich bench profile` report the forward pass and each gradient apart.
+ */
+export const CONV_GEMM_KERNELS: Record<ConvPass, string> = {
+  forward: 'IchConv3dForward',
+  backwardData: 'IchConv3dBackwardData',
+  backwardWeights: 'IchConv3dBackwardWeights',
+};
 
-/** Registers the kernel for the webgpu backend; harmless when called again or when that backend never starts. */
-export function registerConvGemmKernel(): void {
-  if (tf.getKernel(CONV_GEMM_KERNEL, 'webgpu')) return;
+/** The first part of each pass's shader key, which the profile's dispatch counts group by. */
+const PROGRAM_NAMES: Record<ConvPass, string> = {
+  forward: 'ichConvForward',
+  backwardData: 'ichConvBackwardData',
+  backwardWeights: 'ichConvBackwardWeights',
+};
+
+/** Registers the kernels for the webgpu backend; harmless when called again or when that backend never starts. */
+export function registerConvGemmKernels(): void {
+  for (const pass of Object.keys(CONV_GEMM_KERNELS) as ConvPass[]) registerPass(pass);
+}
+
+function registerPass(pass: ConvPass): void {
+  if (tf.getKernel(CONV_GEMM_KERNELS[pass], 'webgpu')) return;
   tf.registerKernel({
-    kernelName: CONV_GEMM_KERNEL,
+    kernelName: CONV_GEMM_KERNELS[pass],
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { pass, shape, maxGrid, rows, vectorLoads } = attrs as unknown as { pass: ConvPass; shape: number[]; maxGrid: number } & ConvTiling;
+      const { shape, maxGrid, rows, vectorLoads } = attrs as unknown as { shape: number[]; maxGrid: number } & ConvTiling;
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
       const gpu = backend as unknown as WebGpuBackend;
       const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads });
@@ -420,6 +503,6 @@ function chunkSumProgram(size: number): WgslProgram {
  */
 export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID, tiling: ConvTiling = convTiling()): tf.Tensor2D {
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  const attrs = { pass, shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads };
-  return tf.engine().runKernel(CONV_GEMM_KERNEL, { a, b }, attrs as never) as tf.Tensor2D;
+  const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads };
+  return tf.engine().runKernel(CONV_GEMM_KERNELS[pass], { a, b }, attrs as never) as tf.Tensor2D;
 }

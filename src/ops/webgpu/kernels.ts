@@ -1,6 +1,6 @@
 import { registerAdamKernels } from './adamw';
 import { registerBatchNormKernels } from './batchnorm';
-import { registerConvGemmKernel } from './conv3d-gemm';
+import { registerConvGemmKernels } from './conv3d-gemm';
 import { registerMaxPoolKernels } from './maxpool';
 
 let active = false;
@@ -13,7 +13,7 @@ let active = false;
  */
 export function useWebGpuKernels(on: boolean): string | null {
   if (on) {
-    registerConvGemmKernel();
+    registerConvGemmKernels();
     registerBatchNormKernels();
     registerAdamKernels();
     registerMaxPoolKernels();
