@@ -10,11 +10,12 @@
 # profile of one step. One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
 # bench/results/tmp); the profile to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
+#   ICH_GPU_TRAIN_CAP (seconds per training benchmark, default 300)
 #   ICH_GPU_SMALL_SHAPE (default 40,128,128, batch 2)  ICH_GPU_TORCH_DEVICE (default cuda)
 #   ICH_TORCH_PYTHON (default python3)  ICH_GPU_SKIP_VARIANTS=1 (only the default conv tiling)
 set -uo pipefail
 # Budget: the device tool allows 600 s per command; the steps below are capped so that a slow GPU path still ends in
-# time (the conv benches at 150 s each, the profile at 180 s).
+# time (each training benchmark at 300 s, the conv benches at 150 s each, the profile at 180 s).
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/results/tmp}"
 mkdir -p "$OUT"
@@ -57,13 +58,16 @@ log "webgpu tests: exit $tests"
 export ICH_TORCH_PYTHON="${ICH_TORCH_PYTHON:-python3}"
 bench() { # shape batch precisions [env...]: one `ich bench train` run, JSON lines tagged with the GPU; fails when it fails
   local shape="$1" batch="$2" precisions="$3"; shift 3
-  if env "$@" ICH_BACKEND=webgpu node bin/ich.js bench train --shape "$shape" --batch "$batch" --steps "${ICH_GPU_STEPS:-2}" \
-      --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions "$precisions" --json > "$OUT/gpu-bench.part" 2> "$OUT/gpu-bench.err"; then
+  local rc=0
+  timeout "${ICH_GPU_TRAIN_CAP:-300}" env "$@" ICH_BACKEND=webgpu node bin/ich.js bench train --shape "$shape" --batch "$batch" --steps "${ICH_GPU_STEPS:-2}" \
+      --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions "$precisions" --json > "$OUT/gpu-bench.part" 2> "$OUT/gpu-bench.err" || rc=$?
+  if [ "$rc" = 0 ]; then
     sed "s/}\$/,\"gpu\":\"${gpu//\//_}\",\"webgpuTests\":$tests}/" "$OUT/gpu-bench.part" | tee -a "$OUT/gpu-bench.jsonl"
     return 0
   fi
-  log "$shape batch $batch ($*) failed: $(grep -v '^Warning' "$OUT/gpu-bench.err" | tail -1)"
-  return 1
+  [ "$rc" = 124 ] && log "$shape batch $batch ($*) ran past ${ICH_GPU_TRAIN_CAP:-300} s" \
+    || log "$shape batch $batch ($*) failed: $(grep -v '^Warning' "$OUT/gpu-bench.err" | tail -1)"
+  return "$rc"
 }
 status=1
 fitted=""
@@ -73,8 +77,12 @@ if command -v nvidia-smi >/dev/null; then
   smi=$!
   trap 'kill $smi 2>/dev/null' EXIT
 fi
+# A run past its cap is not retried smaller (a smaller batch is no faster per volume; the other steps need the time).
 for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
-  if bench "${ICH_GPU_SHAPE:-40,301,301}" "$batch" fp32,tf32 ICH_NATIVE=1; then status=$tests; fitted=$batch; break; fi
+  rc=0
+  bench "${ICH_GPU_SHAPE:-40,301,301}" "$batch" fp32,tf32 ICH_NATIVE=1 || rc=$?
+  if [ "$rc" = 0 ]; then status=$tests; fitted=$batch; break; fi
+  [ "$rc" = 124 ] && break
 done
 [ -s "$OUT/gpu-memory.csv" ] && log "GPU memory in use, most seen so far: $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1)"
 
