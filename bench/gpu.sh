@@ -17,6 +17,7 @@ set -uo pipefail
 # Budget: the device tool allows 600 s per command; the steps below are capped so that a slow GPU path still ends in
 # time (each training benchmark at 300 s, the conv benches at 150 s each, the profile at 180 s).
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"   # ldconfig, for a PATH without the sbin directories
 OUT="${OUT:-bench/results/tmp}"
 mkdir -p "$OUT"
 log() { echo "gpu.sh: $*" >&2; }
