@@ -99,6 +99,7 @@ async function activate(name: BackendName): Promise<{ pkg: string; gpu: boolean;
       const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${description} ${adapter.info?.architecture ?? ''}`);
       if (software) warnings.push(`WebGPU runs on a software adapter (${description}): correct, but far slower than a GPU`);
       if (!(await tf.setBackend('webgpu'))) throw new Error('backend webgpu expected a GPU adapter, got none');
+      watchDeviceErrors();
       return { pkg: `@tensorflow/tfjs-backend-webgpu on ${description}`, gpu: !software, warnings };
     }
     case 'tensorflow': {
@@ -119,6 +120,46 @@ async function activate(name: BackendName): Promise<{ pkg: string; gpu: boolean;
       return { pkg, gpu: usingGpu, warnings };
     }
   }
+}
+
+/** What the WebGPU device reported since the last {@link assertDeviceHealthy}: the first messages and how many in all. */
+const deviceErrors = { first: [] as string[], count: 0 };
+let watchedDevice: unknown = null;
+
+interface ErrorReportingDevice {
+  onuncapturederror: ((event: { error: { message: string } }) => void) | null;
+}
+
+/**
+ * Collects the WebGPU device's uncaptured errors (validation, out of memory). tfjs does not watch them, and Dawn
+ * answers an invalid dispatch by skipping it: the results stay zeros or stale values, and a run that cannot fit
+ * would otherwise train on garbage and time as if it were fast.
+ */
+function watchDeviceErrors(): void {
+  const device = (tf.backend() as unknown as { device?: ErrorReportingDevice }).device;
+  if (!device || device === watchedDevice) return;
+  watchedDevice = device;
+  device.onuncapturederror = (event) => {
+    deviceErrors.count++;
+    if (deviceErrors.first.length < 3) deviceErrors.first.push(event.error.message.split('\n')[0]);
+  };
+}
+
+/**
+ * Throws when the WebGPU device reported errors since the last call (e.g. a tensor over the device's
+ * maxStorageBufferBindingSize, or GPU memory exhausted), then forgets them so that a smaller retry can run. Call it
+ * after reading a result back, when the device has delivered its errors. A no-op on the other backends.
+ * @param where what had just run, for the message (e.g. "fold 2, epoch 3, batch 5").
+ */
+export function assertDeviceHealthy(where: string): void {
+  if (deviceErrors.count === 0) return;
+  const { first, count } = deviceErrors;
+  deviceErrors.first = [];
+  deviceErrors.count = 0;
+  throw new Error(
+    `WebGPU device expected no errors, got ${count} (${first.join('; ')}) (${where}); its results are invalid: ` +
+      'lower the batch size or the input size if a tensor is too large',
+  );
 }
 
 /**

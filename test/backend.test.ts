@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendReport, describeBackend, explainBackendError, initBackend } from '../src/backend';
+import { assertDeviceHealthy, backendReport, describeBackend, explainBackendError, initBackend } from '../src/backend';
 import { WEBGPU } from './support/tf';
 
 describe('backend: the one place that chooses a TensorFlow.js backend', () => {
@@ -48,6 +48,29 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
     if (/llvmpipe/.test(r.package)) {
       assert.equal(r.gpu, false);
       assert.ok(r.warnings.some((w) => /software adapter/.test(w)));
+    }
+  });
+
+  it('turns the errors Dawn reports on the side (a tensor over the binding limit) into one that names the step', async function () {
+    if (!WEBGPU.ok) this.skip();
+    await initBackend('webgpu');
+    const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
+    // Software Vulkan allows 128 MiB per binding; a GPU's few GiB would make this test allocate too much.
+    if (limit > 512 * 2 ** 20) this.skip();
+    try {
+      assert.doesNotThrow(() => assertDeviceHealthy('before'));
+      const x = tf.fill([limit / 4 + 1024], 1);
+      const y = tf.add(x, 1);
+      // Dawn skips the add: no exception, and the result is not x + 1.
+      const tail = await tf.slice(y, [limit / 4], [3]).data();
+      assert.notDeepEqual(Array.from(tail), [2, 2, 2]);
+      tf.dispose([x, y]);
+      assert.throws(() => assertDeviceHealthy('the test step'), /WebGPU device expected no errors, got \d+ \(Binding size \(\d+\) .* is larger than the maximum storage buffer binding size \(\d+\).*\) \(the test step\); its results are invalid/);
+      // Reported once: a smaller retry in the same process starts clean.
+      assert.doesNotThrow(() => assertDeviceHealthy('after'));
+      assert.deepEqual(Array.from(await tf.add(tf.ones([3]), 1).data()), [2, 2, 2]);
+    } finally {
+      await initBackend('cpu');
     }
   });
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertDeviceHealthy } from '../backend';
 import { VolumeShape } from '../data/preprocess';
 import { shape5 } from '../ops/act3d';
 import { ForwardContext } from '../models/densenet3d';
@@ -100,6 +101,7 @@ export async function explainVolume(model: ImageModel, volume: Float32Array, sha
   const logit = (await logitTensor.data())[0];
   const camRaw = (await camTensor.data()) as Float32Array;
   tf.dispose([logitTensor, camTensor]);
+  assertDeviceHealthy(`saliency of ${model.spec.name} at ${layer}`);
   const cam = camRaw.map((v) => Math.max(v, 0));
   const gradcam = upsampleTrilinear(cam, camShape, shape);
   const ggcam = new Float32Array(gbp.length);

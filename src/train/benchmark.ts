@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assertDeviceHealthy } from '../backend';
 import { DenseNetConvLayer } from '../models/densenet-config';
 import { buildImageModel } from '../models/multitask';
 import { conv3d } from '../ops/conv3d';
@@ -156,6 +157,7 @@ async function withTrainingStep(
     optimizer.apply(variables, grads);
     await value.data();
     tf.dispose([value, ...Object.values(grads)]);
+    assertDeviceHealthy(`training step, batch ${batch} of ${d}x${h}x${w}`);
   };
   try {
     await body(step, model.store.countTrainable());
@@ -208,6 +210,7 @@ export async function timeConvLayers(layers: DenseNetConvLayer[], repeats = 3): 
         const parts = Array.isArray(result) ? result : [result];
         await Promise.all(parts.map((t) => t.data()));
         tf.dispose(parts);
+        assertDeviceHealthy(`conv3d ${l.name}, input [${l.input.join(', ')}]`);
         if (r > 0) times.push(performance.now() - t0);
       }
       return times.sort((p, q) => p - q)[Math.floor(times.length / 2)];

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { assertDeviceHealthy } from '../backend';
 import { Patient } from '../data/cohort';
 import { Quirks } from '../data/preprocess';
 import { CvFold } from '../data/splits';
@@ -114,6 +115,7 @@ export async function predictPatients(
     const probs: Partial<Record<TaskName, Float32Array>> = {};
     for (let i = 0; i < tasks.length; i++) probs[tasks[i]] = (await out.probs[i].data()) as Float32Array;
     tf.dispose([out.loss, ...out.probs]);
+    assertDeviceHealthy(`evaluation of patients ${start + 1}-${start + positions.length}`);
     lossSum += loss * positions.length;
     for (const t of tasks) {
       const k = TASK_OUTPUTS[t];
@@ -224,6 +226,7 @@ export async function trainFold(options: {
         model.commitBatchStats(ctx);
         const loss = (await value.data())[0];
         value.dispose();
+        assertDeviceHealthy(`fold ${foldIndex}, epoch ${epoch}, batch ${b + 1}`);
         if (!Number.isFinite(loss)) throw new Error(`training loss expected a finite number, got ${loss} (fold ${foldIndex}, epoch ${epoch}, batch ${b + 1})`);
         lossSum += loss * positions.length;
         accLoss += loss;

@@ -42,6 +42,8 @@ describe('ops: 3D ops at rank <= 4 against tf reference ops on the cpu backend',
     { name: '1x1x1, 40 -> 33 channels', in: [2, 6, 9, 10, 40], k: 1, s: 1, p: 0, cout: 33, tol: 1e-4 },
     // Input gradients of more than 4 channels are GEMMs on webgpu+wgsl (fewer: a direct kernel): stride 2 there.
     { name: '3x3x3 stride 2 pad 1, 6 -> 5 channels', in: [2, 7, 8, 9, 6], k: 3, s: 2, p: 1, cout: 5 },
+    // Kernels wider than 10 read A with explicit bounds checks on webgpu+wgsl (no per-axis in-bounds masks).
+    { name: '11x11x11 pad 5, 5 -> 6 channels', in: [1, 4, 5, 6, 5], k: 11, s: 1, p: 5, cout: 6, tol: 1e-4 },
   ];
 
   for (const c of convCases) {

@@ -213,8 +213,47 @@ function advanceTap(tap: string, channel: string, channels: string): string {
 }
 
 /**
+ * Whether a pass reads A through in-bounds masks: per row (or per position of the weight gradient's tile) one u32
+ * holds, for each axis, which of the k kernel offsets stay inside the volume (3k bits, so k <= 10: every kernel of
+ * DenseNet-121 3D, the stem's 7 included), and each load is base + tap offset + channel behind one mask test. The
+ * input gradient does so at stride 1 only, where its output position is linear in the tap.
+ */
+function usesTapMasks(pass: ConvPass, shape: ConvShape): boolean {
+  return 3 * shape.k <= 32 && (pass !== 'backwardData' || shape.s === 1);
+}
+
+/**
+ * WGSL of `ichAxisMask(z0, y0, x0, d, h, w)`: bit t set where z0 + t lies in [0, d), bit k + t where y0 + t lies in
+ * [0, h), bit 2k + t where x0 + t lies in [0, w), for t < k (`sign` -1: z0 - t, ...). Computed once per row, it
+ * replaces six comparisons and a multiplied-out index per loaded element with `(mask & tapSelector) == tapSelector`.
+ */
+function axisMaskHelper(ks: number, sign: 1 | -1): string {
+  const op = sign === 1 ? '+' : '-';
+  return `
+    fn ichAxisMask(z0: i32, y0: i32, x0: i32, d: i32, h: i32, w: i32) -> u32 {
+      var m = 0u;
+      for (var t = 0; t < ${ks}; t++) {
+        let z = z0 ${op} t;
+        let y = y0 ${op} t;
+        let x = x0 ${op} t;
+        if (z >= 0 && z < d) { m |= 1u << u32(t); }
+        if (y >= 0 && y < h) { m |= 1u << u32(${ks} + t); }
+        if (x >= 0 && x < w) { m |= 1u << u32(${2 * ks} + t); }
+      }
+      return m;
+    }`;
+}
+
+/** WGSL: the selector of tap (kd, kh, kw) among an {@link axisMaskHelper} mask's bits (all three must be set). */
+function tapSelector(ks: number): string {
+  return `(1u << u32(kd)) | (1u << u32(${ks} + kh)) | (1u << u32(${2 * ks} + kw))`;
+}
+
+/**
  * WGSL of one pass: tiles of A (read through the convolution's index map) and B in workgroup memory, `rows` x 4
- * outputs per thread (rows 16 apart, columns tn / 4 apart).
+ * outputs per thread (rows 16 apart, columns tn / 4 apart). B is read row-major (k, n) in every pass: the input
+ * gradient gets W transposed within each tap beforehand ({@link tapTransposeProgram}), so that neighbouring threads
+ * read neighbouring addresses.
  */
 function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTiling['rows'], lanes: 1 | 4): string {
   const { k: ks, s, p } = shape;
@@ -225,47 +264,61 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
   const kGroups = TK / lanes;
   const groupLoads = (TM * kGroups) / threads;
   const bPerThread = (TK * tn) / threads;
+  const masked = usesTapMasks(pass, shape);
   const tapDecode = `let kd = tap / ${ks * ks}; let kh = (tap / ${ks}) % ${ks}; let kw = tap % ${ks};`;
   let prologue: string;
   let loadA: string;
+  let helpers = '';
+  let positionSlots = '';
   if (pass === 'backwardWeights') {
     // A(row = tap * CIN + ci, k = output position): contiguous along rows (channels), so rows vary fastest.
-    // Every row of a tile reads the same TK positions: TK threads decode them into workgroup memory (batch and the
-    // window's corner; batch -1 past the chunk's end) instead of each of the TM rows dividing by the output sizes
-    // again. Two slots: the positions of the next tile are decoded while the current tile loads.
+    // Every row of a tile reads the same TK positions: TK threads decode them into workgroup memory instead of each
+    // of the TM rows dividing by the output sizes again. Two slots: the positions of the next tile are decoded while
+    // the current tile loads. With tap masks a slot holds the window corner's flat index and its in-bounds taps (mask
+    // 0 past the chunk's end); otherwise batch (-1 past the end) and the corner.
+    helpers = masked ? axisMaskHelper(ks, 1) : '';
+    positionSlots = `var<workgroup> Pos: array<vec4<i32>, ${2 * TK}>;`;
     const decodePositions = (first: string, slot: string) => `
       if (li < ${TK}) {
         let pos = ${first} + li;
-        var pb = -1;
-        var pz = 0;
-        var py = 0;
-        var px = 0;
+        var q = vec4<i32>(-1, 0, 0, 0);
         if (pos < kEnd) {
           ${decodeRow('pos', ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'], ['bb', 'od', 'oh', 'ow'])}
-          pb = bb;
-          pz = od * ${s} - ${p};
-          py = oh * ${s} - ${p};
-          px = ow * ${s} - ${p};
+          let pz = od * ${s} - ${p};
+          let py = oh * ${s} - ${p};
+          let px = ow * ${s} - ${p};
+          ${
+            masked
+              ? `q = vec4<i32>((((bb * uniforms.D + pz) * uniforms.H + py) * uniforms.W + px) * uniforms.CIN,
+                  bitcast<i32>(ichAxisMask(pz, py, px, uniforms.D, uniforms.H, uniforms.W)), 0, 0);`
+              : `q = vec4<i32>(bb, pz, py, px);`
+          }
         }
-        Pos[(${slot}) * ${TK} + li] = vec4<i32>(pb, pz, py, px);
+        Pos[(${slot}) * ${TK} + li] = q;
       }`;
     prologue = `
       let aRow = li % ${TM};
       let aK = li / ${TM};
       let row = m0 + aRow;
       let rowValid = row < uniforms.M;
-      let tap = row / uniforms.CIN;
+      let tap = min(row / uniforms.CIN, ${ks ** 3 - 1});
       let ci = row - tap * uniforms.CIN;
       ${tapDecode}
+      ${
+        masked
+          ? `// A row's tap selector (all ones past M: no mask has bits beyond 3k) and its offset from the window corner.
+      let rowSelector = select(0xffffffffu, ${tapSelector(ks)}, rowValid);
+      let rowOffset = ((kd * uniforms.H + kh) * uniforms.W + kw) * uniforms.CIN + ci;`
+          : ''
+      }
       ${decodePositions('kBegin', '0')}
       workgroupBarrier();`;
-    loadA = `
-      let slot = tile % 2;
-      ${decodePositions('kt + ' + TK, '1 - slot')}
-      for (var r = 0; r < ${aPerThread}; r++) {
-        let kk = aK + r * ${threads / TM};
-        let q = Pos[slot * ${TK} + kk];
-        var v = 0.0;
+    const read = masked
+      ? `
+        if ((bitcast<u32>(q.y) & rowSelector) == rowSelector) {
+          v = a[q.x + rowOffset];
+        }`
+      : `
         if (rowValid && q.x >= 0) {
           let z = q.y + kd;
           let y = q.z + kh;
@@ -273,7 +326,14 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
           if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
             v = a[(((q.x * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
           }
-        }
+        }`;
+    loadA = `
+      let slot = tile % 2;
+      ${decodePositions('kt + ' + TK, '1 - slot')}
+      for (var r = 0; r < ${aPerThread}; r++) {
+        let kk = aK + r * ${threads / TM};
+        let q = Pos[slot * ${TK} + kk];
+        var v = 0.0;${read}
         ${storeA('kk', 'aRow', 'v', TM)}
       }`;
   } else {
@@ -281,41 +341,74 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
     // the same rows for the whole reduction and decodes them once.
     const forward = pass === 'forward';
     const [rd, rh, rw] = forward ? ['uniforms.OD', 'uniforms.OH', 'uniforms.OW'] : ['uniforms.D', 'uniforms.H', 'uniforms.W'];
+    // The volume A is read from: the input (forward) or the output gradient (input gradient).
+    const [vd, vh, vw, vc] = forward
+      ? ['uniforms.D', 'uniforms.H', 'uniforms.W', 'uniforms.CIN']
+      : ['uniforms.OD', 'uniforms.OH', 'uniforms.OW', 'uniforms.COUT'];
+    // The window corner of a row: forward, output position * s - p, taps added; input gradient, input position + p,
+    // taps subtracted (then divided by s where the stride is not 1).
+    const corner = forward ? [`c2 * ${s} - ${p}`, `c1 * ${s} - ${p}`, `c0 * ${s} - ${p}`] : [`c2 + ${p}`, `c1 + ${p}`, `c0 + ${p}`];
+    helpers = masked ? axisMaskHelper(ks, forward ? 1 : -1) : '';
+    const rowArrays = masked
+      ? `var rBase: array<i32, ${groupLoads}>;
+      var rMask: array<u32, ${groupLoads}>;`
+      : `var rz: array<i32, ${groupLoads}>;
+      var ry: array<i32, ${groupLoads}>;
+      var rx: array<i32, ${groupLoads}>;
+      var rb: array<i32, ${groupLoads}>;`;
+    const rowInit = masked
+      ? `if (row < uniforms.M) {
+          let z0 = ${corner[0]};
+          let y0 = ${corner[1]};
+          let x0 = ${corner[2]};
+          rBase[r] = (((c3 * ${vd} + z0) * ${vh} + y0) * ${vw} + x0) * ${vc};
+          rMask[r] = ichAxisMask(z0, y0, x0, ${vd}, ${vh}, ${vw});
+        }`
+      : `rb[r] = select(-1, c3, row < uniforms.M);
+        rz[r] = ${corner[0]}; ry[r] = ${corner[1]}; rx[r] = ${corner[2]};`;
     prologue = `
       let aK = li % ${kGroups};
       let aRow = li / ${kGroups};
-      var rz: array<i32, ${groupLoads}>;
-      var ry: array<i32, ${groupLoads}>;
-      var rx: array<i32, ${groupLoads}>;
-      var rb: array<i32, ${groupLoads}>;
+      ${rowArrays}
       for (var r = 0; r < ${groupLoads}; r++) {
         let row = m0 + aRow + r * ${threads / kGroups};
         ${decodeRow('row', [rd, rh, rw], ['c3', 'c2', 'c1', 'c0'])}
-        rb[r] = select(-1, c3, row < uniforms.M);
-        ${forward ? `rz[r] = c2 * ${s} - ${p}; ry[r] = c1 * ${s} - ${p}; rx[r] = c0 * ${s} - ${p};` : `rz[r] = c2 + ${p}; ry[r] = c1 + ${p}; rx[r] = c0 + ${p};`}
+        ${rowInit}
       }`;
     const channels = forward ? 'uniforms.CIN' : 'uniforms.COUT';
-    const read = forward
-      ? `
-          let z = rz[r] + kd;
-          let y = ry[r] + kh;
-          let x = rx[r] + kw;
-          if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
-            v = a[((((rb[r] * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c) / ${lanes}];
-          }`
-      : // The output position that tap (kd, kh, kw) of input position i reached: o = (i + p - kd) / s when exact.
-        `
-          let sz = rz[r] - kd;
-          let sy = ry[r] - kh;
-          let sx = rx[r] - kw;
-          ${s === 1 ? '' : `if (sz % ${s} == 0 && sy % ${s} == 0 && sx % ${s} == 0) {`}
-          let z = sz / ${s};
-          let y = sy / ${s};
-          let x = sx / ${s};
-          if (sz >= 0 && z < uniforms.OD && sy >= 0 && y < uniforms.OH && sx >= 0 && x < uniforms.OW) {
-            v = a[((((rb[r] * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c) / ${lanes}];
-          }
-          ${s === 1 ? '' : '}'}`;
+    let read: string;
+    if (masked) {
+      read = `
+          if ((rMask[r] & selector) == selector) {
+            v = a[(rBase[r] + tapOffset + c) / ${lanes}];
+          }`;
+    } else if (forward) {
+      read = `
+          if (rb[r] >= 0) {
+            let z = rz[r] + kd;
+            let y = ry[r] + kh;
+            let x = rx[r] + kw;
+            if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
+              v = a[((((rb[r] * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c) / ${lanes}];
+            }
+          }`;
+    } else {
+      // The output position that tap (kd, kh, kw) of input position i reached: o = (i + p - kd) / s when exact.
+      read = `
+          if (rb[r] >= 0) {
+            let sz = rz[r] - kd;
+            let sy = ry[r] - kh;
+            let sx = rx[r] - kw;
+            ${s === 1 ? '' : `if (sz % ${s} == 0 && sy % ${s} == 0 && sx % ${s} == 0) {`}
+            let z = sz / ${s};
+            let y = sy / ${s};
+            let x = sx / ${s};
+            if (sz >= 0 && z < uniforms.OD && sy >= 0 && y < uniforms.OH && sx >= 0 && x < uniforms.OW) {
+              v = a[((((rb[r] * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c) / ${lanes}];
+            }
+            ${s === 1 ? '' : '}'}
+          }`;
+    }
     const zero = lanes === 4 ? 'vec4<f32>(0.0)' : '0.0';
     const store =
       lanes === 4
@@ -324,44 +417,30 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
     prologue += `
       var tapA = (aK * ${lanes}) / ${channels};
       var cA = aK * ${lanes} - tapA * ${channels};`;
+    // The flat offset of a tap from the window corner (negative for the input gradient, whose taps are subtracted).
+    const tapOffset = masked
+      ? `let tapOffset = ${forward ? '' : '-'}((kd * ${vh} + kh) * ${vw} + kw) * ${vc};
+      let selector = ${tapSelector(ks)};`
+      : '';
     loadA = `
-      let kA = kt + aK * ${lanes};
       let tap = tapA;
       let c = cA;
+      let kValid = kt + aK * ${lanes} < kEnd;
       ${tapDecode}
+      ${tapOffset}
       for (var r = 0; r < ${groupLoads}; r++) {
         var v = ${zero};
-        if (rb[r] >= 0 && kA < kEnd) {${read}
+        if (kValid) {${read}
         }
         ${store}
       }
       ${advanceTap('tapA', 'cA', channels)}`;
   }
-  // B(k, n): contiguous along n for the forward pass (W rows) and the weight gradient (dy rows); the input gradient
-  // reads W transposed within each tap: B(tap * COUT + co, ci) = W[tap, ci, co].
-  // The input gradient's B rows (tap, co) are tracked across tiles like A's, one pair per load.
-  const transposedB = pass === 'backwardData';
-  const bIndex = transposedB ? `let bIndex = (tapB[r] * uniforms.CIN + nB) * uniforms.COUT + coB[r];` : `let bIndex = kB * uniforms.N + nB;`;
-  const bPrologue = transposedB
-    ? `
-      var tapB: array<i32, ${bPerThread}>;
-      var coB: array<i32, ${bPerThread}>;
-      for (var r = 0; r < ${bPerThread}; r++) {
-        let kk = bK + r * ${threads / tn};
-        tapB[r] = kk / uniforms.COUT;
-        coB[r] = kk - tapB[r] * uniforms.COUT;
-      }`
-    : '';
-  const bAdvance = transposedB
-    ? `
-        for (var r = 0; r < ${bPerThread}; r++) {
-          ${advanceTap('tapB[r]', 'coB[r]', 'uniforms.COUT')}
-        }`
-    : '';
   return `
     var<workgroup> As: array<vec4<f32>, ${(TK * TM) / 4}>;
     var<workgroup> Bs: array<vec4<f32>, ${(TK * tn) / 4}>;
-    ${pass === 'backwardWeights' ? `var<workgroup> Pos: array<vec4<i32>, ${2 * TK}>;` : ''}
+    ${positionSlots}
+    ${helpers}
 
     fn main() {
       let li = i32(localIndex);
@@ -380,7 +459,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
       let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
       let bN = li % ${tn};
       let bK = li / ${tn};
-      ${prologue}${bPrologue}
+      ${prologue}
       var acc: array<vec4<f32>, ${rows}>;
       // The trip count comes from uniforms alone: barriers need uniform control flow, and WGSL does not know that
       // workgroupId is uniform within a workgroup. The last chunk's tiles past K load zeros.
@@ -393,11 +472,10 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
           let nB = n0 + bN;
           var v = 0.0;
           if (kB < kEnd && nB < uniforms.N) {
-            ${bIndex}
-            v = b[bIndex];
+            v = b[kB * uniforms.N + nB];
           }
           Bs[kk * ${tn / 4} + bN % ${tn / 4}][bN / ${tn / 4}] = v;
-        }${bAdvance}
+        }
         workgroupBarrier();
         for (var kk = 0; kk < ${TK}; kk++) {
           let bv = Bs[kk * ${tn / 4} + tx];
@@ -425,6 +503,33 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTi
         }
       }
     }`;
+}
+
+const TAP_TRANSPOSE_UNIFORMS: [string, 'i32' | 'f32'][] = [
+  ['size', 'i32'],
+  ['CIN', 'i32'],
+  ['COUT', 'i32'],
+];
+
+/**
+ * W [taps * Cin, Cout] -> [taps * Cout, Cin] (each tap's Cin x Cout block transposed): the input gradient's B, so that
+ * its GEMM reads B along rows like the other passes (read in place, neighbouring threads would be Cout apart).
+ * The weights are small (at most 27 x 128 x 32 values in DenseNet-121), so one extra pass over them is cheap.
+ */
+function tapTransposeProgram(taps: number, cin: number, cout: number): WgslProgram {
+  return elementwiseProgram({
+    key: 'ichConvTapTranspose',
+    inputs: ['w'],
+    uniforms: TAP_TRANSPOSE_UNIFORMS,
+    outputShape: [taps * cout, cin],
+    count: taps * cin * cout,
+    bound: 'uniforms.size',
+    body: `let ci = i % uniforms.CIN;
+          let rest = i / uniforms.CIN;
+          let co = rest % uniforms.COUT;
+          let tap = rest / uniforms.COUT;
+          result[i] = w[(tap * uniforms.CIN + ci) * uniforms.COUT + co];`,
+  });
 }
 
 /**
@@ -460,6 +565,13 @@ function registerPass(pass: ConvPass): void {
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
       const gpu = backend as unknown as WebGpuBackend;
       const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads });
+      if (pass === 'backwardData' && cin > NARROW_INPUT_GRADIENT) {
+        const taps = k * k * k;
+        const wt = runProgram(gpu, tapTransposeProgram(taps, cin, cout), [b], TAP_TRANSPOSE_UNIFORMS, [taps * cin * cout, cin, cout]);
+        const dx = runProgram(gpu, program, [a, wt], UNIFORMS, uniforms);
+        gpu.disposeData(wt.dataId);
+        return dx;
+      }
       const out = runProgram(gpu, program, [a, b], UNIFORMS, uniforms);
       if (out.shape.length === 2) return out;
       const [chunks, m, n] = out.shape;

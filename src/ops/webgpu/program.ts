@@ -23,6 +23,7 @@ export interface WgslProgram {
 export interface WebGpuBackend {
   runWebGPUProgram(program: WgslProgram, inputs: tf.TensorInfo[], dtype: 'float32' | 'int32', uniforms: { type: 'int32' | 'float32'; data: number[] }[]): tf.TensorInfo;
   disposeData(dataId: tf.DataId): boolean;
+  device: { limits: { maxStorageBufferBindingSize: number } };
 }
 
 /**
@@ -64,12 +65,32 @@ export function runProgram(
   dtype: 'float32' | 'int32' = 'float32',
 ): tf.TensorInfo {
   if (values.length !== uniforms.length) throw new Error(`${program.shaderKey} expected ${uniforms.length} uniform values, got ${values.length}`);
+  checkBindingSizes(backend, program, inputs);
   return backend.runWebGPUProgram(
     program,
     inputs,
     dtype,
     values.map((v, i) => ({ type: uniforms[i][1] === 'f32' ? 'float32' : 'int32', data: [v] })),
   );
+}
+
+/**
+ * Throws before a dispatch whose input or output would exceed the device's storage binding limit (128 MiB on
+ * software Vulkan; a few GiB on GPUs): Dawn would reject the bind group and skip the dispatch without an exception,
+ * leaving zeros behind. All our tensors are 4-byte values.
+ */
+export function checkBindingSizes(backend: WebGpuBackend, program: WgslProgram, inputs: tf.TensorInfo[]): void {
+  const limit = backend.device.limits.maxStorageBufferBindingSize;
+  const tensors: [string, number[]][] = [...inputs.map((t, i): [string, number[]] => [program.variableNames[i] ?? `input ${i}`, t.shape]), ['result', program.outputShape]];
+  for (const [name, shape] of tensors) {
+    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+    if (bytes > limit) {
+      throw new Error(
+        `${program.shaderKey} expected tensors of at most ${limit} bytes (the GPU's maxStorageBufferBindingSize), ` +
+          `got ${bytes} for ${name} [${shape.join(', ')}]; lower the batch size or the input size`,
+      );
+    }
+  }
 }
 
 /** Workgroups per grid dimension allowed by WebGPU (maxComputeWorkgroupsPerDimension's default). */

@@ -28,6 +28,16 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.match(convGemmProgram('forward', shape, MAX_GRID, vec).program.shaderKey, /_v1$/);
     assert.match(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.shaderKey, /_v4$/);
     assert.equal(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.variableComponents?.join(), '4,1');
+    // In-bounds masks (3k bits per row) for kernels up to 10 wide, except the input gradient at stride 2, whose
+    // output position is not linear in the tap; that and wider kernels keep explicit bounds checks.
+    const code = (pass: 'forward' | 'backwardData' | 'backwardWeights', g: typeof shape) => convGemmProgram(pass, g).program.getUserCode();
+    const stem = { ...shape, k: 7, s: 2, p: 3 };
+    assert.match(code('forward', stem), /ichAxisMask/);
+    assert.match(code('backwardWeights', stem), /ichAxisMask/);
+    assert.match(code('backwardData', shape), /ichAxisMask/);
+    assert.doesNotMatch(code('backwardData', { ...shape, s: 2 }), /ichAxisMask/);
+    assert.doesNotMatch(code('forward', { ...shape, k: 11, p: 5 }), /ichAxisMask/);
+    assert.doesNotMatch(code('backwardWeights', { ...shape, k: 11, p: 5 }), /ichAxisMask/);
     const saved = [process.env.ICH_WGSL_CONV_ROWS, process.env.ICH_WGSL_CONV_VEC4];
     try {
       process.env.ICH_WGSL_CONV_ROWS = '8';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseDispatch, flatWorkgroupIndex, runProgram, WebGpuBackend, wgslProgram } from '../../../src/ops/webgpu/program';
+import { checkBindingSizes, elementwiseDispatch, flatWorkgroupIndex, runProgram, WebGpuBackend, wgslProgram } from '../../../src/ops/webgpu/program';
 import { onBackend, TEST_BACKENDS } from '../../support/tf';
 
 describe('ops/webgpu: program helpers', () => {
@@ -14,6 +14,20 @@ describe('ops/webgpu: program helpers', () => {
       () => wgslProgram({ key: 'k', inputs: [], uniforms: [], outputShape: [4], dispatch: [1, 1, 1], workgroupSize: [1, 1, 1], code: '' }),
       /k output expected rank >= 2 \(a dispatch that is not flat\), got \[4\]/,
     );
+  });
+
+  it('refuses a dispatch whose input or output exceeds the binding limit before Dawn would skip it silently', () => {
+    const backend = { device: { limits: { maxStorageBufferBindingSize: 4000 } } } as unknown as WebGpuBackend;
+    const program = wgslProgram({ key: 'ichTestSizes', inputs: ['x', 'w'], uniforms: [], outputShape: [10, 100], dispatch: [1, 1, 1], workgroupSize: [1, 1, 1], code: '' });
+    const info = (shape: number[]) => ({ dataId: {}, shape, dtype: 'float32' }) as tf.TensorInfo;
+    // 10 x 100 float32 values: exactly 4,000 bytes, the limit itself, is allowed.
+    assert.doesNotThrow(() => checkBindingSizes(backend, program, [info([1000]), info([2, 5])]));
+    assert.throws(
+      () => checkBindingSizes(backend, program, [info([1000]), info([1001])]),
+      /ichTestSizes expected tensors of at most 4000 bytes \(the GPU's maxStorageBufferBindingSize\), got 4004 for w \[1001\]; lower the batch size/,
+    );
+    const wide = wgslProgram({ ...{ key: 'ichTestOut', inputs: [], uniforms: [], dispatch: [1, 1, 1], workgroupSize: [1, 1, 1], code: '' }, outputShape: [2, 501] });
+    assert.throws(() => checkBindingSizes(backend, wide, []), /got 4008 for result \[2, 501\]/);
   });
 
   for (const backend of TEST_BACKENDS.filter((b) => b === 'webgpu+wgsl')) {
