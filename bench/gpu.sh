@@ -5,9 +5,9 @@
 # the cpu backend, saliency and the model against PyTorch fixtures, with the tfjs formulation and with the project's
 # WGSL kernels); DenseNet-121 3D training at the paper input on webgpu (WGSL kernels) beside PyTorch fp32 and TF32 on
 # the same GPU, largest batch first; the same at a smaller input with the tfjs formulation (ICH_NATIVE=0) and with
-# the kernels, for the gain; each convolution shape against PyTorch ($OUT/gpu-conv.jsonl; the tiling alternatives in
-# gpu-conv-rows8.jsonl and gpu-conv-vec4.jsonl); last, a timed kernel
-# profile of one step. One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
+# the kernels, for the gain; a timed kernel profile of one step; last, each convolution shape against PyTorch
+# ($OUT/gpu-conv.jsonl; the fixed tiling alternatives in gpu-conv-rows4.jsonl, gpu-conv-rows8.jsonl and
+# gpu-conv-scalar.jsonl). One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
 # bench/results/tmp); the profile to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
 #   ICH_GPU_TRAIN_CAP (seconds per training benchmark, default 300)
@@ -15,7 +15,8 @@
 #   ICH_TORCH_PYTHON (default python3)  ICH_GPU_SKIP_VARIANTS=1 (only the default conv tiling)
 set -uo pipefail
 # Budget: the device tool allows 600 s per command; the steps below are capped so that a slow GPU path still ends in
-# time (each training benchmark at 300 s, the conv benches at 150 s each, the profile at 180 s).
+# time (each training benchmark at 300 s, the profile at 180 s, the conv benches at 150 s each); the tuning runs come
+# last, and what $OUT holds when the call ends comes back.
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"   # ldconfig, for a PATH without the sbin directories
 OUT="${OUT:-bench/results/tmp}"
@@ -47,6 +48,8 @@ log "GPU: ${gpu:-none found}; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 adapter="$(node -e "const {create}=require('webgpu');create([]).requestAdapter().then(a=>{console.log(a?(a.info.description||a.info.vendor+' '+a.info.architecture):'none');process.exit(0)})" 2>/dev/null)"
 log "WebGPU adapter: ${adapter:-none}"
 [ -n "$adapter" ] && [ "$adapter" != none ] || { log "no WebGPU adapter"; exit 1; }
+# The per-binding limit decides the largest batch at the paper input (the stem's output is 3.7 GB at batch 8).
+log "WebGPU limits: $(node -e "const {create}=require('webgpu');create([]).requestAdapter().then(a=>{const l=a.limits;console.log(JSON.stringify({maxStorageBufferBindingSize:l.maxStorageBufferBindingSize,maxBufferSize:l.maxBufferSize,maxComputeWorkgroupStorageSize:l.maxComputeWorkgroupStorageSize,maxComputeInvocationsPerWorkgroup:l.maxComputeInvocationsPerWorkgroup}));process.exit(0)})" 2>/dev/null)"
 
 # 3. Correctness on webgpu (the compute core's tests, narrowed to cpu, webgpu and webgpu+wgsl)
 ICH_TEST_BACKENDS=cpu,webgpu,webgpu+wgsl node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \
@@ -87,19 +90,6 @@ for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
 done
 [ -s "$OUT/gpu-memory.csv" ] && log "GPU memory in use, most seen so far: $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1)"
 
-# 4b. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag), with the
-# default tiling and with each alternative (src/ops/webgpu/conv3d-gemm.ts, ConvTiling): gpu-conv[-variant].jsonl
-if [ -n "$fitted" ]; then
-  variants="default:ICH_WGSL_CONV_ROWS=4"
-  [ "${ICH_GPU_SKIP_VARIANTS:-0}" = 1 ] || variants="$variants rows8:ICH_WGSL_CONV_ROWS=8 vec4:ICH_WGSL_CONV_VEC4=1"
-  for variant in $variants; do
-    name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
-    timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
-      --repeats "$([ "$name" = default ] && echo 2 || echo 1)" --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$file" 2> "$OUT/gpu-conv.err" \
-      && log "conv ($name): $(tail -1 "$file")" || log "conv bench ($name) failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
-  done
-fi
-
 # 5. The gain of the WGSL kernels over the tfjs formulation at a smaller input (performance.md: 7,621 ms per step)
 small="${ICH_GPU_SMALL_SHAPE:-40,128,128}"
 bench "$small" 2 fp32 ICH_NATIVE=1 || true
@@ -111,4 +101,20 @@ if timeout 180 env ICH_BACKEND=webgpu node bin/ich.js bench profile --shape "$sm
 else
   log "profile failed: $(grep -v '^Warning' "$OUT/gpu-profile.err" | tail -1)"
 fi
+
+# 7. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag), with the
+# default tiling (rows per thread chosen per layer, four-channel loads) and with each fixed alternative
+# (src/ops/webgpu/conv3d-gemm.ts, ConvTiling): gpu-conv[-variant].jsonl. Last, as tuning data: what the device call
+# has left when it ends is still returned.
+if [ -n "$fitted" ]; then
+  variants="default:ICH_WGSL_CONV_ROWS=auto"
+  [ "${ICH_GPU_SKIP_VARIANTS:-0}" = 1 ] || variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0"
+  for variant in $variants; do
+    name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
+    timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
+      --repeats "$([ "$name" = default ] && echo 2 || echo 1)" --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$file" 2> "$OUT/gpu-conv.err" \
+      && log "conv ($name): $(tail -1 "$file")" || log "conv bench ($name) failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
+  done
+fi
+
 exit "$status"

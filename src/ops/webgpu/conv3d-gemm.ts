@@ -44,26 +44,46 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
 }
 
 /**
- * How the GEMM tiles its work; which is fastest depends on the GPU (not measured yet: bench/gpu.sh times the
- * variants per layer). `rows`: output rows per thread, 4 (tiles of 64 rows, the default) or 8 (tiles of 128 rows:
- * fewer shared-memory reads per multiply-add, more registers); ICH_WGSL_CONV_ROWS. `vectorLoads`: the forward and
- * input-gradient passes read the activation four channels at a time (one index computation and bounds check per 4
- * values) when the channels are a multiple of 4; ICH_WGSL_CONV_VEC4=1. Each workgroup is (columns / 4) x 16 threads.
+ * How the GEMM tiles its work. `rows`: output rows per thread, 4 (tiles of 64 rows) or 8 (tiles of 128 rows: half
+ * the loads of B and of workgroup memory per multiply-add, more registers), or 'auto' (the default; see
+ * {@link tileRows}); ICH_WGSL_CONV_ROWS=4|8|auto. `vectorLoads`: the forward and input-gradient passes read the
+ * activation four channels at a time (one mask test and index per 4 values, 16-byte loads) when the channels are a
+ * multiple of 4 (default on; ICH_WGSL_CONV_VEC4=0 turns it off). Each workgroup is (columns / 4) x 16 threads.
+ * On software Vulkan 8 rows and vector loads were each 5-25% faster per pass (bench/NOTES.md); bench/gpu.sh times
+ * every choice per layer on a GPU.
  */
 export interface ConvTiling {
-  rows: 4 | 8;
+  rows: 4 | 8 | 'auto';
   vectorLoads: boolean;
 }
 
-export const DEFAULT_TILING: ConvTiling = { rows: 4, vectorLoads: false };
+export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true };
 
-/** The tiling from ICH_WGSL_CONV_ROWS (4 or 8) and ICH_WGSL_CONV_VEC4 (0 or 1), defaults otherwise. */
+/** The tiling from ICH_WGSL_CONV_ROWS (4, 8 or auto) and ICH_WGSL_CONV_VEC4 (0 or 1), {@link DEFAULT_TILING} otherwise. */
 export function convTiling(): ConvTiling {
-  const rows = process.env.ICH_WGSL_CONV_ROWS ?? '4';
-  if (rows !== '4' && rows !== '8') throw new Error(`ICH_WGSL_CONV_ROWS expected 4 or 8, got "${rows}"`);
-  const vec = process.env.ICH_WGSL_CONV_VEC4 ?? '0';
+  const rows = process.env.ICH_WGSL_CONV_ROWS ?? 'auto';
+  if (rows !== '4' && rows !== '8' && rows !== 'auto') throw new Error(`ICH_WGSL_CONV_ROWS expected 4, 8 or auto, got "${rows}"`);
+  const vec = process.env.ICH_WGSL_CONV_VEC4 ?? '1';
   if (vec !== '0' && vec !== '1') throw new Error(`ICH_WGSL_CONV_VEC4 expected 0 or 1, got "${vec}"`);
-  return { rows: Number(rows) as 4 | 8, vectorLoads: vec === '1' };
+  return { rows: rows === 'auto' ? 'auto' : (Number(rows) as 4 | 8), vectorLoads: vec === '1' };
+}
+
+/** Workgroups that keep a large GPU busy (about two per multiprocessor of an H100) before tiles may grow. */
+const FILL_WORKGROUPS = 256;
+
+/**
+ * Rows per thread of one pass: as asked, or for 'auto' 8 where tiles of 128 rows leave no more than 10% more rows
+ * idle than tiles of 64 and (forward, input gradient) still make at least {@link FILL_WORKGROUPS} workgroups; the
+ * weight gradient fills the GPU by splitting its positions instead. Else 4: the small late layers (DenseNet's blocks
+ * 3 and 4 have a few hundred to a few thousand rows) need every workgroup they can get.
+ */
+export function tileRows(pass: ConvPass, shape: ConvShape, rows: ConvTiling['rows'] = 'auto'): 4 | 8 {
+  if (rows !== 'auto') return rows;
+  const { m, n } = gemmDims(pass, shape);
+  const padded = (r: number) => Math.ceil(m / (ROW_THREADS * r)) * ROW_THREADS * r;
+  if (padded(8) > 1.1 * padded(4)) return 4;
+  if (pass === 'backwardWeights') return 8;
+  return Math.ceil(m / (ROW_THREADS * 8)) * Math.ceil(n / tileColumns(n)) >= FILL_WORKGROUPS ? 8 : 4;
 }
 
 /** Threads along the rows of a tile, and the reduction step held in workgroup memory. */
@@ -75,7 +95,7 @@ const TARGET_WORKGROUPS = 1024;
 const MIN_CHUNK = 256;
 
 /** Chunks the weight gradient's reduction over positions is split into (1 for the other passes). */
-export function reductionChunks(pass: ConvPass, c: ConvShape, rows: ConvTiling['rows'] = 4): number {
+export function reductionChunks(pass: ConvPass, c: ConvShape, rows: 4 | 8 = 4): number {
   if (pass !== 'backwardWeights') return 1;
   const { m, n, k } = gemmDims(pass, c);
   const tiles = Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tileColumns(n));
@@ -99,7 +119,7 @@ export function convGemmProgram(
   maxGrid = MAX_GRID,
   tiling: ConvTiling = DEFAULT_TILING,
 ): { program: WgslProgram; uniforms: number[] } {
-  const { rows } = tiling;
+  const rows = tileRows(pass, shape, tiling.rows);
   const { m, n, k } = gemmDims(pass, shape);
   // Four channels per load where the activation read has channels in multiples of 4 (all but the stem's image).
   const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
@@ -255,7 +275,7 @@ function tapSelector(ks: number): string {
  * gradient gets W transposed within each tap beforehand ({@link tapTransposeProgram}), so that neighbouring threads
  * read neighbouring addresses.
  */
-function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: ConvTiling['rows'], lanes: 1 | 4): string {
+function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8, lanes: 1 | 4): string {
   const { k: ks, s, p } = shape;
   const TM = ROW_THREADS * rows;
   const threads = (tn / 4) * ROW_THREADS;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { convGemm, convGemmProgram, ConvTiling, convTiling, gemmDims, reductionChunks } from '../../../src/ops/webgpu/conv3d-gemm';
+import { convGemm, convGemmProgram, ConvTiling, convTiling, DEFAULT_TILING, gemmDims, reductionChunks, tileRows } from '../../../src/ops/webgpu/conv3d-gemm';
 import { MAX_GRID } from '../../../src/ops/webgpu/program';
 import { onBackend, relError, TEST_BACKENDS, values } from '../../support/tf';
 
@@ -38,13 +38,27 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.doesNotMatch(code('backwardData', { ...shape, s: 2 }), /ichAxisMask/);
     assert.doesNotMatch(code('forward', { ...shape, k: 11, p: 5 }), /ichAxisMask/);
     assert.doesNotMatch(code('backwardWeights', { ...shape, k: 11, p: 5 }), /ichAxisMask/);
+    // 'auto': 8 rows only where 128-row tiles leave few rows idle and still make >= 256 workgroups (the weight
+    // gradient splits its positions instead); DenseNet's block 1 at the paper input, batch 4: 231,040 rows.
+    const block1 = { b: 4, d: 10, h: 76, w: 76, cin: 128, cout: 32, k: 3, s: 1, p: 1 };
+    assert.equal(tileRows('forward', block1), 8);
+    assert.equal(tileRows('backwardData', block1), 8);
+    assert.equal(tileRows('forward', { ...block1, d: 2, h: 19, w: 19 }), 4, 'block 3: 2,888 rows, 23 tiles of 128');
+    assert.equal(tileRows('backwardWeights', block1), 8, '27 x 128 rows, a multiple of 128');
+    assert.equal(tileRows('backwardWeights', { ...block1, k: 1, cin: 192 }), 4, '192 rows: tiles of 128 would idle 64, tiles of 64 none');
+    assert.equal(tileRows('forward', block1, 4), 4);
+    assert.match(convGemmProgram('forward', block1).program.shaderKey, /_r8_v4$/);
+    assert.deepEqual(DEFAULT_TILING, { rows: 'auto', vectorLoads: true });
     const saved = [process.env.ICH_WGSL_CONV_ROWS, process.env.ICH_WGSL_CONV_VEC4];
     try {
+      delete process.env.ICH_WGSL_CONV_ROWS;
+      delete process.env.ICH_WGSL_CONV_VEC4;
+      assert.deepEqual(convTiling(), DEFAULT_TILING);
       process.env.ICH_WGSL_CONV_ROWS = '8';
       process.env.ICH_WGSL_CONV_VEC4 = '1';
       assert.deepEqual(convTiling(), { rows: 8, vectorLoads: true });
       process.env.ICH_WGSL_CONV_ROWS = '6';
-      assert.throws(() => convTiling(), /ICH_WGSL_CONV_ROWS expected 4 or 8, got "6"/);
+      assert.throws(() => convTiling(), /ICH_WGSL_CONV_ROWS expected 4, 8 or auto, got "6"/);
       process.env.ICH_WGSL_CONV_ROWS = '4';
       process.env.ICH_WGSL_CONV_VEC4 = 'yes';
       assert.throws(() => convTiling(), /ICH_WGSL_CONV_VEC4 expected 0 or 1, got "yes"/);
