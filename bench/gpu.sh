@@ -6,8 +6,8 @@
 # WGSL kernels); DenseNet-121 3D training at the paper input on webgpu (WGSL kernels) beside PyTorch fp32 and TF32 on
 # the same GPU, largest batch first; the same at a smaller input with the tfjs formulation (ICH_NATIVE=0) and with
 # the kernels, for the gain; a timed kernel profile of one step; last, each convolution shape against PyTorch
-# ($OUT/gpu-conv.jsonl; the fixed tiling alternatives in gpu-conv-rows4.jsonl, gpu-conv-rows8.jsonl and
-# gpu-conv-scalar.jsonl). One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
+# ($OUT/gpu-conv.jsonl; the fixed tiling alternatives in gpu-conv-rows4.jsonl, gpu-conv-rows8.jsonl,
+# gpu-conv-scalar.jsonl and gpu-conv-nosplit.jsonl). One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
 # bench/results/tmp); the profile to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
 #   ICH_GPU_TRAIN_CAP (seconds per training benchmark, default 300)
@@ -108,7 +108,7 @@ fi
 # has left when it ends is still returned.
 if [ -n "$fitted" ]; then
   variants="default:ICH_WGSL_CONV_ROWS=auto"
-  [ "${ICH_GPU_SKIP_VARIANTS:-0}" = 1 ] || variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0"
+  [ "${ICH_GPU_SKIP_VARIANTS:-0}" = 1 ] || variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0 nosplit:ICH_WGSL_CONV_SPLIT=0"
   for variant in $variants; do
     name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
     timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \

@@ -6,7 +6,8 @@ import { decodeRow, elementwiseProgram, MAX_GRID, runProgram, WebGpuBackend, Wgs
  * tiles are read straight from the activation (the im2col matrix is never built). Forward: y = im2col(x) W;
  * input gradient: dx = im2col'(dy) W' (the transposed convolution, taps that land between strides read zero);
  * weight gradient: dW = im2col(x)^T dy, split over the positions into chunks whose partial sums are added by one
- * reduction afterwards (no atomics, so the sum is the same on every run).
+ * reduction afterwards (no atomics, so the sum is the same on every run); the other two passes are split the same way
+ * over their reduction when their tiles alone would leave a GPU idle.
  */
 export type ConvPass = 'forward' | 'backwardData' | 'backwardWeights';
 
@@ -48,24 +49,30 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
  * the loads of B and of workgroup memory per multiply-add, more registers), or 'auto' (the default; see
  * {@link tileRows}); ICH_WGSL_CONV_ROWS=4|8|auto. `vectorLoads`: the forward and input-gradient passes read the
  * activation four channels at a time (one mask test and index per 4 values, 16-byte loads) when the channels are a
- * multiple of 4 (default on; ICH_WGSL_CONV_VEC4=0 turns it off). Each workgroup is (columns / 4) x 16 threads.
+ * multiple of 4 (default on; ICH_WGSL_CONV_VEC4=0 turns it off). `splitK`: the forward and input-gradient passes
+ * split their reduction where their tiles alone would leave a GPU idle ({@link reductionChunks}; default on,
+ * ICH_WGSL_CONV_SPLIT=0 turns it off). Each workgroup is (columns / 4) x 16 threads.
  * On software Vulkan 8 rows and vector loads were each 5-25% faster per pass (bench/NOTES.md); bench/gpu.sh times
  * every choice per layer on a GPU.
  */
 export interface ConvTiling {
   rows: 4 | 8 | 'auto';
   vectorLoads: boolean;
+  /** Absent: on. */
+  splitK?: boolean;
 }
 
-export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true };
+export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true, splitK: true };
 
-/** The tiling from ICH_WGSL_CONV_ROWS (4, 8 or auto) and ICH_WGSL_CONV_VEC4 (0 or 1), {@link DEFAULT_TILING} otherwise. */
+/** The tiling from ICH_WGSL_CONV_ROWS (4, 8 or auto), ICH_WGSL_CONV_VEC4 and ICH_WGSL_CONV_SPLIT (0 or 1), {@link DEFAULT_TILING} otherwise. */
 export function convTiling(): ConvTiling {
   const rows = process.env.ICH_WGSL_CONV_ROWS ?? 'auto';
   if (rows !== '4' && rows !== '8' && rows !== 'auto') throw new Error(`ICH_WGSL_CONV_ROWS expected 4, 8 or auto, got "${rows}"`);
   const vec = process.env.ICH_WGSL_CONV_VEC4 ?? '1';
   if (vec !== '0' && vec !== '1') throw new Error(`ICH_WGSL_CONV_VEC4 expected 0 or 1, got "${vec}"`);
-  return { rows: rows === 'auto' ? 'auto' : (Number(rows) as 4 | 8), vectorLoads: vec === '1' };
+  const split = process.env.ICH_WGSL_CONV_SPLIT ?? '1';
+  if (split !== '0' && split !== '1') throw new Error(`ICH_WGSL_CONV_SPLIT expected 0 or 1, got "${split}"`);
+  return { rows: rows === 'auto' ? 'auto' : (Number(rows) as 4 | 8), vectorLoads: vec === '1', splitK: split === '1' };
 }
 
 /** Workgroups that keep a large GPU busy (about two per multiprocessor of an H100) before tiles may grow. */
@@ -93,13 +100,22 @@ const TK = 16;
 const TARGET_WORKGROUPS = 1024;
 /** Fewest positions one chunk of the weight gradient sums, so that a chunk amortises its tile loads. */
 const MIN_CHUNK = 256;
+/** Shortest reduction one chunk of a split forward or input-gradient GEMM runs (8 steps of TK). */
+const MIN_SPLIT_K = 128;
 
-/** Chunks the weight gradient's reduction over positions is split into (1 for the other passes). */
-export function reductionChunks(pass: ConvPass, c: ConvShape, rows: 4 | 8 = 4): number {
-  if (pass !== 'backwardWeights') return 1;
+/**
+ * Chunks a pass's reduction is split into, each chunk's partial sums added afterwards in a fixed order. The weight
+ * gradient (reduction over every output position) aims at {@link TARGET_WORKGROUPS}. The forward and input-gradient
+ * passes split only when their tiles make fewer than {@link FILL_WORKGROUPS} workgroups: DenseNet's late blocks at the
+ * paper input (block 3: 2,888 rows at batch 4, 46 tiles; block 4: 324 rows, 6 tiles) would otherwise leave most of a
+ * GPU idle, while their reductions (27 x 128 for the 3x3x3 convolutions) are long enough to share out.
+ */
+export function reductionChunks(pass: ConvPass, c: ConvShape, rows: 4 | 8 = 4, splitK = true): number {
   const { m, n, k } = gemmDims(pass, c);
   const tiles = Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tileColumns(n));
-  return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(k / MIN_CHUNK), 512));
+  if (pass === 'backwardWeights') return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(k / MIN_CHUNK), 512));
+  if (!splitK || tiles >= FILL_WORKGROUPS) return 1;
+  return Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / tiles), Math.floor(k / MIN_SPLIT_K)));
 }
 
 /** 32 columns per tile for narrow outputs (the dense layers' growth rate of 32), else 64. */
@@ -124,7 +140,7 @@ export function convGemmProgram(
   // Four channels per load where the activation read has channels in multiples of 4 (all but the stem's image).
   const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
   if (pass === 'backwardData' && n <= NARROW_INPUT_GRADIENT) return narrowInputGradient(shape, maxGrid);
-  const chunks = reductionChunks(pass, shape, rows);
+  const chunks = reductionChunks(pass, shape, rows, tiling.splitK ?? true);
   const tn = tileColumns(n);
   const kChunk = Math.ceil(k / chunks / TK) * TK;
   const [od, oh, ow] = convOutDims(shape);
@@ -139,14 +155,14 @@ export function convGemmProgram(
     );
   }
   const program = wgslProgram({
-    key: `${PROGRAM_NAMES[pass]}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}_v${lanes}`,
+    key: `${PROGRAM_NAMES[pass]}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}_v${lanes}${chunks > 1 ? '_split' : ''}`,
     inputs: ['a', 'b'],
     components: [lanes, 1],
     uniforms: UNIFORMS,
     outputShape: chunks > 1 ? [chunks, m, n] : [m, n],
     dispatch: [Math.ceil(n / tn), rowGrid[0], rowGrid[1]],
     workgroupSize: [tn / 4, ROW_THREADS, 1],
-    code: convGemmCode(pass, shape, tn, rows, lanes),
+    code: convGemmCode(pass, shape, tn, rows, lanes, chunks > 1 || pass === 'backwardWeights'),
   });
   return { program, uniforms: [m, n, k, kChunk, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
 }
@@ -275,7 +291,7 @@ function tapSelector(ks: number): string {
  * gradient gets W transposed within each tap beforehand ({@link tapTransposeProgram}), so that neighbouring threads
  * read neighbouring addresses.
  */
-function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8, lanes: 1 | 4): string {
+function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8, lanes: 1 | 4, chunked: boolean): string {
   const { k: ks, s, p } = shape;
   const TM = ROW_THREADS * rows;
   const threads = (tn / 4) * ROW_THREADS;
@@ -435,8 +451,8 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
         ? [0, 1, 2, 3].map((j) => storeA(`aK * 4 + ${j}`, `aRow + r * ${threads / kGroups}`, `v[${j}]`, TM)).join('\n        ')
         : storeA('aK', `aRow + r * ${threads / kGroups}`, 'v', TM);
     prologue += `
-      var tapA = (aK * ${lanes}) / ${channels};
-      var cA = aK * ${lanes} - tapA * ${channels};`;
+      var tapA = (kBegin + aK * ${lanes}) / ${channels};
+      var cA = kBegin + aK * ${lanes} - tapA * ${channels};`;
     // The flat offset of a tap from the window corner (negative for the input gradient, whose taps are subtracted).
     const tapOffset = masked
       ? `let tapOffset = ${forward ? '' : '-'}((kd * ${vh} + kh) * ${vw} + kw) * ${vc};
@@ -468,7 +484,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       let ty = i32(localId.y);
       let n0 = i32(workgroupId.x) * ${tn};
       ${
-        pass === 'backwardWeights'
+        chunked
           ? `let m0 = i32(workgroupId.y) * ${TM};
       let chunk = i32(workgroupId.z);`
           : // Row tiles beyond one dispatch dimension's limit continue along z (the paper input at batch 16 has 113,000).
@@ -581,18 +597,19 @@ function registerPass(pass: ConvPass): void {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { shape, maxGrid, rows, vectorLoads } = attrs as unknown as { shape: number[]; maxGrid: number } & ConvTiling;
+      const { shape, maxGrid, rows, vectorLoads, splitK } = attrs as unknown as { shape: number[]; maxGrid: number } & ConvTiling;
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
       const gpu = backend as unknown as WebGpuBackend;
-      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads });
+      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads, splitK });
+      let out: tf.TensorInfo;
       if (pass === 'backwardData' && cin > NARROW_INPUT_GRADIENT) {
         const taps = k * k * k;
         const wt = runProgram(gpu, tapTransposeProgram(taps, cin, cout), [b], TAP_TRANSPOSE_UNIFORMS, [taps * cin * cout, cin, cout]);
-        const dx = runProgram(gpu, program, [a, wt], UNIFORMS, uniforms);
+        out = runProgram(gpu, program, [a, wt], UNIFORMS, uniforms);
         gpu.disposeData(wt.dataId);
-        return dx;
+      } else {
+        out = runProgram(gpu, program, [a, b], UNIFORMS, uniforms);
       }
-      const out = runProgram(gpu, program, [a, b], UNIFORMS, uniforms);
       if (out.shape.length === 2) return out;
       const [chunks, m, n] = out.shape;
       const summed = runProgram(gpu, chunkSumProgram(m * n), [out], CHUNK_SUM_UNIFORMS, [m * n, chunks]);
@@ -608,7 +625,7 @@ const CHUNK_SUM_UNIFORMS: [string, 'i32' | 'f32'][] = [
 ];
 
 /**
- * The weight gradient's chunks added in a fixed order, one invocation per output ([chunks, size] -> [1, size]);
+ * A split reduction's chunks added in a fixed order, one invocation per output ([chunks, size] -> [1, size]);
  * tfjs's sum over the outer axis transposes first (measured: ~1 s of a 5 s step on software Vulkan for the stem).
  */
 function chunkSumProgram(size: number): WgslProgram {
@@ -635,6 +652,6 @@ function chunkSumProgram(size: number): WgslProgram {
  */
 export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID, tiling: ConvTiling = convTiling()): tf.Tensor2D {
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads };
+  const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads, splitK: tiling.splitK ?? true };
   return tf.engine().runKernel(CONV_GEMM_KERNELS[pass], { a, b }, attrs as never) as tf.Tensor2D;
 }
