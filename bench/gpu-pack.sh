@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Prepares what bench/gpu.sh needs on a GPU machine that has PyTorch but no Node (the device tool's machines): in
 # .gpu-carry/ a compressed node binary, the node_modules files the GPU run loads (recorded from a local webgpu run
-# on software Vulkan, so it needs scripts/setup-webgpu.sh first) and the Vulkan loader deb. Carry `.gpu-carry` and
+# on software Vulkan, so it needs scripts/setup-webgpu.sh first) and the Vulkan and GL loader debs. Carry `.gpu-carry` and
 # `dist` (both ignored by git) with the run; together they stay under the 64 MiB a device call may carry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.gpu-carry
+GPU_LOADER_DEBS="libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2"
 rm -rf "$out" && mkdir -p "$out"
 grep -qs '^/.gpu-carry/$' .git/info/exclude 2>/dev/null || { mkdir -p .git/info && echo '/.gpu-carry/' >> .git/info/exclude; }
 list="$out/modules.txt"
@@ -32,7 +33,10 @@ ICH_BACKEND=webgpu "${rec[@]}" bin/ich.js bench conv --shape 32,32,32 --batch 1 
 } | sort -u | while read -r f; do [ -f "$f" ] && echo "$f"; done > "$list.final"
 tar -cJf "$out/modules.tar.xz" -T "$list.final"
 xz -T0 -c "$(readlink -f "$(command -v node)")" > "$out/node.xz"
-(cd "$out" && apt-get download -oAPT::Architecture=amd64 libvulkan1 >/dev/null 2>&1) || echo "gpu-pack: could not download libvulkan1 (the GPU machine must have a Vulkan loader)"
+# The Vulkan loader and the GL vendor-neutral dispatch libraries the NVIDIA driver's ICD links against (the device
+# machines have the driver but, per the device tool's README, may lack these loaders).
+(cd "$out" && apt-get download -oAPT::Architecture=amd64 $GPU_LOADER_DEBS >/dev/null 2>&1) \
+  || echo "gpu-pack: could not download $GPU_LOADER_DEBS (the GPU machine must have them)"
 rm -f "$list"
 mv "$list.final" "$out/modules.txt"
 echo "gpu-pack: $(wc -l < "$out/modules.txt") files; carry sizes:"

@@ -33,8 +33,8 @@ command -v node >/dev/null || { log "no node: run bench/gpu-pack.sh where Node i
 [ -f dist/src/index.js ] || { log "dist/ is missing: build it (npm run build) and carry it"; exit 1; }
 log "node $(node --version)"
 
-# 2. Vulkan loader and the NVIDIA driver's ICD
-if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
+# 2. Vulkan loader, the GL dispatch libraries the NVIDIA ICD links against, and the driver's ICD
+if ! ldconfig -p | grep -q 'libvulkan.so.1' || ! ldconfig -p | grep -q 'libGLdispatch.so.0'; then
   for f in .gpu-carry/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
   ldconfig
 fi
@@ -43,6 +43,8 @@ if [ -z "${VK_DRIVER_FILES:-}" ]; then
     if [ -f "$f" ]; then export VK_DRIVER_FILES="$f"; break; fi
   done
 fi
+egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+[ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES="$egl"
 gpu="$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
 log "GPU: ${gpu:-none found}; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 adapter="$(node -e "const {create}=require('webgpu');create([]).requestAdapter().then(a=>{console.log(a?(a.info.description||a.info.vendor+' '+a.info.architecture):'none');process.exit(0)})" 2>/dev/null)"

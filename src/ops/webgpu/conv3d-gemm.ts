@@ -235,6 +235,15 @@ function storeA(k: string, row: string, value: string, TM: number): string {
 }
 
 /**
+ * WGSL of `count` copies of `body(r)`, r = 0 .. count - 1 written out: per-thread values stay scalars with names of
+ * their own (a GPU compiler may move an array indexed at run time to slow local memory), and a thread's loads are
+ * all issued before the first one is stored.
+ */
+function unrolled(count: number, body: (r: number) => string): string {
+  return Array.from({ length: count }, (_, r) => body(r)).join('\n      ');
+}
+
+/**
  * WGSL that moves a reduction index held as (tap, channel) on by one step of TK: the channel wraps into the next tap
  * at most once per `channels / TK` steps, so the division a fresh decode needs on every step (tens of instructions
  * on a GPU, with a runtime divisor) runs only on a wrap.
@@ -349,29 +358,30 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       }
       ${decodePositions('kBegin', '0')}
       workgroupBarrier();`;
-    const read = masked
-      ? `
-        if ((bitcast<u32>(q.y) & rowSelector) == rowSelector) {
-          v = a[q.x + rowOffset];
+    const read = (r: number) =>
+      masked
+        ? `
+        let q${r} = Pos[slot * ${TK} + aK + ${r * (threads / TM)}];
+        var v${r} = 0.0;
+        if ((bitcast<u32>(q${r}.y) & rowSelector) == rowSelector) {
+          v${r} = a[q${r}.x + rowOffset];
         }`
-      : `
-        if (rowValid && q.x >= 0) {
-          let z = q.y + kd;
-          let y = q.z + kh;
-          let x = q.w + kw;
+        : `
+        let q${r} = Pos[slot * ${TK} + aK + ${r * (threads / TM)}];
+        var v${r} = 0.0;
+        if (rowValid && q${r}.x >= 0) {
+          let z = q${r}.y + kd;
+          let y = q${r}.z + kh;
+          let x = q${r}.w + kw;
           if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
-            v = a[(((q.x * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
+            v${r} = a[(((q${r}.x * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
           }
         }`;
     loadA = `
       let slot = tile % 2;
       ${decodePositions('kt + ' + TK, '1 - slot')}
-      for (var r = 0; r < ${aPerThread}; r++) {
-        let kk = aK + r * ${threads / TM};
-        let q = Pos[slot * ${TK} + kk];
-        var v = 0.0;${read}
-        ${storeA('kk', 'aRow', 'v', TM)}
-      }`;
+      ${unrolled(aPerThread, read)}
+      ${unrolled(aPerThread, (r) => storeA(`aK + ${r * (threads / TM)}`, 'aRow', `v${r}`, TM))}`;
   } else {
     // A(row = position, k = tap * C + c): contiguous along k (channels), so k varies fastest; each thread keeps
     // the same rows for the whole reduction and decodes them once.
@@ -385,71 +395,70 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
     // taps subtracted (then divided by s where the stride is not 1).
     const corner = forward ? [`c2 * ${s} - ${p}`, `c1 * ${s} - ${p}`, `c0 * ${s} - ${p}`] : [`c2 + ${p}`, `c1 + ${p}`, `c0 + ${p}`];
     helpers = masked ? axisMaskHelper(ks, forward ? 1 : -1) : '';
-    const rowArrays = masked
-      ? `var rBase: array<i32, ${groupLoads}>;
-      var rMask: array<u32, ${groupLoads}>;`
-      : `var rz: array<i32, ${groupLoads}>;
-      var ry: array<i32, ${groupLoads}>;
-      var rx: array<i32, ${groupLoads}>;
-      var rb: array<i32, ${groupLoads}>;`;
-    const rowInit = masked
-      ? `if (row < uniforms.M) {
+    // Each thread's rows as scalars (numbered, no array indexed at run time: that could put them in local memory).
+    const rowDecl = (r: number) => (masked ? `var rBase${r} = 0;\n      var rMask${r} = 0u;` : `var rb${r} = -1;\n      var rz${r} = 0;\n      var ry${r} = 0;\n      var rx${r} = 0;`);
+    const rowInit = (r: number) => `{
+        let row = m0 + aRow + ${r * (threads / kGroups)};
+        ${decodeRow('row', [rd, rh, rw], ['c3', 'c2', 'c1', 'c0'])}
+        ${
+          masked
+            ? `if (row < uniforms.M) {
           let z0 = ${corner[0]};
           let y0 = ${corner[1]};
           let x0 = ${corner[2]};
-          rBase[r] = (((c3 * ${vd} + z0) * ${vh} + y0) * ${vw} + x0) * ${vc};
-          rMask[r] = ichAxisMask(z0, y0, x0, ${vd}, ${vh}, ${vw});
+          rBase${r} = (((c3 * ${vd} + z0) * ${vh} + y0) * ${vw} + x0) * ${vc};
+          rMask${r} = ichAxisMask(z0, y0, x0, ${vd}, ${vh}, ${vw});
         }`
-      : `rb[r] = select(-1, c3, row < uniforms.M);
-        rz[r] = ${corner[0]}; ry[r] = ${corner[1]}; rx[r] = ${corner[2]};`;
+            : `rb${r} = select(-1, c3, row < uniforms.M);
+        rz${r} = ${corner[0]}; ry${r} = ${corner[1]}; rx${r} = ${corner[2]};`
+        }
+      }`;
     prologue = `
       let aK = li % ${kGroups};
       let aRow = li / ${kGroups};
-      ${rowArrays}
-      for (var r = 0; r < ${groupLoads}; r++) {
-        let row = m0 + aRow + r * ${threads / kGroups};
-        ${decodeRow('row', [rd, rh, rw], ['c3', 'c2', 'c1', 'c0'])}
-        ${rowInit}
-      }`;
+      ${unrolled(groupLoads, rowDecl)}
+      ${unrolled(groupLoads, rowInit)}`;
     const channels = forward ? 'uniforms.CIN' : 'uniforms.COUT';
-    let read: string;
+    let read: (r: number) => string;
     if (masked) {
-      read = `
-          if ((rMask[r] & selector) == selector) {
-            v = a[(rBase[r] + tapOffset + c) / ${lanes}];
+      read = (r) => `
+          if ((rMask${r} & selector) == selector) {
+            v${r} = a[(rBase${r} + tapOffset + c) / ${lanes}];
           }`;
     } else if (forward) {
-      read = `
-          if (rb[r] >= 0) {
-            let z = rz[r] + kd;
-            let y = ry[r] + kh;
-            let x = rx[r] + kw;
+      read = (r) => `
+          if (rb${r} >= 0) {
+            let z = rz${r} + kd;
+            let y = ry${r} + kh;
+            let x = rx${r} + kw;
             if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
-              v = a[((((rb[r] * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c) / ${lanes}];
+              v${r} = a[((((rb${r} * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + c) / ${lanes}];
             }
           }`;
     } else {
       // The output position that tap (kd, kh, kw) of input position i reached: o = (i + p - kd) / s when exact.
-      read = `
-          if (rb[r] >= 0) {
-            let sz = rz[r] - kd;
-            let sy = ry[r] - kh;
-            let sx = rx[r] - kw;
+      read = (r) => `
+          if (rb${r} >= 0) {
+            let sz = rz${r} - kd;
+            let sy = ry${r} - kh;
+            let sx = rx${r} - kw;
             ${s === 1 ? '' : `if (sz % ${s} == 0 && sy % ${s} == 0 && sx % ${s} == 0) {`}
             let z = sz / ${s};
             let y = sy / ${s};
             let x = sx / ${s};
             if (sz >= 0 && z < uniforms.OD && sy >= 0 && y < uniforms.OH && sx >= 0 && x < uniforms.OW) {
-              v = a[((((rb[r] * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c) / ${lanes}];
+              v${r} = a[((((rb${r} * uniforms.OD + z) * uniforms.OH + y) * uniforms.OW + x) * uniforms.COUT + c) / ${lanes}];
             }
             ${s === 1 ? '' : '}'}
           }`;
     }
     const zero = lanes === 4 ? 'vec4<f32>(0.0)' : '0.0';
-    const store =
-      lanes === 4
-        ? [0, 1, 2, 3].map((j) => storeA(`aK * 4 + ${j}`, `aRow + r * ${threads / kGroups}`, `v[${j}]`, TM)).join('\n        ')
-        : storeA('aK', `aRow + r * ${threads / kGroups}`, 'v', TM);
+    const store = (r: number) => {
+      const row = `aRow + ${r * (threads / kGroups)}`;
+      return lanes === 4
+        ? [0, 1, 2, 3].map((j) => storeA(`aK * 4 + ${j}`, row, `v${r}[${j}]`, TM)).join('\n      ')
+        : storeA('aK', row, `v${r}`, TM);
+    };
     prologue += `
       var tapA = (kBegin + aK * ${lanes}) / ${channels};
       var cA = kBegin + aK * ${lanes} - tapA * ${channels};`;
@@ -464,12 +473,10 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       let kValid = kt + aK * ${lanes} < kEnd;
       ${tapDecode}
       ${tapOffset}
-      for (var r = 0; r < ${groupLoads}; r++) {
-        var v = ${zero};
-        if (kValid) {${read}
-        }
-        ${store}
+      ${unrolled(groupLoads, (r) => `var v${r} = ${zero};`)}
+      if (kValid) {${unrolled(groupLoads, read)}
       }
+      ${unrolled(groupLoads, store)}
       ${advanceTap('tapA', 'cA', channels)}`;
   }
   return `
@@ -495,49 +502,46 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
       let bN = li % ${tn};
       let bK = li / ${tn};
+      let bValid = n0 + bN < uniforms.N;
       ${prologue}
-      var acc: array<vec4<f32>, ${rows}>;
+      ${unrolled(rows, (i) => `var acc${i} = vec4<f32>(0.0);`)}
       // The trip count comes from uniforms alone: barriers need uniform control flow, and WGSL does not know that
       // workgroupId is uniform within a workgroup. The last chunk's tiles past K load zeros.
       for (var tile = 0; tile < uniforms.kChunk / ${TK}; tile++) {
         let kt = kBegin + tile * ${TK};
         ${loadA}
-        for (var r = 0; r < ${bPerThread}; r++) {
-          let kk = bK + r * ${threads / tn};
-          let kB = kt + kk;
-          let nB = n0 + bN;
-          var v = 0.0;
-          if (kB < kEnd && nB < uniforms.N) {
-            v = b[kB * uniforms.N + nB];
-          }
-          Bs[kk * ${tn / 4} + bN % ${tn / 4}][bN / ${tn / 4}] = v;
-        }
+        ${unrolled(
+          bPerThread,
+          (r) => `var w${r} = 0.0;
+        if (kt + bK + ${r * (threads / tn)} < kEnd && bValid) {
+          w${r} = b[(kt + bK + ${r * (threads / tn)}) * uniforms.N + n0 + bN];
+        }`,
+        )}
+        ${unrolled(bPerThread, (r) => `Bs[(bK + ${r * (threads / tn)}) * ${tn / 4} + bN % ${tn / 4}][bN / ${tn / 4}] = w${r};`)}
         workgroupBarrier();
         for (var kk = 0; kk < ${TK}; kk++) {
           let bv = Bs[kk * ${tn / 4} + tx];
           ${Array.from(
             { length: rows / 4 },
             (_, g) => `let av${g} = As[kk * ${TM / 4} + ${g * ROW_THREADS} + ty];
-          acc[${4 * g}] += av${g}.x * bv;
-          acc[${4 * g + 1}] += av${g}.y * bv;
-          acc[${4 * g + 2}] += av${g}.z * bv;
-          acc[${4 * g + 3}] += av${g}.w * bv;`,
+          acc${4 * g} += av${g}.x * bv;
+          acc${4 * g + 1} += av${g}.y * bv;
+          acc${4 * g + 2} += av${g}.z * bv;
+          acc${4 * g + 3} += av${g}.w * bv;`,
           ).join('\n          ')}
         }
         workgroupBarrier();
       }
       let base = chunk * uniforms.M * uniforms.N;
-      for (var i = 0; i < ${rows}; i++) {
-        let m = m0 + ty + i * ${ROW_THREADS};
-        if (m < uniforms.M) {
-          for (var j = 0; j < 4; j++) {
-            let n = n0 + tx + j * ${tn / 4};
-            if (n < uniforms.N) {
-              result[base + m * uniforms.N + n] = acc[i][j];
-            }
-          }
-        }
-      }
+      ${unrolled(
+        rows,
+        (i) => `if (m0 + ty + ${i * ROW_THREADS} < uniforms.M) {
+        let out${i} = base + (m0 + ty + ${i * ROW_THREADS}) * uniforms.N + n0 + tx;
+        ${[0, 1, 2, 3]
+          .map((j) => `if (n0 + tx + ${j * (tn / 4)} < uniforms.N) { result[out${i} + ${j * (tn / 4)}] = acc${i}.${'xyzw'[j]}; }`)
+          .join('\n        ')}
+      }`,
+      )}
     }`;
 }
 
