@@ -119,4 +119,13 @@ if [ -n "$fitted" ]; then
   done
 fi
 
+# Last, a short table (the device tool returns the end of the output): each training line's speed and ratio.
+if [ -s "$OUT/gpu-bench.jsonl" ]; then
+  log "summary (volumes/s; ratio = WebGPU / PyTorch on the same GPU):"
+  node -e '
+    for (const line of require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
+      const r = JSON.parse(line);
+      console.error(`  ${r.shape.join("x")} b${r.batch} ${r.native ? "wgsl" : "tfjs"}: ${r.tsVolumesPerSecond.toFixed(3)} vs torch ${r.torchPrecision} ${r.torchVolumesPerSecond.toFixed(2)} -> ratio ${r.ratio.toFixed(4)}`);
+    }' "$OUT/gpu-bench.jsonl"
+fi
 exit "$status"
