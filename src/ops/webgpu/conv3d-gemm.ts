@@ -263,7 +263,7 @@ function advanceTap(tap: string, channel: string, channels: string): string {
  * DenseNet-121 3D, the stem's 7 included), and each load is base + tap offset + channel behind one mask test. The
  * input gradient does so at stride 1 only, where its output position is linear in the tap.
  */
-function usesTapMasks(pass: ConvPass, shape: ConvShape): boolean {
+function usesAxisMasks(pass: ConvPass, shape: ConvShape): boolean {
   return 3 * shape.k <= 32 && (pass !== 'backwardData' || shape.s === 1);
 }
 
@@ -309,7 +309,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
   const kGroups = TK / lanes;
   const groupLoads = (TM * kGroups) / threads;
   const bPerThread = (TK * tn) / threads;
-  const masked = usesTapMasks(pass, shape);
+  const masked = usesAxisMasks(pass, shape);
   const tapDecode = `let kd = tap / ${ks * ks}; let kh = (tap / ${ks}) % ${ks}; let kw = tap % ${ks};`;
   let prologue: string;
   let loadA: string;
@@ -319,7 +319,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
     // A(row = tap * CIN + ci, k = output position): contiguous along rows (channels), so rows vary fastest.
     // Every row of a tile reads the same TK positions: TK threads decode them into workgroup memory instead of each
     // of the TM rows dividing by the output sizes again. Two slots: the positions of the next tile are decoded while
-    // the current tile loads. With tap masks a slot holds the window corner's flat index and its in-bounds taps (mask
+    // the current tile loads. With axis masks a slot holds the window corner's flat index and its in-bounds taps (mask
     // 0 past the chunk's end); otherwise batch (-1 past the end) and the corner.
     helpers = masked ? axisMaskHelper(ks, 1) : '';
     positionSlots = `var<workgroup> Pos: array<vec4<i32>, ${2 * TK}>;`;
