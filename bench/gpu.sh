@@ -47,11 +47,13 @@ egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES="$egl"
 gpu="$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
 log "GPU: ${gpu:-none found}; VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
-adapter="$(node -e "const {create}=require('webgpu');create([]).requestAdapter().then(a=>{console.log(a?(a.info.description||a.info.vendor+' '+a.info.architecture):'none');process.exit(0)})" 2>/dev/null)"
+# One probe: the adapter's name on the first line, its limits on the second (the per-binding limit decides the
+# largest batch at the paper input: the stem's output is 3.7 GB at batch 8).
+probe="$(node -e "const {create}=require('webgpu');create([]).requestAdapter().then(a=>{if(!a){console.log('none');process.exit(0)}const l=a.limits;console.log(a.info.description||a.info.vendor+' '+a.info.architecture);console.log(JSON.stringify({maxStorageBufferBindingSize:l.maxStorageBufferBindingSize,maxBufferSize:l.maxBufferSize,maxComputeWorkgroupStorageSize:l.maxComputeWorkgroupStorageSize,maxComputeInvocationsPerWorkgroup:l.maxComputeInvocationsPerWorkgroup}));process.exit(0)})" 2>/dev/null)"
+adapter="$(head -1 <<< "$probe")"
 log "WebGPU adapter: ${adapter:-none}"
 [ -n "$adapter" ] && [ "$adapter" != none ] || { log "no WebGPU adapter"; exit 1; }
-# The per-binding limit decides the largest batch at the paper input (the stem's output is 3.7 GB at batch 8).
-log "WebGPU limits: $(node -e "const {create}=require('webgpu');create([]).requestAdapter().then(a=>{const l=a.limits;console.log(JSON.stringify({maxStorageBufferBindingSize:l.maxStorageBufferBindingSize,maxBufferSize:l.maxBufferSize,maxComputeWorkgroupStorageSize:l.maxComputeWorkgroupStorageSize,maxComputeInvocationsPerWorkgroup:l.maxComputeInvocationsPerWorkgroup}));process.exit(0)})" 2>/dev/null)"
+log "WebGPU limits: $(sed -n 2p <<< "$probe")"
 
 # 3. Correctness on webgpu (the compute core's tests, narrowed to cpu, webgpu and webgpu+wgsl)
 ICH_TEST_BACKENDS=cpu,webgpu,webgpu+wgsl node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \

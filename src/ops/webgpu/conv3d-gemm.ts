@@ -58,8 +58,7 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
 export interface ConvTiling {
   rows: 4 | 8 | 'auto';
   vectorLoads: boolean;
-  /** Absent: on. */
-  splitK?: boolean;
+  splitK: boolean;
 }
 
 export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true, splitK: true };
@@ -90,7 +89,12 @@ export function tileRows(pass: ConvPass, shape: ConvShape, rows: ConvTiling['row
   const padded = (r: number) => Math.ceil(m / (ROW_THREADS * r)) * ROW_THREADS * r;
   if (padded(8) > 1.1 * padded(4)) return 4;
   if (pass === 'backwardWeights') return 8;
-  return Math.ceil(m / (ROW_THREADS * 8)) * Math.ceil(n / tileColumns(n)) >= FILL_WORKGROUPS ? 8 : 4;
+  return outputTiles(m, n, 8) >= FILL_WORKGROUPS ? 8 : 4;
+}
+
+/** Workgroups one pass's M x N output takes in tiles of 16 x `rows` rows by {@link tileColumns} columns. */
+function outputTiles(m: number, n: number, rows: 4 | 8): number {
+  return Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tileColumns(n));
 }
 
 /** Threads along the rows of a tile, and the reduction step held in workgroup memory. */
@@ -112,7 +116,7 @@ const MIN_SPLIT_K = 128;
  */
 export function reductionChunks(pass: ConvPass, c: ConvShape, rows: 4 | 8 = 4, splitK = true): number {
   const { m, n, k } = gemmDims(pass, c);
-  const tiles = Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tileColumns(n));
+  const tiles = outputTiles(m, n, rows);
   if (pass === 'backwardWeights') return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(k / MIN_CHUNK), 512));
   if (!splitK || tiles >= FILL_WORKGROUPS) return 1;
   return Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / tiles), Math.floor(k / MIN_SPLIT_K)));
@@ -139,8 +143,8 @@ export function convGemmProgram(
   const { m, n, k } = gemmDims(pass, shape);
   // Four channels per load where the activation read has channels in multiples of 4 (all but the stem's image).
   const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
-  if (pass === 'backwardData' && n <= NARROW_INPUT_GRADIENT) return narrowInputGradient(shape, maxGrid);
-  const chunks = reductionChunks(pass, shape, rows, tiling.splitK ?? true);
+  if (isNarrowInputGradient(pass, shape)) return narrowInputGradient(shape, maxGrid);
+  const chunks = reductionChunks(pass, shape, rows, tiling.splitK);
   const tn = tileColumns(n);
   const kChunk = Math.ceil(k / chunks / TK) * TK;
   const [od, oh, ow] = convOutDims(shape);
@@ -174,6 +178,11 @@ export function convGemmProgram(
  */
 const NARROW_INPUT_GRADIENT = 4;
 const NARROW_GROUP = 64;
+
+/** Whether a pass is the input gradient for so few input channels that it runs as {@link narrowInputGradient}. */
+function isNarrowInputGradient(pass: ConvPass, shape: ConvShape): boolean {
+  return pass === 'backwardData' && shape.cin <= NARROW_INPUT_GRADIENT;
+}
 
 /**
  * The input gradient for few input channels: one invocation per input element, looping over only the taps whose
@@ -359,16 +368,15 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       ${decodePositions('kBegin', '0')}
       workgroupBarrier();`;
     const read = (r: number) =>
-      masked
-        ? `
+      `
         let q${r} = Pos[slot * ${TK} + aK + ${r * (threads / TM)}];
-        var v${r} = 0.0;
+        var v${r} = 0.0;` +
+      (masked
+        ? `
         if ((bitcast<u32>(q${r}.y) & rowSelector) == rowSelector) {
           v${r} = a[q${r}.x + rowOffset];
         }`
         : `
-        let q${r} = Pos[slot * ${TK} + aK + ${r * (threads / TM)}];
-        var v${r} = 0.0;
         if (rowValid && q${r}.x >= 0) {
           let z = q${r}.y + kd;
           let y = q${r}.z + kh;
@@ -376,7 +384,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
           if (z >= 0 && z < uniforms.D && y >= 0 && y < uniforms.H && x >= 0 && x < uniforms.W) {
             v${r} = a[(((q${r}.x * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
           }
-        }`;
+        }`);
     loadA = `
       let slot = tile % 2;
       ${decodePositions('kt + ' + TK, '1 - slot')}
@@ -606,7 +614,8 @@ function registerPass(pass: ConvPass): void {
       const gpu = backend as unknown as WebGpuBackend;
       const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads, splitK });
       let out: tf.TensorInfo;
-      if (pass === 'backwardData' && cin > NARROW_INPUT_GRADIENT) {
+      // The GEMM reads W transposed per tap; the direct kernel for few input channels reads it as it is.
+      if (pass === 'backwardData' && !isNarrowInputGradient(pass, { b: bs, d, h, w, cin, cout, k, s, p })) {
         const taps = k * k * k;
         const wt = runProgram(gpu, tapTransposeProgram(taps, cin, cout), [b], TAP_TRANSPOSE_UNIFORMS, [taps * cin * cout, cin, cout]);
         out = runProgram(gpu, program, [a, wt], UNIFORMS, uniforms);
@@ -656,6 +665,6 @@ function chunkSumProgram(size: number): WgslProgram {
  */
 export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID, tiling: ConvTiling = convTiling()): tf.Tensor2D {
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads, splitK: tiling.splitK ?? true };
+  const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads, splitK: tiling.splitK };
   return tf.engine().runKernel(CONV_GEMM_KERNELS[pass], { a, b }, attrs as never) as tf.Tensor2D;
 }

@@ -19,12 +19,12 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.throws(() => convGemmProgram('forward', shape, 4), /conv3d forward expected at most 4 row tiles per grid dimension, got \[4, 5\]/);
     assert.equal(MAX_GRID, 65535);
     // 8 rows per thread: tiles of 128 rows, the same 16 x (columns / 4) threads.
-    const eight = convGemmProgram('forward', shape, MAX_GRID, { rows: 8, vectorLoads: false }).program;
+    const eight = convGemmProgram('forward', shape, MAX_GRID, { rows: 8, vectorLoads: false, splitK: true }).program;
     assert.deepEqual(eight.dispatch, [1, 9, 1]);
     assert.deepEqual(eight.workgroupSize, [8, 16, 1]);
     assert.equal(reductionChunks('backwardWeights', shape, 8), 4);
     // Four channels per load only where the activation read has channels in multiples of 4 (here: 5 in, 7 out).
-    const vec = { rows: 4, vectorLoads: true } as const;
+    const vec = { rows: 4, vectorLoads: true, splitK: true } as const;
     assert.match(convGemmProgram('forward', shape, MAX_GRID, vec).program.shaderKey, /_v1$/);
     assert.match(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.shaderKey, /_v4$/);
     assert.equal(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.variableComponents?.join(), '4,1');
@@ -112,20 +112,20 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
           const w = tf.tensor(values(27 * g.cin * g.cout, 7), [27 * g.cin, g.cout]);
           const dy = tf.tensor(values(g.b * od * oh * ow * g.cout, 8), [g.b * od, oh, ow, g.cout]);
           for (const [pass, a, b] of [['forward', x, w], ['backwardData', dy, w], ['backwardWeights', x, dy]] as const) {
-            const plain = convGemm(pass, g, a, b, MAX_GRID, { rows: 4, vectorLoads: false });
+            const plain = convGemm(pass, g, a, b, MAX_GRID, { rows: 4, vectorLoads: false, splitK: true });
             const expected = await plain.data();
             plain.dispose();
             const variants: ConvTiling[] = [
-              { rows: 8, vectorLoads: false },
-              { rows: 4, vectorLoads: true },
-              { rows: 8, vectorLoads: true },
+              { rows: 8, vectorLoads: false, splitK: true },
+              { rows: 4, vectorLoads: true, splitK: true },
+              { rows: 8, vectorLoads: true, splitK: true },
               { rows: 4, vectorLoads: false, splitK: false },
             ];
             for (const tiling of variants) {
               const y = convGemm(pass, g, a, b, MAX_GRID, tiling);
               // Unsplit, the forward pass sums ~1,000 products of values around 10 in one order instead of 7 partial
               // sums: float32 rounding of order 1e-5 (the same tolerance as the wide case against the cpu backend).
-              const tol = tiling.splitK === false ? 1e-4 : 1e-5;
+              const tol = tiling.splitK ? 1e-5 : 1e-4;
               assert.ok(relError(await y.data(), expected) <= tol, `${pass} ${JSON.stringify(tiling)} (Cin ${g.cin})`);
               y.dispose();
             }
