@@ -6,17 +6,19 @@
 # WGSL kernels); DenseNet-121 3D training at the paper input on webgpu (WGSL kernels) beside PyTorch fp32 and TF32 on
 # the same GPU, largest batch first; the same at a smaller input with the tfjs formulation (ICH_NATIVE=0) and with
 # the kernels, for the gain; a timed kernel profile of one step; last, each convolution shape against PyTorch
-# ($OUT/gpu-conv.jsonl; the fixed tiling alternatives in gpu-conv-rows4.jsonl, gpu-conv-rows8.jsonl,
-# gpu-conv-scalar.jsonl and gpu-conv-nosplit.jsonl). One JSON line per configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to
-# bench/results/tmp); the profile to $OUT/gpu-profile.json.
+# ($OUT/gpu-conv.jsonl). Between the first paper-input run and the smaller input, the conv tiling is tuned on the GPU
+# ($OUT/conv-tuning.json, per-pass times in gpu-tune.jsonl) and the paper input timed again with it. One JSON line per
+# training configuration goes to stdout and to $OUT/gpu-bench.jsonl (OUT defaults to bench/results/tmp); the profile
+# to $OUT/gpu-profile.json.
 #   ICH_GPU_SHAPE (default 40,301,301)  ICH_GPU_BATCHES (default "8 4 2 1")  ICH_GPU_STEPS (default 2)
 #   ICH_GPU_TRAIN_CAP (seconds per training benchmark, default 300)
 #   ICH_GPU_SMALL_SHAPE (default 40,128,128, batch 2)  ICH_GPU_TORCH_DEVICE (default cuda)
-#   ICH_TORCH_PYTHON (default python3)  ICH_GPU_SKIP_VARIANTS=1 (only the default conv tiling)
+#   ICH_TORCH_PYTHON (default python3)  ICH_GPU_TUNE_CAP (seconds, default 180)
+#   ICH_GPU_VARIANTS=1 (the conv bench also with each fixed tiling)
 set -uo pipefail
 # Budget: the device tool allows 600 s per command; the steps below are capped so that a slow GPU path still ends in
-# time (each training benchmark at 300 s, the profile at 180 s, the conv benches at 150 s each); the tuning runs come
-# last, and what $OUT holds when the call ends comes back.
+# time (each training benchmark at 300 s, the tuning and the profile at 180 s, the conv bench at 150 s); the least
+# needed steps come last, and what $OUT holds when the call ends comes back.
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"   # ldconfig, for a PATH without the sbin directories
 OUT="${OUT:-bench/results/tmp}"
@@ -94,25 +96,39 @@ for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
 done
 [ -s "$OUT/gpu-memory.csv" ] && log "GPU memory in use, most seen so far: $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1)"
 
-# 5. The gain of the WGSL kernels over the tfjs formulation at a smaller input (performance.md: 7,621 ms per step)
+# 5. The conv tiling tuned on this GPU (ich bench tune: every tiling of every convolution pass of one training step
+# at the fitted batch, the fastest kept per pass; $OUT/conv-tuning.json, written after each pass so a stopped run
+# leaves a usable part), then the paper-input training timed again with it beside PyTorch fp32: the tuned ratio.
+tuning=""
+if [ -n "$fitted" ]; then
+  timeout "${ICH_GPU_TUNE_CAP:-180}" env ICH_BACKEND=webgpu node bin/ich.js bench tune --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" --trials 2 \
+    --out "$OUT/conv-tuning.json" --json > "$OUT/gpu-tune.jsonl" 2> "$OUT/gpu-tune.err" \
+    && log "tune: $(tail -1 "$OUT/gpu-tune.jsonl" | head -c 400)" \
+    || log "tune stopped ($(grep -v '^Warning' "$OUT/gpu-tune.err" | tail -1)); $(($(wc -l < "$OUT/gpu-tune.jsonl"))) passes tuned"
+  if [ -s "$OUT/conv-tuning.json" ]; then
+    tuning="$OUT/conv-tuning.json"
+    bench "${ICH_GPU_SHAPE:-40,301,301}" "$fitted" fp32 ICH_NATIVE=1 ICH_WGSL_CONV_TUNING="$tuning" || true
+  fi
+fi
+
+# 6. The gain of the WGSL kernels over the tfjs formulation at a smaller input (performance.md: 7,621 ms per step)
 small="${ICH_GPU_SMALL_SHAPE:-40,128,128}"
 bench "$small" 2 fp32 ICH_NATIVE=1 || true
 ICH_GPU_STEPS=1 bench "$small" 2 fp32 ICH_NATIVE=0 || true
 
-# 6. Where the time goes: kernel times (timestamp queries) of one step at the smaller input
+# 7. Where the time goes: kernel times (timestamp queries) of one step at the smaller input
 if timeout 180 env ICH_BACKEND=webgpu node bin/ich.js bench profile --shape "$small" --batch 2 --timed --json > "$OUT/gpu-profile.json" 2> "$OUT/gpu-profile.err"; then
   log "profile: $(head -c 300 "$OUT/gpu-profile.json")"
 else
   log "profile failed: $(grep -v '^Warning' "$OUT/gpu-profile.err" | tail -1)"
 fi
 
-# 7. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag), with the
-# default tiling (rows per thread chosen per layer, four-channel loads) and with each fixed alternative
-# (src/ops/webgpu/conv3d-gemm.ts, ConvTiling): gpu-conv[-variant].jsonl. Last, as tuning data: what the device call
-# has left when it ends is still returned.
+# 8. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag), with the
+# tuned tiling when there is one ($OUT/gpu-conv.jsonl). ICH_GPU_VARIANTS=1 adds each fixed tiling for every layer
+# (gpu-conv-rows4, -rows8, -scalar, -nosplit.jsonl): the tuning's per-pass candidate times say the same in finer grain.
 if [ -n "$fitted" ]; then
-  variants="default:ICH_WGSL_CONV_ROWS=auto"
-  [ "${ICH_GPU_SKIP_VARIANTS:-0}" = 1 ] || variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0 nosplit:ICH_WGSL_CONV_SPLIT=0"
+  variants="default:ICH_WGSL_CONV_TUNING=$tuning"
+  [ "${ICH_GPU_VARIANTS:-0}" = 1 ] && variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0 nosplit:ICH_WGSL_CONV_SPLIT=0"
   for variant in $variants; do
     name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
     timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
@@ -127,7 +143,7 @@ if [ -s "$OUT/gpu-bench.jsonl" ]; then
   node -e '
     for (const line of require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
       const r = JSON.parse(line);
-      console.error(`  ${r.shape.join("x")} b${r.batch} ${r.native ? "wgsl" : "tfjs"}: ${r.tsVolumesPerSecond.toFixed(3)} vs torch ${r.torchPrecision} ${r.torchVolumesPerSecond.toFixed(2)} -> ratio ${r.ratio.toFixed(4)}`);
+      console.error(`  ${r.shape.join("x")} b${r.batch} ${r.native ? (/tuned/.test(r.native) ? "wgsl tuned" : "wgsl") : "tfjs"}: ${r.tsVolumesPerSecond.toFixed(3)} vs torch ${r.torchPrecision} ${r.torchVolumesPerSecond.toFixed(2)} -> ratio ${r.ratio.toFixed(4)}`);
     }' "$OUT/gpu-bench.jsonl"
 fi
 exit "$status"

@@ -6,6 +6,7 @@ import '@tensorflow/tfjs';
 import * as os from 'node:os';
 import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
 import { useTfKernels } from './ops/tf-kernels';
+import { readConvTuning, useConvTuning } from './ops/webgpu/conv-tuning';
 import { useWebGpuKernels } from './ops/webgpu/kernels';
 
 // Silences the cpu backend's console banner about tfjs-node (this module reports the backend itself).
@@ -179,6 +180,13 @@ export async function initBackend(requested: string | undefined = process.env.IC
       const { pkg, gpu, warnings } = await activate(name);
       await tf.ready();
       const native = chooseNative(name, options);
+      if (name === 'webgpu' && native.native) {
+        const tuning = applyConvTuning(pkg);
+        if (tuning) {
+          native.native += `; ${tuning.description}`;
+          warnings.push(...tuning.warnings);
+        }
+      }
       current = { backend: name, requested: want as BackendName | 'auto', package: pkg, tfjsVersion: tf.version_core, gpu, warnings, skipped, ...native };
       // Once per process: tests and notebooks switch backends many times.
       for (const w of warnings.filter((w) => !warned.has(w))) {
@@ -202,6 +210,7 @@ export async function initBackend(requested: string | undefined = process.env.IC
 function chooseNative(name: BackendName, options: BackendOptions): { native: string | null; nativeSkipped?: string } {
   useNativeKernels(null);
   useWebGpuKernels(false);
+  useConvTuning(null);
   useTfKernels(false);
   if (options.tfKernels ?? name === 'tensorflow') {
     if (name === 'wasm' || name === 'webgpu') throw new Error(`tfKernels expected the tensorflow or cpu backend, got ${name} (its rank-5 conv3d is wrong or does not compile)`);
@@ -217,6 +226,22 @@ function chooseNative(name: BackendName, options: BackendOptions): { native: str
   loaded.lib.setThreads(threads);
   useNativeKernels(loaded.lib);
   return { native: `oneDNN ${loaded.lib.version()} conv3d + native pooling and batch norm, ${threads} thread${threads > 1 ? 's' : ''}` };
+}
+
+/**
+ * Reads ICH_WGSL_CONV_TUNING (a file of `ich bench tune --out FILE`) when set, for the WGSL conv kernels: the tiling
+ * measured fastest per pass and shape on a GPU. Warns when it was measured on another adapter (its tilings are
+ * correct anywhere, but chosen for that one). Null when the variable is unset.
+ * @throws when the file is missing or malformed: a run asked for it explicitly.
+ */
+function applyConvTuning(adapter: string): { description: string; warnings: string[] } | null {
+  const file = process.env.ICH_WGSL_CONV_TUNING;
+  if (!file) return null;
+  const table = readConvTuning(file);
+  useConvTuning(table, file);
+  const warnings =
+    table.adapter === adapter ? [] : [`ICH_WGSL_CONV_TUNING: ${file} was measured on "${table.adapter}", not on "${adapter}": its tilings are correct but may not be the fastest here`];
+  return { description: `conv tiling tuned for ${Object.keys(table.entries).length} passes (${file})`, warnings };
 }
 
 /** The report of the active backend, or null before {@link initBackend}. */

@@ -137,7 +137,7 @@ export async function profileTrainingStep(shape: [number, number, number], batch
  * hands `body` a function running one training step (forward, backward, batch-norm statistics, AdamW with AMSGrad,
  * as the training loop does); everything is disposed afterwards.
  */
-async function withTrainingStep(
+export async function withTrainingStep(
   shape: [number, number, number],
   batch: number,
   body: (step: () => Promise<void>, params: number) => Promise<void>,

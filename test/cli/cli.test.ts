@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { readNpy } from '../../src/io/npy';
 import { damagedCopy, smallCohort } from '../support/cohort';
 import { FIXTURES, fixture, maxAbsDiff, ROOT, tempDir } from '../support/paths';
+import { TEST_BACKENDS } from '../support/tf';
 
 function ich(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), ...args], { encoding: 'utf8', env: { ...process.env, ICH_DEBUG: '' } });
@@ -29,7 +30,7 @@ describe('cli: ich', () => {
     assertCleanError(ich('volume', 'info', 'x.nii', '--jsn'), /option expected one of --json/);
     assertCleanError(ich('bench', 'train', '--torch-device', 'tpu'), /--torch-device expected cpu or cuda\[:N\], got "tpu"/);
     assertCleanError(ich('bench', 'train', '--torch-precisions', 'fp16'), /--torch-precisions expected fp32 and\/or tf32, got "fp16"/);
-    assertCleanError(ich('bench', 'sprint'), /ich bench: expected "train", "profile" or "conv", got "sprint"/);
+    assertCleanError(ich('bench', 'sprint'), /ich bench: expected "train", "profile", "conv" or "tune", got "sprint"/);
     assertCleanError(ich('bench', 'profile', '--shape', '8,8'), /--shape expected depth,height,width \(each >= 8\), got "8,8"/);
     assertCleanError(ich('bench', 'conv', '--layers', 'stem,block9.3x3'), /--layers expected names among stem, block1\.1x1\.first, .*, got "block9\.3x3"/);
   });
@@ -45,6 +46,33 @@ describe('cli: ich', () => {
     assert.deepEqual(rows[1].input, [1, 4, 4, 4, 128]);
     for (const row of rows) assert.ok(row.tsTrainMs > 0 && row.torchTrainMs > 0 && row.ratio > 0, JSON.stringify(row));
     assert.ok(Math.abs(rows[2].tsTrainMs - (rows[0].tsTrainMs + 6 * rows[1].tsTrainMs)) < 1e-6, 'the total weighs each shape by its count');
+  });
+
+  it('bench tune records one training step, times each pass and writes its choices (webgpu only)', function () {
+    const env = { ...process.env, ICH_BACKEND: 'cpu' };
+    const refused = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'bench', 'tune'], { encoding: 'utf8', env });
+    assertCleanError({ code: refused.status ?? -1, stderr: refused.stderr }, /ich bench tune expected ICH_BACKEND=webgpu with the WGSL kernels \(not ICH_NATIVE=0\), got cpu/);
+    if (!TEST_BACKENDS.includes('webgpu+wgsl')) this.skip();
+    const out = path.join(tempDir(), 'tuning.json');
+    // The smallest input the network takes (five halvings), one quick trial each: ~20 s on software Vulkan.
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'bench', 'tune', '--shape', '32,32,32', '--batch', '1', '--trials', '1', '--trial-ms', '1', '--out', out, '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, ICH_BACKEND: 'webgpu' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const summary = lines.pop();
+    // DenseNet-121: 120 convolutions, each a forward, an input gradient (but the stem's, direct) and a weight
+    // gradient; equal shapes merge (a block's 3x3 convolutions), and the stem's input gradient has no choice.
+    assert.equal(summary.passes, lines.length);
+    assert.ok(lines.length > 150, String(lines.length));
+    assert.equal(lines.filter((l) => l.pass.startsWith('backwardData b1 32x32x32x1')).length, 0);
+    assert.equal(lines.find((l) => l.pass === 'forward b1 8x8x8x128 -> 32 k3 s1 p1').count, 6, "block 1's six 3x3 convolutions");
+    const table = JSON.parse(fs.readFileSync(out, 'utf8'));
+    assert.equal(Object.keys(table.entries).length, lines.length);
+    assert.deepEqual(table.input, { shape: [32, 32, 32], batch: 1 });
+    assert.ok(Math.abs(summary.defaultMs - lines.reduce((a, l) => a + l.defaultMs * l.count, 0)) < 1e-6);
+    assert.ok(summary.tunedMs <= summary.defaultMs);
   });
 
   it('data synth writes a cohort and data check accepts it (exit 0, JSON summary)', () => {

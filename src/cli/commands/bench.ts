@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { explainBackendError, initBackend } from '../../backend';
 import { projectRoot } from '../../config/paths';
 import { DENSENET121, denseNetConvLayers } from '../../models/densenet-config';
-import { profileTrainingStep, StepTiming, timeConvLayers, timeTrainingSteps } from '../../train/benchmark';
+import { recordConvPasses, writeConvTuning } from '../../ops/webgpu/conv-tuning';
+import { profileTrainingStep, StepTiming, timeConvLayers, timeTrainingSteps, withTrainingStep } from '../../train/benchmark';
+import { ConvPassTuning, convTuningTable, tuneConvPasses } from '../../train/tune-conv';
 import { runWorker, threadsPerWorker } from '../../train/cv';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
@@ -18,7 +20,8 @@ import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'profile') return profileCommand(argv.slice(1));
   if (argv[0] === 'conv') return convCommand(argv.slice(1));
-  if (argv[0] !== 'train') throw new UsageError(`ich bench: expected "train", "profile" or "conv", got "${argv[0] ?? ''}"`);
+  if (argv[0] === 'tune') return tuneCommand(argv.slice(1));
+  if (argv[0] !== 'train') throw new UsageError(`ich bench: expected "train", "profile", "conv" or "tune", got "${argv[0] ?? ''}"`);
   const args = parseArgs(
     argv.slice(1),
     { shape: 'string', batch: 'string', steps: 'string', threads: 'string', workers: 'string', 'torch-device': 'string', 'torch-precisions': 'string', json: 'boolean' },
@@ -199,5 +202,66 @@ async function convCommand(argv: string[]): Promise<number> {
     if (args.flags.json) process.stdout.write(JSON.stringify(total) + '\n');
     else process.stdout.write(`total (x count): ours ${tsTotal.toFixed(0)} ms, torch ${precision} ${total.torchTrainMs?.toFixed(0) ?? `- (${torchError})`} ms, ratio ${total.ratio?.toFixed(3) ?? '-'}\n`);
   }
+  return 0;
+}
+
+/**
+ * `ich bench tune [--shape 32,64,64] [--batch 2] [--trials 3] [--trial-ms 20] [--out FILE] [--json]` (webgpu with the
+ * WGSL kernels):
+ * records the convolution passes of one training step of the benchmark network at an input size and batch, times
+ * every tiling of each (src/train/tune-conv.ts) and prints, per pass, the default's and the fastest tiling's time;
+ * the totals weight each pass by how often the step runs it. `--out` writes the choices for ICH_WGSL_CONV_TUNING
+ * (atomically, after every pass, so that a run stopped part-way leaves what it tuned).
+ */
+async function tuneCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { shape: 'string', batch: 'string', trials: 'string', 'trial-ms': 'string', out: 'string', json: 'boolean' }, 'ich bench tune');
+  const shape = parseShape(stringFlag(args, 'shape', '32,64,64')!);
+  const batch = intFlag(args, 'batch', 2, 1, 64);
+  const trials = intFlag(args, 'trials', 3, 1, 100);
+  const trialMs = intFlag(args, 'trial-ms', 20, 1, 10000);
+  const out = stringFlag(args, 'out');
+  const report = await initBackend();
+  if (report.backend !== 'webgpu' || !report.native) {
+    throw new UsageError(`ich bench tune expected ICH_BACKEND=webgpu with the WGSL kernels (not ICH_NATIVE=0), got ${report.backend}${report.native ? '' : ` (${report.nativeSkipped ?? 'no kernels'})`}`);
+  }
+  const passes = await recordConvPasses(() => withTrainingStep(shape, batch, (step) => step()));
+  const done: ConvPassTuning[] = [];
+  const { tuned: results, skipped } = await tuneConvPasses(passes, {
+    trials,
+    trialMs,
+    onPass: (r, i, n) => {
+      // Written after every pass: a run stopped part-way (a time limit) leaves the passes tuned so far.
+      done.push(r);
+      if (out) writeConvTuning(out, convTuningTable(done, report.package, { shape, batch }));
+      const line = { pass: r.key, count: r.count, defaultMs: r.defaultMs, ms: r.ms, chosen: r.chosen, candidates: r.candidates };
+      if (args.flags.json) process.stdout.write(JSON.stringify(line) + '\n');
+      else
+        process.stdout.write(
+          `${String(i + 1).padStart(3)}/${n} ${r.key.padEnd(52)} x${String(r.count).padEnd(3)} default ${r.defaultMs.toFixed(2).padStart(8)} ms, ` +
+            `chosen ${r.ms.toFixed(2).padStart(8)} ms (rows ${r.chosen.rows}, ${r.chosen.vectorLoads ? 'vec4' : 'scalar'}, ${r.chosen.splitK ? 'split' : 'whole'} K)\n`,
+        );
+    },
+  });
+  if (out) writeConvTuning(out, convTuningTable(results, report.package, { shape, batch }));
+  const total = (f: (r: (typeof results)[number]) => number) => results.reduce((a, r) => a + f(r) * r.count, 0);
+  const summary = {
+    total: 'ms per training step in the tuned passes (x count)',
+    adapter: report.package,
+    shape,
+    batch,
+    passes: results.length,
+    changed: results.filter((r) => r.ms !== r.defaultMs).length,
+    skipped,
+    defaultMs: total((r) => r.defaultMs),
+    tunedMs: total((r) => r.ms),
+    file: out ?? null,
+  };
+  if (args.flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
+  else
+    process.stdout.write(
+      `${summary.passes} passes, ${summary.changed} changed: ${summary.defaultMs.toFixed(1)} ms -> ${summary.tunedMs.toFixed(1)} ms per step in these passes` +
+        `${out ? `; written to ${out} (use with ICH_WGSL_CONV_TUNING=${out})` : ''}\n` +
+        skipped.map((s) => `skipped ${s.key}: ${s.reason}\n`).join(''),
+    );
   return 0;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeRow, elementwiseProgram, MAX_GRID, runProgram, WebGpuBackend, WgslProgram, wgslProgram } from './program';
+import { noteConvPass, tunedConvTiling } from './conv-tuning';
 
 /**
  * One pass of a 3D convolution on NDHWC activations as a single WebGPU dispatch: an implicit GEMM whose operand
@@ -52,8 +53,8 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
  * multiple of 4 (default on; ICH_WGSL_CONV_VEC4=0 turns it off). `splitK`: the forward and input-gradient passes
  * split their reduction where their tiles alone would leave a GPU idle ({@link reductionChunks}; default on,
  * ICH_WGSL_CONV_SPLIT=0 turns it off). Each workgroup is (columns / 4) x 16 threads.
- * On software Vulkan 8 rows and vector loads were each 5-25% faster per pass (bench/NOTES.md); bench/gpu.sh times
- * every choice per layer on a GPU.
+ * On software Vulkan 8 rows and vector loads were each 5-25% faster per pass (bench/NOTES.md). The fastest per pass
+ * and shape on a given GPU is measured by `ich bench tune` and used through ICH_WGSL_CONV_TUNING (conv-tuning.ts).
  */
 export interface ConvTiling {
   rows: 4 | 8 | 'auto';
@@ -661,9 +662,18 @@ function chunkSumProgram(size: number): WgslProgram {
  * Runs one pass on the webgpu backend. Operands: forward (x [B*D, H, W, Cin], w [k^3 Cin, Cout]) -> y
  * [B*OD*OH*OW, Cout]; backwardData (dy, w) -> dx [B*D*H*W, Cin]; backwardWeights (x, dy) -> dW [k^3 Cin, Cout]
  * (the chunks' partial sums added by a second program). `maxGrid` lowers the workgroups per grid dimension (tests of the layout
- * that very large inputs need); `tiling` defaults to {@link convTiling} (the environment).
+ * that very large inputs need); `tiling` defaults to the tuning table's choice for this pass and shape
+ * ({@link tunedConvTiling}, ICH_WGSL_CONV_TUNING), else {@link convTiling} (the environment).
  */
-export function convGemm(pass: ConvPass, shape: ConvShape, a: tf.Tensor, b: tf.Tensor, maxGrid = MAX_GRID, tiling: ConvTiling = convTiling()): tf.Tensor2D {
+export function convGemm(
+  pass: ConvPass,
+  shape: ConvShape,
+  a: tf.Tensor,
+  b: tf.Tensor,
+  maxGrid = MAX_GRID,
+  tiling: ConvTiling = tunedConvTiling(pass, shape) ?? convTiling(),
+): tf.Tensor2D {
+  noteConvPass(pass, shape);
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
   const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads, splitK: tiling.splitK };
   return tf.engine().runKernel(CONV_GEMM_KERNELS[pass], { a, b }, attrs as never) as tf.Tensor2D;

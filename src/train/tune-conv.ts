@@ -1,0 +1,192 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { assertDeviceHealthy } from '../backend';
+import { ConvPass, ConvShape, ConvTiling, convGemm, convGemmProgram, convOutDims, convTiling, tileRows } from '../ops/webgpu/conv3d-gemm';
+import { CONV_TUNING_FORMAT, convTuningKey, ConvTuningTable, RecordedConvPass } from '../ops/webgpu/conv-tuning';
+import { webGpuKernelsActive } from '../ops/webgpu/kernels';
+import { MAX_GRID } from '../ops/webgpu/program';
+
+/** A tiling with its rows per thread resolved (what a tuning table stores). */
+export type ResolvedTiling = Omit<ConvTiling, 'rows'> & { rows: 4 | 8 };
+
+/**
+ * The distinct programs a pass can run as: the current default tiling ({@link convTiling}) first, then every
+ * combination of 4 or 8 rows per thread, scalar or four-channel loads and split or whole reduction, keeping one
+ * tiling per program that actually differs (same shader and grid: same work). One entry for a pass with no choice
+ * (the narrow input gradient of the stem's image).
+ */
+export function convTilingCandidates(pass: ConvPass, shape: ConvShape): ResolvedTiling[] {
+  const all: ConvTiling[] = [convTiling()];
+  for (const rows of [4, 8] as const) for (const vectorLoads of [true, false]) for (const splitK of [true, false]) all.push({ rows, vectorLoads, splitK });
+  const seen = new Set<string>();
+  const out: ResolvedTiling[] = [];
+  for (const t of all) {
+    const { program } = convGemmProgram(pass, shape, MAX_GRID, t);
+    const signature = `${program.shaderKey} ${program.dispatch.join(',')}`;
+    if (seen.has(signature)) continue;
+    seen.add(signature);
+    out.push({ ...t, rows: tileRows(pass, shape, t.rows) });
+  }
+  return out;
+}
+
+/**
+ * The tiling to keep: the fastest, unless it beats the first (the default) by less than `margin` (a share of the
+ * default's time), so that timing noise does not trade the default for an equal program.
+ * @param timings ms per pass of each candidate, the default first; NaN for a candidate that failed.
+ */
+export function chooseTiling<T>(timings: { tiling: T; ms: number }[], margin = 0.03): { tiling: T; ms: number } {
+  if (timings.length === 0) throw new Error('chooseTiling expected at least one timing, got none');
+  const valid = timings.filter((t) => Number.isFinite(t.ms));
+  if (valid.length === 0) throw new Error('chooseTiling expected at least one candidate that ran, got none');
+  const best = valid.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const fallback = timings[0];
+  return Number.isFinite(fallback.ms) && best.ms >= fallback.ms * (1 - margin) ? fallback : best;
+}
+
+/** What tuning measured for one pass and shape. */
+export interface ConvPassTuning {
+  key: string;
+  pass: ConvPass;
+  shape: ConvShape;
+  /** Times the pass ran in the recorded step. */
+  count: number;
+  /** Every candidate, the default first: ms per pass (best trial), or NaN with the error when it failed. */
+  candidates: { tiling: ResolvedTiling; ms: number; error?: string }[];
+  chosen: ResolvedTiling;
+  ms: number;
+  defaultMs: number;
+}
+
+/** Options of {@link tuneConvPasses}. */
+export interface ConvTuningOptions {
+  /** Timed trials per candidate, the best kept (default 3). */
+  trials?: number;
+  /** Passes run back to back per trial until about this long (ms, default 20): one read-back per trial. */
+  trialMs?: number;
+  /** Least share of the default's time a candidate must save to replace it (default 0.03). */
+  margin?: number;
+  /** Called after each pass is tuned (progress). */
+  onPass?: (t: ConvPassTuning, index: number, total: number) => void;
+}
+
+/**
+ * Times every candidate tiling ({@link convTilingCandidates}) of each recorded pass on random operands of its shape,
+ * on the active webgpu backend with the project's kernels, and picks one per pass ({@link chooseTiling}). Passes
+ * with a single candidate are left out; a pass none of whose candidates runs (e.g. a tensor over the GPU's binding
+ * limit) is skipped with the reason, not fatal. Each candidate runs once to compile its pipeline, then `trials` times
+ * a batch of back-to-back passes ended by reading one value back (which waits for the GPU), the trials taken in turn
+ * across candidates; a candidate keeps its best trial.
+ */
+export async function tuneConvPasses(
+  passes: RecordedConvPass[],
+  options: ConvTuningOptions = {},
+): Promise<{ tuned: ConvPassTuning[]; skipped: { key: string; reason: string }[] }> {
+  if (tf.getBackend() !== 'webgpu' || !webGpuKernelsActive()) {
+    throw new Error(`conv tuning expected the webgpu backend with the project's WGSL kernels, got ${tf.getBackend()}${webGpuKernelsActive() ? '' : ' without them'}`);
+  }
+  const trials = options.trials ?? 3;
+  const trialMs = options.trialMs ?? 20;
+  const tunable = passes.filter((p) => convTilingCandidates(p.pass, p.shape).length > 1);
+  const tuned: ConvPassTuning[] = [];
+  const skipped: { key: string; reason: string }[] = [];
+  for (const [index, p] of tunable.entries()) {
+    const key = convTuningKey(p.pass, p.shape);
+    const [a, b] = randomOperands(p.pass, p.shape);
+    const runOf = (tiling: ConvTiling) => convGemm(p.pass, p.shape, a, b, MAX_GRID, tiling);
+    const tilings = convTilingCandidates(p.pass, p.shape);
+    const candidates: ConvPassTuning['candidates'] = tilings.map((tiling) => ({ tiling, ms: Infinity }));
+    try {
+      // Trials go round the candidates, so that a slow spell of the machine hits all of them alike.
+      const reps: number[] = [];
+      for (const c of candidates) reps.push(await calibrate(c, () => runOf(c.tiling), trialMs));
+      for (let trial = 0; trial < trials; trial++) {
+        for (const [i, c] of candidates.entries()) {
+          if (c.error) continue;
+          try {
+            c.ms = Math.min(c.ms, await timeRuns(() => runOf(c.tiling), reps[i]));
+            assertDeviceHealthy(`conv tuning, ${key}, ${JSON.stringify(c.tiling)}`);
+          } catch (err) {
+            failed(c, err);
+          }
+        }
+      }
+    } finally {
+      tf.dispose([a, b]);
+    }
+    if (!candidates.some((c) => Number.isFinite(c.ms))) {
+      skipped.push({ key, reason: candidates.map((c) => c.error).find(Boolean) ?? 'no candidate ran' });
+      continue;
+    }
+    const chosen = chooseTiling(candidates, options.margin);
+    const result = { key, pass: p.pass, shape: p.shape, count: p.count, candidates, chosen: chosen.tiling, ms: chosen.ms, defaultMs: candidates[0].ms };
+    tuned.push(result);
+    options.onPass?.(result, index, tunable.length);
+  }
+  return { tuned, skipped };
+}
+
+/** A tuning table of the chosen tilings, for {@link writeConvTuning} and ICH_WGSL_CONV_TUNING. */
+export function convTuningTable(results: ConvPassTuning[], adapter: string, input: ConvTuningTable['input']): ConvTuningTable {
+  const entries: ConvTuningTable['entries'] = {};
+  for (const r of results) entries[r.key] = { ...r.chosen, ms: r.ms, defaultMs: r.defaultMs };
+  return { format: CONV_TUNING_FORMAT, adapter, created: new Date().toISOString(), input, entries };
+}
+
+/** Random operands of a pass in the layouts conv3d hands the GEMM (NDHWC volumes folded to rank 4, W [k^3 Cin, Cout]). */
+function randomOperands(pass: ConvPass, c: ConvShape): [tf.Tensor, tf.Tensor] {
+  const [od, oh, ow] = convOutDims(c);
+  const x = () => tf.randomNormal([c.b * c.d, c.h, c.w, c.cin], 0, 1, 'float32', 1);
+  const w = () => tf.randomNormal([c.k ** 3 * c.cin, c.cout], 0, 0.05, 'float32', 2);
+  const dy = () => tf.randomNormal([c.b * od, oh, ow, c.cout], 0, 1, 'float32', 3);
+  switch (pass) {
+    case 'forward':
+      return [x(), w()];
+    case 'backwardData':
+      return [dy(), w()];
+    case 'backwardWeights':
+      return [x(), dy()];
+  }
+}
+
+/** Marks a candidate failed (NaN, the first line of the error): a tiling the GPU refuses is not a choice. */
+function failed(c: { ms: number; error?: string }, err: unknown): void {
+  c.ms = NaN;
+  c.error = (err as Error).message.split('\n')[0];
+}
+
+/** Waits for a pass's result by reading one value back (which waits for everything queued before it), then frees it. */
+async function finish(t: tf.Tensor): Promise<void> {
+  const probe = tf.tidy(() => tf.slice(tf.reshape(t, [-1]), 0, 1));
+  t.dispose();
+  await probe.data();
+  probe.dispose();
+}
+
+/**
+ * Runs a candidate once to compile its pipeline, times one more run, and returns how many back-to-back runs make a
+ * trial of about `trialMs` (1 to 64); marks the candidate failed and returns 0 when it throws.
+ */
+async function calibrate(c: { ms: number; error?: string; tiling: unknown }, run: () => tf.Tensor, trialMs: number): Promise<number> {
+  try {
+    await finish(run());
+    const t0 = performance.now();
+    await finish(run());
+    assertDeviceHealthy(`conv tuning, ${JSON.stringify(c.tiling)}`);
+    return Math.max(1, Math.min(64, Math.ceil(trialMs / Math.max(performance.now() - t0, 1e-3))));
+  } catch (err) {
+    failed(c, err);
+    return 0;
+  }
+}
+
+/** ms per run over `reps` back-to-back runs and one read-back. */
+async function timeRuns(run: () => tf.Tensor, reps: number): Promise<number> {
+  const t0 = performance.now();
+  let last: tf.Tensor | null = null;
+  for (let r = 0; r < reps; r++) {
+    last?.dispose();
+    last = run();
+  }
+  await finish(last!);
+  return (performance.now() - t0) / reps;
+}

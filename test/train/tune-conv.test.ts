@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/backend';
+import { convGemm } from '../../src/ops/webgpu/conv3d-gemm';
+import { CONV_TUNING_FORMAT, convTuningKey } from '../../src/ops/webgpu/conv-tuning';
+import { chooseTiling, convTilingCandidates, convTuningTable, tuneConvPasses } from '../../src/train/tune-conv';
+import { onBackend, relError, TEST_BACKENDS } from '../support/tf';
+
+describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on the device', () => {
+  it('lists each distinct program once, the default first', () => {
+    // Block 1's 3x3 conv at the paper input, batch 4: the default is 8 rows with four-channel loads, unsplit (enough
+    // tiles); split and whole reduction are the same program there, so 4 programs remain of the 8 combinations.
+    const block1 = { b: 4, d: 10, h: 76, w: 76, cin: 128, cout: 32, k: 3, s: 1, p: 1 };
+    const forward = convTilingCandidates('forward', block1);
+    assert.deepEqual(forward[0], { rows: 8, vectorLoads: true, splitK: true });
+    assert.equal(forward.length, 4);
+    assert.equal(new Set(forward.map((t) => `${t.rows} ${t.vectorLoads}`)).size, 4);
+    // Block 3 (46 tiles of 64 rows): split or not now differs; rows 4 and 8 split into different chunk counts.
+    const block3 = { ...block1, d: 2, h: 19, w: 19 };
+    assert.equal(convTilingCandidates('forward', block3).length, 8);
+    // The weight gradient never reads four channels at a time: 2 programs (rows), its split is by positions.
+    assert.equal(convTilingCandidates('backwardWeights', block1).length, 2);
+    // One input channel: no four-channel loads; the stem's input gradient is the direct kernel, nothing to choose.
+    const stem = { b: 4, d: 40, h: 301, w: 301, cin: 1, cout: 64, k: 7, s: 2, p: 3 };
+    assert.equal(convTilingCandidates('forward', stem).length, 2);
+    assert.equal(convTilingCandidates('backwardData', stem).length, 1);
+  });
+
+  it('keeps the default unless another tiling is faster by more than the margin', () => {
+    const t = (ms: number[]) => ms.map((m, i) => ({ tiling: `t${i}`, ms: m }));
+    assert.equal(chooseTiling(t([10, 9.8, 11])).tiling, 't0', '2% faster: noise');
+    assert.equal(chooseTiling(t([10, 9, 9.5])).tiling, 't1');
+    assert.equal(chooseTiling(t([10, 9.8]), 0).tiling, 't1');
+    assert.equal(chooseTiling(t([NaN, 12, 11])).tiling, 't2', 'a failed default is no choice');
+    assert.equal(chooseTiling(t([10, NaN])).tiling, 't0');
+    assert.equal(chooseTiling(t([5])).tiling, 't0');
+    assert.throws(() => chooseTiling([]), /expected at least one timing, got none/);
+    assert.throws(() => chooseTiling(t([NaN, NaN])), /expected at least one candidate that ran, got none/);
+  });
+
+  it('refuses to tune without the WGSL kernels', async () => {
+    await initBackend('cpu');
+    const g = { b: 1, d: 4, h: 4, w: 4, cin: 4, cout: 4, k: 3, s: 1, p: 1 };
+    await assert.rejects(tuneConvPasses([{ pass: 'forward', shape: g, count: 1 }]), /conv tuning expected the webgpu backend with the project's WGSL kernels, got cpu without them/);
+  });
+
+  for (const backend of TEST_BACKENDS.filter((b) => b === 'webgpu+wgsl')) {
+    it(`times every candidate, chooses one per pass and writes it as a table (${backend})`, async () => {
+      await onBackend(backend, async () => {
+        const g = { b: 1, d: 4, h: 5, w: 6, cin: 8, cout: 12, k: 3, s: 1, p: 1 };
+        const stemLike = { b: 1, d: 8, h: 8, w: 8, cin: 1, cout: 8, k: 7, s: 2, p: 3 };
+        const progress: string[] = [];
+        const { tuned, skipped } = await tuneConvPasses(
+          [
+            { pass: 'forward', shape: g, count: 2 },
+            { pass: 'backwardWeights', shape: g, count: 1 },
+            { pass: 'backwardData', shape: stemLike, count: 1 },
+          ],
+          { trials: 2, trialMs: 2, onPass: (r, i, n) => progress.push(`${i + 1}/${n} ${r.pass}`) },
+        );
+        assert.deepEqual(skipped, []);
+        assert.deepEqual(progress, ['1/2 forward', '2/2 backwardWeights'], 'the direct input gradient has nothing to tune');
+        for (const r of tuned) {
+          assert.equal(r.candidates.length, convTilingCandidates(r.pass, r.shape).length);
+          assert.ok(r.candidates.every((c) => c.ms > 0 && Number.isFinite(c.ms) && !c.error), JSON.stringify(r.candidates));
+          assert.equal(r.defaultMs, r.candidates[0].ms);
+          assert.ok(r.candidates.some((c) => c.tiling === r.chosen && c.ms === r.ms));
+          assert.ok(r.ms <= r.defaultMs);
+        }
+        assert.equal(tuned[0].count, 2);
+        const t = convTuningTable(tuned, 'adapter', { shape: [4, 5, 6], batch: 1 });
+        assert.equal(t.format, CONV_TUNING_FORMAT);
+        assert.deepEqual(Object.keys(t.entries), [convTuningKey('forward', g), convTuningKey('backwardWeights', g)]);
+        assert.deepEqual(t.entries[convTuningKey('forward', g)], { ...tuned[0].chosen, ms: tuned[0].ms, defaultMs: tuned[0].defaultMs });
+        // Whatever was chosen computes the same pass.
+        const x = tf.randomNormal([g.d, g.h, g.w, g.cin], 0, 1, 'float32', 5);
+        const w = tf.randomNormal([27 * g.cin, g.cout], 0, 1, 'float32', 6);
+        const plain = convGemm('forward', g, x, w);
+        const chosen = convGemm('forward', g, x, w, undefined, tuned[0].chosen);
+        assert.ok(relError(await chosen.data(), await plain.data()) <= 1e-4);
+        tf.dispose([x, w, plain, chosen]);
+      });
+    });
+
+    it(`leaves no tensor behind and skips a pass none of whose tilings runs (${backend})`, async () => {
+      await onBackend(backend, async () => {
+        const g = { b: 1, d: 4, h: 4, w: 4, cin: 4, cout: 4, k: 3, s: 1, p: 1 };
+        await tuneConvPasses([{ pass: 'forward', shape: g, count: 1 }], { trials: 1, trialMs: 1 });
+        const before = tf.memory().numTensors;
+        await tuneConvPasses([{ pass: 'forward', shape: g, count: 1 }], { trials: 1, trialMs: 1 });
+        assert.equal(tf.memory().numTensors, before);
+        // A volume over the GPU's per-binding limit: every tiling is refused before dispatch, the pass is skipped.
+        const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
+        if (limit > 512 * 2 ** 20) return; // a GPU's few GiB: too much to allocate in a test
+        const side = Math.ceil(Math.cbrt(limit / 4 / 8)) + 2;
+        const huge = { b: 1, d: side, h: side, w: side, cin: 8, cout: 4, k: 1, s: 1, p: 0 };
+        const { tuned, skipped } = await tuneConvPasses([{ pass: 'forward', shape: huge, count: 1 }], { trials: 1, trialMs: 1 });
+        assert.deepEqual(tuned, []);
+        assert.equal(skipped.length, 1);
+        assert.match(skipped[0].reason, /expected tensors of at most \d+ bytes \(the GPU.s maxStorageBufferBindingSize\)/);
+        assert.equal(tf.memory().numTensors, before);
+      });
+    });
+  }
+});
