@@ -3,7 +3,7 @@ import { assertDeviceHealthy } from '../backend';
 import { ConvPass, ConvShape, ConvTiling, convGemm, convGemmProgram, convOutDims, convTiling, tileRows } from '../ops/webgpu/conv3d-gemm';
 import { CONV_TUNING_FORMAT, convTuningKey, ConvTuningTable, RecordedConvPass } from '../ops/webgpu/conv-tuning';
 import { webGpuKernelsActive } from '../ops/webgpu/kernels';
-import { MAX_GRID } from '../ops/webgpu/program';
+import { MAX_GRID, WebGpuBackend } from '../ops/webgpu/program';
 
 /** A tiling with its rows per thread resolved (what a tuning table stores). */
 export type ResolvedTiling = Omit<ConvTiling, 'rows'> & { rows: 4 | 8 };
@@ -70,10 +70,10 @@ export interface ConvTuningOptions {
 }
 
 /**
- * Times every candidate tiling ({@link convTilingCandidates}) of each recorded pass on random operands of its shape,
+ * Times every candidate tiling ({@link convTilingCandidates}) of each recorded pass on operands of its shape,
  * on the active webgpu backend with the project's kernels, and picks one per pass ({@link chooseTiling}). Passes
- * with a single candidate are left out; a pass none of whose candidates runs (e.g. a tensor over the GPU's binding
- * limit) is skipped with the reason, not fatal. Each candidate runs once to compile its pipeline, then `trials` times
+ * with a single candidate are left out; a pass with an operand over the GPU's per-binding limit, or none of whose
+ * candidates runs, is skipped with the reason, not fatal. Each candidate runs once to compile its pipeline, then `trials` times
  * a batch of back-to-back passes ended by reading one value back (which waits for the GPU), the trials taken in turn
  * across candidates; a candidate keeps its best trial.
  */
@@ -87,11 +87,18 @@ export async function tuneConvPasses(
   const trials = options.trials ?? 3;
   const trialMs = options.trialMs ?? 20;
   const tunable = passes.filter((p) => convTilingCandidates(p.pass, p.shape).length > 1);
+  const bindingLimit = (tf.backend() as unknown as WebGpuBackend).device.limits.maxStorageBufferBindingSize;
   const tuned: ConvPassTuning[] = [];
   const skipped: { key: string; reason: string }[] = [];
   for (const [index, p] of tunable.entries()) {
     const key = convTuningKey(p.pass, p.shape);
-    const [a, b] = randomOperands(p.pass, p.shape);
+    const tooLarge = operandShapes(p.pass, p.shape).find((shape) => 4 * shape.reduce((x, y) => x * y, 1) > bindingLimit);
+    if (tooLarge) {
+      const bytes = 4 * tooLarge.reduce((x, y) => x * y, 1);
+      skipped.push({ key, reason: `conv tuning operand [${tooLarge.join(', ')}] expected at most ${bindingLimit} bytes (the GPU's maxStorageBufferBindingSize), got ${bytes}` });
+      continue;
+    }
+    const [a, b] = operandShapes(p.pass, p.shape).map((shape, i) => tf.fill(shape, i === 0 ? 0.5 : 0.01));
     const runOf = (tiling: ConvTiling) => convGemm(p.pass, p.shape, a, b, MAX_GRID, tiling);
     const tilings = convTilingCandidates(p.pass, p.shape);
     const candidates: ConvPassTuning['candidates'] = tilings.map((tiling) => ({ tiling, ms: Infinity }));
@@ -132,19 +139,23 @@ export function convTuningTable(results: ConvPassTuning[], adapter: string, inpu
   return { format: CONV_TUNING_FORMAT, adapter, created: new Date().toISOString(), input, entries };
 }
 
-/** Random operands of a pass in the layouts conv3d hands the GEMM (NDHWC volumes folded to rank 4, W [k^3 Cin, Cout]). */
-function randomOperands(pass: ConvPass, c: ConvShape): [tf.Tensor, tf.Tensor] {
+/**
+ * The operand shapes of a pass in the layouts conv3d hands the GEMM (NDHWC volumes folded to rank 4, W [k^3 Cin,
+ * Cout]). Tuning fills them on the device with constants: a GEMM's time does not depend on its values, and
+ * tf.randomNormal draws on the CPU (seconds per operand at the paper input, for ~200 passes).
+ */
+function operandShapes(pass: ConvPass, c: ConvShape): [number[], number[]] {
   const [od, oh, ow] = convOutDims(c);
-  const x = () => tf.randomNormal([c.b * c.d, c.h, c.w, c.cin], 0, 1, 'float32', 1);
-  const w = () => tf.randomNormal([c.k ** 3 * c.cin, c.cout], 0, 0.05, 'float32', 2);
-  const dy = () => tf.randomNormal([c.b * od, oh, ow, c.cout], 0, 1, 'float32', 3);
+  const x = [c.b * c.d, c.h, c.w, c.cin];
+  const w = [c.k ** 3 * c.cin, c.cout];
+  const dy = [c.b * od, oh, ow, c.cout];
   switch (pass) {
     case 'forward':
-      return [x(), w()];
+      return [x, w];
     case 'backwardData':
-      return [dy(), w()];
+      return [dy, w];
     case 'backwardWeights':
-      return [x(), dy()];
+      return [x, dy];
   }
 }
 

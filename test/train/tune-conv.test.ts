@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { assertDeviceHealthy, initBackend } from '../../src/backend';
 import { convGemm } from '../../src/ops/webgpu/conv3d-gemm';
 import { CONV_TUNING_FORMAT, convTuningKey } from '../../src/ops/webgpu/conv-tuning';
 import { chooseTiling, convTilingCandidates, convTuningTable, tuneConvPasses } from '../../src/train/tune-conv';
@@ -82,14 +82,14 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
       });
     });
 
-    it(`leaves no tensor behind and skips a pass none of whose tilings runs (${backend})`, async () => {
+    it(`leaves no tensor behind and skips a pass whose operands or output exceed the GPU's binding limit (${backend})`, async () => {
       await onBackend(backend, async () => {
         const g = { b: 1, d: 4, h: 4, w: 4, cin: 4, cout: 4, k: 3, s: 1, p: 1 };
         await tuneConvPasses([{ pass: 'forward', shape: g, count: 1 }], { trials: 1, trialMs: 1 });
         const before = tf.memory().numTensors;
         await tuneConvPasses([{ pass: 'forward', shape: g, count: 1 }], { trials: 1, trialMs: 1 });
         assert.equal(tf.memory().numTensors, before);
-        // A volume over the GPU's per-binding limit: every tiling is refused before dispatch, the pass is skipped.
+        // A volume over the GPU's per-binding limit: skipped before anything is allocated or dispatched.
         const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
         if (limit > 512 * 2 ** 20) return; // a GPU's few GiB: too much to allocate in a test
         const side = Math.ceil(Math.cbrt(limit / 4 / 8)) + 2;
@@ -97,7 +97,16 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
         const { tuned, skipped } = await tuneConvPasses([{ pass: 'forward', shape: huge, count: 1 }], { trials: 1, trialMs: 1 });
         assert.deepEqual(tuned, []);
         assert.equal(skipped.length, 1);
-        assert.match(skipped[0].reason, /expected tensors of at most \d+ bytes \(the GPU.s maxStorageBufferBindingSize\)/);
+        assert.match(skipped[0].reason, /^conv tuning operand \[\d+, \d+, \d+, 8\] expected at most \d+ bytes \(the GPU's maxStorageBufferBindingSize\), got \d+$/);
+        assert.doesNotThrow(() => assertDeviceHealthy('after the skipped pass'), 'nothing was dispatched');
+        // Small operands but an output over the limit (74,088 positions x 512 channels): every tiling is refused
+        // before its dispatch, so the pass is skipped with the programs' own reason.
+        const wide = { b: 1, d: 42, h: 42, w: 42, cin: 4, cout: 512, k: 1, s: 1, p: 0 };
+        const refused = await tuneConvPasses([{ pass: 'forward', shape: wide, count: 1 }], { trials: 1, trialMs: 1 });
+        assert.deepEqual(refused.tuned, []);
+        assert.match(refused.skipped[0]?.reason ?? '', /expected tensors of at most \d+ bytes \(the GPU's maxStorageBufferBindingSize\)/);
+        assert.doesNotThrow(() => assertDeviceHealthy('after the refused pass'));
+        assert.equal(tf.memory().numTensors, before, 'operands freed after failed candidates');
         assert.equal(tf.memory().numTensors, before);
       });
     });
