@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertDeviceHealthy } from '../backend';
-import { ConvPass, ConvShape, ConvTiling, convGemm, convGemmProgram, convOutDims, convTiling, tileRows } from '../ops/webgpu/conv3d-gemm';
+import { ConvPass, ConvShape, ConvTiling, convGemm, convOutDims, convTiling, isNarrowInputGradient, resolveTiling } from '../ops/webgpu/conv3d-gemm';
 import { CONV_TUNING_FORMAT, convTuningKey, ConvTuningTable, RecordedConvPass } from '../ops/webgpu/conv-tuning';
 import { webGpuKernelsActive } from '../ops/webgpu/kernels';
 import { MAX_GRID, WebGpuBackend } from '../ops/webgpu/program';
@@ -10,23 +10,21 @@ export type ResolvedTiling = Omit<ConvTiling, 'rows'> & { rows: 4 | 8 };
 
 /**
  * The distinct programs a pass can run as: the current default tiling ({@link convTiling}) first, then every
- * combination of 4 or 8 rows per thread, scalar or four-channel loads and split or whole reduction, keeping one
- * tiling per program that actually differs (same shader and grid: same work). One entry for a pass with no choice
- * (the narrow input gradient of the stem's image).
+ * combination of 4 or 8 rows per thread, scalar or four-channel loads and split or whole reduction, one per program
+ * that actually differs ({@link resolveTiling}), each written as what it does (four-channel loads only where the
+ * channels allow them, `splitK` true where the reduction is split). One entry for a pass with no choice (the narrow
+ * input gradient of the stem's image).
  */
 export function convTilingCandidates(pass: ConvPass, shape: ConvShape): ResolvedTiling[] {
   const all: ConvTiling[] = [convTiling()];
   for (const rows of [4, 8] as const) for (const vectorLoads of [true, false]) for (const splitK of [true, false]) all.push({ rows, vectorLoads, splitK });
-  const seen = new Set<string>();
-  const out: ResolvedTiling[] = [];
+  const seen = new Map<string, ResolvedTiling>();
   for (const t of all) {
-    const { program } = convGemmProgram(pass, shape, MAX_GRID, t);
-    const signature = `${program.shaderKey} ${program.dispatch.join(',')}`;
-    if (seen.has(signature)) continue;
-    seen.add(signature);
-    out.push({ ...t, rows: tileRows(pass, shape, t.rows) });
+    const { rows, lanes, chunks } = resolveTiling(pass, shape, t);
+    const signature = isNarrowInputGradient(pass, shape) ? 'narrow' : `${rows} ${lanes} ${chunks}`;
+    if (!seen.has(signature)) seen.set(signature, { rows, vectorLoads: lanes === 4, splitK: chunks > 1 });
   }
-  return out;
+  return [...seen.values()];
 }
 
 /**

@@ -12,7 +12,8 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
     // tiles); split and whole reduction are the same program there, so 4 programs remain of the 8 combinations.
     const block1 = { b: 4, d: 10, h: 76, w: 76, cin: 128, cout: 32, k: 3, s: 1, p: 1 };
     const forward = convTilingCandidates('forward', block1);
-    assert.deepEqual(forward[0], { rows: 8, vectorLoads: true, splitK: true });
+    assert.deepEqual(forward[0], { rows: 8, vectorLoads: true, splitK: false });
+    assert.ok(forward.every((t) => !t.splitK), 'written as what runs: the reduction is whole');
     assert.equal(forward.length, 4);
     assert.equal(new Set(forward.map((t) => `${t.rows} ${t.vectorLoads}`)).size, 4);
     // Block 3 (46 tiles of 64 rows): split or not now differs; rows 4 and 8 split into different chunk counts.
@@ -23,6 +24,7 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
     // One input channel: no four-channel loads; the stem's input gradient is the direct kernel, nothing to choose.
     const stem = { b: 4, d: 40, h: 301, w: 301, cin: 1, cout: 64, k: 7, s: 2, p: 3 };
     assert.equal(convTilingCandidates('forward', stem).length, 2);
+    assert.ok(convTilingCandidates('forward', stem).every((t) => !t.vectorLoads));
     assert.equal(convTilingCandidates('backwardData', stem).length, 1);
   });
 

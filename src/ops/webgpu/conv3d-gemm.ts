@@ -140,12 +140,9 @@ export function convGemmProgram(
   maxGrid = MAX_GRID,
   tiling: ConvTiling = DEFAULT_TILING,
 ): { program: WgslProgram; uniforms: number[] } {
-  const rows = tileRows(pass, shape, tiling.rows);
   const { m, n, k } = gemmDims(pass, shape);
-  // Four channels per load where the activation read has channels in multiples of 4 (all but the stem's image).
-  const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
   if (isNarrowInputGradient(pass, shape)) return narrowInputGradient(shape, maxGrid);
-  const chunks = reductionChunks(pass, shape, rows, tiling.splitK);
+  const { rows, lanes, chunks } = resolveTiling(pass, shape, tiling);
   const tn = tileColumns(n);
   const kChunk = Math.ceil(k / chunks / TK) * TK;
   const [od, oh, ow] = convOutDims(shape);
@@ -173,6 +170,18 @@ export function convGemmProgram(
 }
 
 /**
+ * What a tiling comes to for one pass and shape: output rows per thread ({@link tileRows}), channels per load of
+ * the activation (4 where asked and its channels are a multiple of 4: all but the stem's image; never in the weight
+ * gradient) and reduction chunks ({@link reductionChunks}). Two tilings with the same result run the same program.
+ * (The input gradient of few channels ignores the tiling: {@link isNarrowInputGradient}.)
+ */
+export function resolveTiling(pass: ConvPass, shape: ConvShape, tiling: ConvTiling): { rows: 4 | 8; lanes: 1 | 4; chunks: number } {
+  const rows = tileRows(pass, shape, tiling.rows);
+  const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
+  return { rows, lanes, chunks: reductionChunks(pass, shape, rows, tiling.splitK) };
+}
+
+/**
  * Input channels up to which the input gradient is computed directly rather than as a GEMM: with one channel (the
  * stem's image) a GEMM tile would waste 31 of its 32 columns, and at stride 2 seven of eight taps read zeros
  * (measured on software Vulkan: 26 s for the stem at 32^3, batch 2). Saliency maps need this gradient.
@@ -181,7 +190,7 @@ const NARROW_INPUT_GRADIENT = 4;
 const NARROW_GROUP = 64;
 
 /** Whether a pass is the input gradient for so few input channels that it runs as {@link narrowInputGradient}. */
-function isNarrowInputGradient(pass: ConvPass, shape: ConvShape): boolean {
+export function isNarrowInputGradient(pass: ConvPass, shape: ConvShape): boolean {
   return pass === 'backwardData' && shape.cin <= NARROW_INPUT_GRADIENT;
 }
 
