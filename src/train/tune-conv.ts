@@ -71,9 +71,9 @@ export interface ConvTuningOptions {
  * Times every candidate tiling ({@link convTilingCandidates}) of each recorded pass on operands of its shape,
  * on the active webgpu backend with the project's kernels, and picks one per pass ({@link chooseTiling}). Passes
  * with a single candidate are left out; a pass with an operand over the GPU's per-binding limit, or none of whose
- * candidates runs, is skipped with the reason, not fatal. Each candidate runs once to compile its pipeline, then `trials` times
- * a batch of back-to-back passes ended by reading one value back (which waits for the GPU), the trials taken in turn
- * across candidates; a candidate keeps its best trial.
+ * candidates runs, is skipped with the reason, not fatal. Each candidate runs once to compile its pipeline, then
+ * `trials` times a batch of back-to-back passes ended by reading one value back (which waits for the GPU), the
+ * trials taken in turn across candidates; a candidate keeps its best trial.
  */
 export async function tuneConvPasses(
   passes: RecordedConvPass[],
@@ -90,16 +90,16 @@ export async function tuneConvPasses(
   const skipped: { key: string; reason: string }[] = [];
   for (const [index, p] of tunable.entries()) {
     const key = convTuningKey(p.pass, p.shape);
-    const tooLarge = operandShapes(p.pass, p.shape).find((shape) => 4 * shape.reduce((x, y) => x * y, 1) > bindingLimit);
-    if (tooLarge) {
-      const bytes = 4 * tooLarge.reduce((x, y) => x * y, 1);
-      skipped.push({ key, reason: `conv tuning operand [${tooLarge.join(', ')}] expected at most ${bindingLimit} bytes (the GPU's maxStorageBufferBindingSize), got ${bytes}` });
+    const shapes = operandShapes(p.pass, p.shape);
+    const bytes = shapes.map((shape) => 4 * shape.reduce((x, y) => x * y, 1));
+    const tooLarge = bytes.findIndex((n) => n > bindingLimit);
+    if (tooLarge >= 0) {
+      skipped.push({ key, reason: `conv tuning operand [${shapes[tooLarge].join(', ')}] expected at most ${bindingLimit} bytes (the GPU's maxStorageBufferBindingSize), got ${bytes[tooLarge]}` });
       continue;
     }
-    const [a, b] = operandShapes(p.pass, p.shape).map((shape, i) => tf.fill(shape, i === 0 ? 0.5 : 0.01));
+    const [a, b] = shapes.map((shape, i) => tf.fill(shape, i === 0 ? 0.5 : 0.01));
     const runOf = (tiling: ConvTiling) => convGemm(p.pass, p.shape, a, b, MAX_GRID, tiling);
-    const tilings = convTilingCandidates(p.pass, p.shape);
-    const candidates: ConvPassTuning['candidates'] = tilings.map((tiling) => ({ tiling, ms: Infinity }));
+    const candidates: ConvPassTuning['candidates'] = convTilingCandidates(p.pass, p.shape).map((tiling) => ({ tiling, ms: Infinity }));
     try {
       // Trials go round the candidates, so that a slow spell of the machine hits all of them alike.
       const reps: number[] = [];
@@ -130,7 +130,7 @@ export async function tuneConvPasses(
   return { tuned, skipped };
 }
 
-/** A tuning table of the chosen tilings, for {@link writeConvTuning} and ICH_WGSL_CONV_TUNING. */
+/** A tuning table of the chosen tilings, for writeConvTuning (conv-tuning.ts) and ICH_WGSL_CONV_TUNING. */
 export function convTuningTable(results: ConvPassTuning[], adapter: string, input: ConvTuningTable['input']): ConvTuningTable {
   const entries: ConvTuningTable['entries'] = {};
   for (const r of results) entries[r.key] = { ...r.chosen, ms: r.ms, defaultMs: r.defaultMs };
