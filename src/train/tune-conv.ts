@@ -5,24 +5,27 @@ import { CONV_TUNING_FORMAT, convTuningKey, ConvTuningTable, RecordedConvPass } 
 import { webGpuKernelsActive } from '../ops/webgpu/kernels';
 import { MAX_GRID, WebGpuBackend } from '../ops/webgpu/program';
 
-/** A tiling with its rows per thread resolved (what a tuning table stores). */
-export type ResolvedTiling = Omit<ConvTiling, 'rows'> & { rows: 4 | 8 };
+/** A tiling with its rows per thread and columns per tile resolved (what a tuning table stores). */
+export type ResolvedTiling = Omit<ConvTiling, 'rows' | 'columns'> & { rows: 4 | 8; columns: 32 | 64 };
 
 /**
  * The distinct programs a pass can run as: the current default tiling ({@link convTiling}) first, then every
- * combination of 4 or 8 rows per thread, scalar or four-channel loads and split or whole reduction, one per program
+ * combination of 4 or 8 rows per thread, scalar or four-channel loads, split or whole reduction and 32 or 64 columns
+ * per tile, one per program
  * that actually differs ({@link resolveTiling}), each written as what it does (four-channel loads only where the
  * channels allow them, `splitK` true where the reduction is split). One entry for a pass with no choice (the narrow
  * input gradient of the stem's image).
  */
 export function convTilingCandidates(pass: ConvPass, shape: ConvShape): ResolvedTiling[] {
   const all: ConvTiling[] = [convTiling()];
-  for (const rows of [4, 8] as const) for (const vectorLoads of [true, false]) for (const splitK of [true, false]) all.push({ rows, vectorLoads, splitK });
+  for (const rows of [4, 8] as const) {
+    for (const columns of [64, 32] as const) for (const vectorLoads of [true, false]) for (const splitK of [true, false]) all.push({ rows, vectorLoads, splitK, columns });
+  }
   const seen = new Map<string, ResolvedTiling>();
   for (const t of all) {
-    const { rows, lanes, chunks } = resolveTiling(pass, shape, t);
-    const signature = isNarrowInputGradient(pass, shape) ? 'narrow' : `${rows} ${lanes} ${chunks}`;
-    if (!seen.has(signature)) seen.set(signature, { rows, vectorLoads: lanes === 4, splitK: chunks > 1 });
+    const { rows, columns, lanes, chunks } = resolveTiling(pass, shape, t);
+    const signature = isNarrowInputGradient(pass, shape) ? 'narrow' : `${rows} ${columns} ${lanes} ${chunks}`;
+    if (!seen.has(signature)) seen.set(signature, { rows, vectorLoads: lanes === 4, splitK: chunks > 1, columns });
   }
   return [...seen.values()];
 }
@@ -40,6 +43,9 @@ export function chooseTiling<T>(timings: { tiling: T; ms: number }[], margin = 0
   const fallback = timings[0];
   return Number.isFinite(fallback.ms) && best.ms >= fallback.ms * (1 - margin) ? fallback : best;
 }
+
+/** A candidate this many times slower than the best after one round of trials is not timed again. */
+const PRUNE = 1.5;
 
 /** What tuning measured for one pass and shape. */
 export interface ConvPassTuning {
@@ -73,7 +79,8 @@ export interface ConvTuningOptions {
  * with a single candidate are left out; a pass with an operand over the GPU's per-binding limit, or none of whose
  * candidates runs, is skipped with the reason, not fatal. Each candidate runs once to compile its pipeline, then
  * `trials` times a batch of back-to-back passes ended by reading one value back (which waits for the GPU), the
- * trials taken in turn across candidates; a candidate keeps its best trial.
+ * trials taken in turn across candidates (after the first round only those within 1.5x of the best, and the
+ * default); a candidate keeps its best trial.
  */
 export async function tuneConvPasses(
   passes: RecordedConvPass[],
@@ -105,8 +112,10 @@ export async function tuneConvPasses(
       const reps: number[] = [];
       for (const c of candidates) reps.push(await calibrate(c, () => runOf(c.tiling), trialMs));
       for (let trial = 0; trial < trials; trial++) {
+        // After the first round only candidates within PRUNE of the best so far (and the default) are timed again.
+        const best = Math.min(...candidates.map((c) => (Number.isFinite(c.ms) ? c.ms : Infinity)));
         for (const [i, c] of candidates.entries()) {
-          if (c.error) continue;
+          if (c.error || (trial > 0 && i > 0 && c.ms > PRUNE * best)) continue;
           try {
             c.ms = Math.min(c.ms, await timeRuns(() => runOf(c.tiling), reps[i]));
             assertDeviceHealthy(`conv tuning, ${key}, ${JSON.stringify(c.tiling)}`);

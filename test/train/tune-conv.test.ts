@@ -12,7 +12,7 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
     // tiles); split and whole reduction are the same program there, so 4 programs remain of the 8 combinations.
     const block1 = { b: 4, d: 10, h: 76, w: 76, cin: 128, cout: 32, k: 3, s: 1, p: 1 };
     const forward = convTilingCandidates('forward', block1);
-    assert.deepEqual(forward[0], { rows: 8, vectorLoads: true, splitK: false });
+    assert.deepEqual(forward[0], { rows: 8, vectorLoads: true, splitK: false, columns: 32 });
     assert.ok(forward.every((t) => !t.splitK), 'written as what runs: the reduction is whole');
     assert.equal(forward.length, 4);
     assert.equal(new Set(forward.map((t) => `${t.rows} ${t.vectorLoads}`)).size, 4);
@@ -23,9 +23,13 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
     assert.equal(convTilingCandidates('backwardWeights', block1).length, 2);
     // One input channel: no four-channel loads; the stem's input gradient is the direct kernel, nothing to choose.
     const stem = { b: 4, d: 40, h: 301, w: 301, cin: 1, cout: 64, k: 7, s: 2, p: 3 };
-    assert.equal(convTilingCandidates('forward', stem).length, 2);
+    assert.equal(convTilingCandidates('forward', stem).length, 4, '4 or 8 rows x 32 or 64 of its 64 output channels');
     assert.ok(convTilingCandidates('forward', stem).every((t) => !t.vectorLoads));
     assert.equal(convTilingCandidates('backwardData', stem).length, 1);
+    // Block 3's 1x1 bottleneck (512 -> 128, 2,888 rows): every knob matters, 16 programs.
+    const block3x1 = { b: 4, d: 2, h: 19, w: 19, cin: 512, cout: 128, k: 1, s: 1, p: 0 };
+    assert.equal(convTilingCandidates('forward', block3x1).length, 16);
+    assert.equal(convTilingCandidates('backwardData', block3x1).length, 8, 'a reduction of 128: too short to split');
   });
 
   it('keeps the default unless another tiling is faster by more than the margin', () => {

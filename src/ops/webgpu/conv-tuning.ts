@@ -25,6 +25,7 @@ export interface ConvTuningEntry {
   rows: 4 | 8;
   vectorLoads: boolean;
   splitK: boolean;
+  columns: 32 | 64;
   ms: number;
   defaultMs: number;
 }
@@ -44,7 +45,7 @@ let table: { tilings: Map<string, ConvTiling>; source: string } | null = null;
  */
 export function useConvTuning(t: ConvTuningTable | null, source = 'table'): void {
   table = t
-    ? { tilings: new Map(Object.entries(t.entries).map(([k, e]) => [k, { rows: e.rows, vectorLoads: e.vectorLoads, splitK: e.splitK }])), source }
+    ? { tilings: new Map(Object.entries(t.entries).map(([k, e]) => [k, { rows: e.rows, vectorLoads: e.vectorLoads, splitK: e.splitK, columns: e.columns }])), source }
     : null;
 }
 
@@ -116,6 +117,7 @@ export function readConvTuning(file: string): ConvTuningTable {
       throw new Error(`conv tuning key expected "<pass> b<B> <D>x<H>x<W>x<Cin> -> <Cout> k<k> s<s> p<p>", got "${key}" (${file})`);
     }
     if (e?.rows !== 4 && e?.rows !== 8) throw new Error(`conv tuning rows expected 4 or 8, got ${JSON.stringify(e?.rows ?? null)} (${where})`);
+    if (e.columns !== 32 && e.columns !== 64) throw new Error(`conv tuning columns expected 32 or 64, got ${JSON.stringify(e.columns ?? null)} (${where})`);
     for (const flag of ['vectorLoads', 'splitK'] as const) {
       if (typeof e[flag] !== 'boolean') throw new Error(`conv tuning ${flag} expected true or false, got ${JSON.stringify(e[flag] ?? null)} (${where})`);
     }

@@ -52,7 +52,10 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
  * activation four channels at a time (one mask test and index per 4 values, 16-byte loads) when the channels are a
  * multiple of 4 (default on; ICH_WGSL_CONV_VEC4=0 turns it off). `splitK`: the forward and input-gradient passes
  * split their reduction where their tiles alone would leave a GPU idle ({@link reductionChunks}; default on,
- * ICH_WGSL_CONV_SPLIT=0 turns it off). Each workgroup is (columns / 4) x 16 threads.
+ * ICH_WGSL_CONV_SPLIT=0 turns it off). `columns`: output columns per tile, 32 or 64, or 'auto' (the default: 32 for
+ * outputs of at most 32 channels, else 64; {@link tileColumns}); ICH_WGSL_CONV_COLUMNS=32|64|auto. Narrower tiles
+ * give a small layer twice the workgroups without splitting its reduction, and read A twice as often. Each workgroup
+ * is (columns / 4) x 16 threads.
  * On software Vulkan 8 rows and vector loads were each 5-25% faster per pass (bench/NOTES.md). The fastest per pass
  * and shape on a given GPU is measured by `ich bench tune` and used through ICH_WGSL_CONV_TUNING (conv-tuning.ts).
  */
@@ -60,11 +63,15 @@ export interface ConvTiling {
   rows: 4 | 8 | 'auto';
   vectorLoads: boolean;
   splitK: boolean;
+  columns: 32 | 64 | 'auto';
 }
 
-export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true, splitK: true };
+export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true, splitK: true, columns: 'auto' };
 
-/** The tiling from ICH_WGSL_CONV_ROWS (4, 8 or auto), ICH_WGSL_CONV_VEC4 and ICH_WGSL_CONV_SPLIT (0 or 1), {@link DEFAULT_TILING} otherwise. */
+/**
+ * The tiling from ICH_WGSL_CONV_ROWS (4, 8 or auto), ICH_WGSL_CONV_VEC4 and ICH_WGSL_CONV_SPLIT (0 or 1) and
+ * ICH_WGSL_CONV_COLUMNS (32, 64 or auto), {@link DEFAULT_TILING} otherwise.
+ */
 export function convTiling(): ConvTiling {
   const rows = process.env.ICH_WGSL_CONV_ROWS ?? 'auto';
   if (rows !== '4' && rows !== '8' && rows !== 'auto') throw new Error(`ICH_WGSL_CONV_ROWS expected 4, 8 or auto, got "${rows}"`);
@@ -72,7 +79,14 @@ export function convTiling(): ConvTiling {
   if (vec !== '0' && vec !== '1') throw new Error(`ICH_WGSL_CONV_VEC4 expected 0 or 1, got "${vec}"`);
   const split = process.env.ICH_WGSL_CONV_SPLIT ?? '1';
   if (split !== '0' && split !== '1') throw new Error(`ICH_WGSL_CONV_SPLIT expected 0 or 1, got "${split}"`);
-  return { rows: rows === 'auto' ? 'auto' : (Number(rows) as 4 | 8), vectorLoads: vec === '1', splitK: split === '1' };
+  const columns = process.env.ICH_WGSL_CONV_COLUMNS ?? 'auto';
+  if (columns !== '32' && columns !== '64' && columns !== 'auto') throw new Error(`ICH_WGSL_CONV_COLUMNS expected 32, 64 or auto, got "${columns}"`);
+  return {
+    rows: rows === 'auto' ? 'auto' : (Number(rows) as 4 | 8),
+    vectorLoads: vec === '1',
+    splitK: split === '1',
+    columns: columns === 'auto' ? 'auto' : (Number(columns) as 32 | 64),
+  };
 }
 
 /** Workgroups that keep a large GPU busy (about two per multiprocessor of an H100) before tiles may grow. */
@@ -84,18 +98,18 @@ const FILL_WORKGROUPS = 256;
  * weight gradient fills the GPU by splitting its positions instead. Else 4: the small late layers (DenseNet's blocks
  * 3 and 4 have a few hundred to a few thousand rows) need every workgroup they can get.
  */
-export function tileRows(pass: ConvPass, shape: ConvShape, rows: ConvTiling['rows'] = 'auto'): 4 | 8 {
+export function tileRows(pass: ConvPass, shape: ConvShape, rows: ConvTiling['rows'] = 'auto', columns: ConvTiling['columns'] = 'auto'): 4 | 8 {
   if (rows !== 'auto') return rows;
   const { m, n } = gemmDims(pass, shape);
   const padded = (r: number) => Math.ceil(m / (ROW_THREADS * r)) * ROW_THREADS * r;
   if (padded(8) > 1.1 * padded(4)) return 4;
   if (pass === 'backwardWeights') return 8;
-  return outputTiles(m, n, 8) >= FILL_WORKGROUPS ? 8 : 4;
+  return outputTiles(m, n, 8, tileColumns(n, columns)) >= FILL_WORKGROUPS ? 8 : 4;
 }
 
-/** Workgroups one pass's M x N output takes in tiles of 16 x `rows` rows by {@link tileColumns} columns. */
-function outputTiles(m: number, n: number, rows: 4 | 8): number {
-  return Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tileColumns(n));
+/** Workgroups one pass's M x N output takes in tiles of 16 x `rows` rows by `tn` columns. */
+function outputTiles(m: number, n: number, rows: 4 | 8, tn: 32 | 64): number {
+  return Math.ceil(m / (ROW_THREADS * rows)) * Math.ceil(n / tn);
 }
 
 /** Threads along the rows of a tile, and the reduction step held in workgroup memory. */
@@ -115,17 +129,17 @@ const MIN_SPLIT_K = 128;
  * paper input (block 3: 2,888 rows at batch 4, 46 tiles; block 4: 324 rows, 6 tiles) would otherwise leave most of a
  * GPU idle, while their reductions (27 x 128 for the 3x3x3 convolutions) are long enough to share out.
  */
-export function reductionChunks(pass: ConvPass, c: ConvShape, rows: 4 | 8 = 4, splitK = true): number {
+export function reductionChunks(pass: ConvPass, c: ConvShape, rows: 4 | 8 = 4, splitK = true, columns: ConvTiling['columns'] = 'auto'): number {
   const { m, n, k } = gemmDims(pass, c);
-  const tiles = outputTiles(m, n, rows);
+  const tiles = outputTiles(m, n, rows, tileColumns(n, columns));
   if (pass === 'backwardWeights') return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(k / MIN_CHUNK), 512));
   if (!splitK || tiles >= FILL_WORKGROUPS) return 1;
   return Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / tiles), Math.floor(k / MIN_SPLIT_K)));
 }
 
-/** 32 columns per tile for narrow outputs (the dense layers' growth rate of 32), else 64. */
-function tileColumns(n: number): number {
-  return n <= 32 ? 32 : 64;
+/** Columns per tile: 32 for narrow outputs (the dense layers' growth rate of 32) whatever is asked, else as asked, 64 for 'auto'. */
+export function tileColumns(n: number, columns: ConvTiling['columns'] = 'auto'): 32 | 64 {
+  return n <= 32 ? 32 : columns === 'auto' ? 64 : columns;
 }
 
 const UNIFORMS: [string, 'i32' | 'f32'][] = ['M', 'N', 'K', 'kChunk', 'B', 'D', 'H', 'W', 'CIN', 'COUT', 'OD', 'OH', 'OW'].map((n) => [n, 'i32']);
@@ -142,8 +156,7 @@ export function convGemmProgram(
 ): { program: WgslProgram; uniforms: number[] } {
   const { m, n, k } = gemmDims(pass, shape);
   if (isNarrowInputGradient(pass, shape)) return narrowInputGradient(shape, maxGrid);
-  const { rows, lanes, chunks } = resolveTiling(pass, shape, tiling);
-  const tn = tileColumns(n);
+  const { rows, columns: tn, lanes, chunks } = resolveTiling(pass, shape, tiling);
   const kChunk = Math.ceil(k / chunks / TK) * TK;
   const [od, oh, ow] = convOutDims(shape);
   const rowTiles = Math.ceil(m / (ROW_THREADS * rows));
@@ -170,15 +183,16 @@ export function convGemmProgram(
 }
 
 /**
- * What a tiling comes to for one pass and shape: output rows per thread ({@link tileRows}), channels per load of
- * the activation (4 where asked and its channels are a multiple of 4: all but the stem's image; never in the weight
- * gradient) and reduction chunks ({@link reductionChunks}). Two tilings with the same result run the same program.
+ * What a tiling comes to for one pass and shape: columns per tile ({@link tileColumns}), output rows per thread
+ * ({@link tileRows}), channels per load of the activation (4 where asked and its channels are a multiple of 4: all
+ * but the stem's image; never in the weight gradient) and reduction chunks ({@link reductionChunks}). Two tilings with the same result run the same program.
  * (The input gradient of few channels ignores the tiling: {@link isNarrowInputGradient}.)
  */
-export function resolveTiling(pass: ConvPass, shape: ConvShape, tiling: ConvTiling): { rows: 4 | 8; lanes: 1 | 4; chunks: number } {
-  const rows = tileRows(pass, shape, tiling.rows);
+export function resolveTiling(pass: ConvPass, shape: ConvShape, tiling: ConvTiling): { rows: 4 | 8; columns: 32 | 64; lanes: 1 | 4; chunks: number } {
+  const columns = tileColumns(gemmDims(pass, shape).n, tiling.columns);
+  const rows = tileRows(pass, shape, tiling.rows, columns);
   const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
-  return { rows, lanes, chunks: reductionChunks(pass, shape, rows, tiling.splitK) };
+  return { rows, columns, lanes, chunks: reductionChunks(pass, shape, rows, tiling.splitK, columns) };
 }
 
 /**
@@ -619,10 +633,10 @@ function registerPass(pass: ConvPass): void {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { shape, maxGrid, rows, vectorLoads, splitK } = attrs as unknown as { shape: number[]; maxGrid: number } & ConvTiling;
+      const { shape, maxGrid, rows, vectorLoads, splitK, columns } = attrs as unknown as { shape: number[]; maxGrid: number } & ConvTiling;
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
       const gpu = backend as unknown as WebGpuBackend;
-      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads, splitK });
+      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads, splitK, columns });
       let out: tf.TensorInfo;
       // The GEMM reads W transposed per tap; the direct kernel for few input channels reads it as it is.
       if (pass === 'backwardData' && !isNarrowInputGradient(pass, { b: bs, d, h, w, cin, cout, k, s, p })) {
@@ -684,6 +698,6 @@ export function convGemm(
 ): tf.Tensor2D {
   noteConvPass(pass, shape);
   const { b: bs, d, h, w, cin, cout, k, s, p } = shape;
-  const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, rows: tiling.rows, vectorLoads: tiling.vectorLoads, splitK: tiling.splitK };
+  const attrs = { shape: [bs, d, h, w, cin, cout, k, s, p], maxGrid, ...tiling };
   return tf.engine().runKernel(CONV_GEMM_KERNELS[pass], { a, b }, attrs as never) as tf.Tensor2D;
 }

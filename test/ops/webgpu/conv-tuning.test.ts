@@ -45,14 +45,14 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
 
   it('round-trips a table through its file and looks tilings up only while it is in use', () => {
     const file = path.join(dir, 'nested', 'tuning.json');
-    const t = table({ [convTuningKey('forward', stem)]: { rows: 4, vectorLoads: false, splitK: false, ms: 1.5, defaultMs: 2 } });
+    const t = table({ [convTuningKey('forward', stem)]: { rows: 4, vectorLoads: false, splitK: false, columns: 64, ms: 1.5, defaultMs: 2 } });
     writeConvTuning(file, t);
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['tuning.json'], 'no temporary file left behind');
     const read = readConvTuning(file);
     assert.deepEqual(read, t);
     assert.equal(tunedConvTiling('forward', stem), undefined);
     useConvTuning(read, file);
-    assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: false, splitK: false });
+    assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: false, splitK: false, columns: 64 });
     assert.equal(tunedConvTiling('forward', { ...stem, b: 2 }), undefined, 'another batch is another shape');
     assert.equal(tunedConvTiling('backwardWeights', stem), undefined);
     assert.deepEqual(convTuningInUse(), { source: file, passes: 1 });
@@ -73,9 +73,11 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
     const key = convTuningKey('forward', stem);
     fs.writeFileSync(file, JSON.stringify(table({ [key]: { rows: 6, vectorLoads: true, splitK: true, ms: 1, defaultMs: 1 } as never })));
     assert.throws(() => readConvTuning(file), /conv tuning rows expected 4 or 8, got 6 \(entry "forward b4 40x301x301x1 -> 64 k7 s2 p3" of .*bad\.json\)/);
-    fs.writeFileSync(file, JSON.stringify(table({ [key]: { rows: 8, vectorLoads: 'yes', splitK: true, ms: 1, defaultMs: 1 } as never })));
+    fs.writeFileSync(file, JSON.stringify(table({ [key]: { rows: 8, vectorLoads: true, splitK: true, ms: 1, defaultMs: 1 } as never })));
+    assert.throws(() => readConvTuning(file), /conv tuning columns expected 32 or 64, got null \(entry "forward b4/);
+    fs.writeFileSync(file, JSON.stringify(table({ [key]: { rows: 8, vectorLoads: 'yes', splitK: true, columns: 64, ms: 1, defaultMs: 1 } as never })));
     assert.throws(() => readConvTuning(file), /conv tuning vectorLoads expected true or false, got "yes"/);
-    fs.writeFileSync(file, JSON.stringify(table({ 'forward 4x40': { rows: 8, vectorLoads: true, splitK: true, ms: 1, defaultMs: 1 } })));
+    fs.writeFileSync(file, JSON.stringify(table({ 'forward 4x40': { rows: 8, vectorLoads: true, splitK: true, columns: 64, ms: 1, defaultMs: 1 } })));
     assert.throws(() => readConvTuning(file), /conv tuning key expected "<pass> b<B> .*", got "forward 4x40"/);
   });
 
@@ -86,12 +88,12 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
       process.env.ICH_WGSL_CONV_TUNING = path.join(dir, 'missing.json');
       await assert.rejects(initBackend('webgpu'), /conv tuning file expected to be readable .*missing\.json/);
       const file = path.join(dir, 'other-adapter.json');
-      writeConvTuning(file, table({ [convTuningKey('forward', stem)]: { rows: 4, vectorLoads: true, splitK: true, ms: 1, defaultMs: 1 } }));
+      writeConvTuning(file, table({ [convTuningKey('forward', stem)]: { rows: 4, vectorLoads: true, splitK: true, columns: 32, ms: 1, defaultMs: 1 } }));
       process.env.ICH_WGSL_CONV_TUNING = file;
       const r = await initBackend('webgpu');
       assert.match(r.native ?? '', /; conv tiling tuned for 1 passes \(.*other-adapter\.json\)$/);
       assert.ok(r.warnings.some((w) => /measured on "test adapter", not on "@tensorflow\/tfjs-backend-webgpu on .*": its tilings are correct/.test(w)), r.warnings.join('\n'));
-      assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: true, splitK: true });
+      assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: true, splitK: true, columns: 32 });
       // Without the WGSL kernels the table has nothing to tune.
       await initBackend('webgpu', { native: false });
       assert.equal(convTuningInUse(), null);
@@ -133,7 +135,7 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
         };
         try {
           const plain = convGemm('forward', g, x, w);
-          useConvTuning(table({ [convTuningKey('forward', g)]: { rows: 8, vectorLoads: false, splitK: false, ms: 1, defaultMs: 1 } }));
+          useConvTuning(table({ [convTuningKey('forward', g)]: { rows: 8, vectorLoads: false, splitK: false, columns: 32, ms: 1, defaultMs: 1 } }));
           const tuned = convGemm('forward', g, x, w);
           assert.match(keys[0], /^ichConvForward_k3s1p1_tn32_r4_v4$/);
           assert.match(keys[1], /^ichConvForward_k3s1p1_tn32_r8_v1$/);
