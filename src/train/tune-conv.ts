@@ -3,7 +3,7 @@ import { assertDeviceHealthy } from '../backend';
 import { ConvPass, ConvShape, ConvTiling, convGemm, convOutDims, convTiling, isNarrowInputGradient, resolveTiling } from '../ops/webgpu/conv3d-gemm';
 import { CONV_TUNING_FORMAT, convTuningKey, ConvTuningTable, RecordedConvPass } from '../ops/webgpu/conv-tuning';
 import { webGpuKernelsActive } from '../ops/webgpu/kernels';
-import { MAX_GRID, WebGpuBackend } from '../ops/webgpu/program';
+import { MAX_GRID, oversizeBinding, WebGpuBackend } from '../ops/webgpu/program';
 
 /** A tiling with its rows per thread and columns per tile resolved (what a tuning table stores). */
 export type ResolvedTiling = Omit<ConvTiling, 'rows' | 'columns'> & { rows: 4 | 8; columns: 32 | 64 };
@@ -69,8 +69,8 @@ export interface ConvTuningOptions {
   trialMs?: number;
   /** Least share of the default's time a candidate must save to replace it (default 0.03). */
   margin?: number;
-  /** Called after each pass is tuned (progress). */
-  onPass?: (t: ConvPassTuning, index: number, total: number) => void;
+  /** Called after each pass is tuned (progress), with every pass tuned so far (`t` last). */
+  onPass?: (t: ConvPassTuning, index: number, total: number, tuned: readonly ConvPassTuning[]) => void;
 }
 
 /**
@@ -91,22 +91,21 @@ export async function tuneConvPasses(
   }
   const trials = options.trials ?? 3;
   const trialMs = options.trialMs ?? 20;
-  const tunable = passes.filter((p) => convTilingCandidates(p.pass, p.shape).length > 1);
-  const bindingLimit = (tf.backend() as unknown as WebGpuBackend).device.limits.maxStorageBufferBindingSize;
+  const tunable = passes.map((p) => ({ ...p, tilings: convTilingCandidates(p.pass, p.shape) })).filter((p) => p.tilings.length > 1);
+  const backend = tf.backend() as unknown as WebGpuBackend;
   const tuned: ConvPassTuning[] = [];
   const skipped: { key: string; reason: string }[] = [];
   for (const [index, p] of tunable.entries()) {
     const key = convTuningKey(p.pass, p.shape);
     const shapes = operandShapes(p.pass, p.shape);
-    const bytes = shapes.map((shape) => 4 * shape.reduce((x, y) => x * y, 1));
-    const tooLarge = bytes.findIndex((n) => n > bindingLimit);
-    if (tooLarge >= 0) {
-      skipped.push({ key, reason: `conv tuning operand [${shapes[tooLarge].join(', ')}] expected at most ${bindingLimit} bytes (the GPU's maxStorageBufferBindingSize), got ${bytes[tooLarge]}` });
+    const over = oversizeBinding(backend, shapes.map((shape, i): [string, number[]] => [`operand ${i}`, shape]));
+    if (over) {
+      skipped.push({ key, reason: `conv tuning operand [${over.shape.join(', ')}] expected at most ${over.limit} bytes (the GPU's maxStorageBufferBindingSize), got ${over.bytes}` });
       continue;
     }
     const [a, b] = shapes.map((shape, i) => tf.fill(shape, i === 0 ? 0.5 : 0.01));
     const runOf = (tiling: ConvTiling) => convGemm(p.pass, p.shape, a, b, MAX_GRID, tiling);
-    const candidates: ConvPassTuning['candidates'] = convTilingCandidates(p.pass, p.shape).map((tiling) => ({ tiling, ms: Infinity }));
+    const candidates: ConvPassTuning['candidates'] = p.tilings.map((tiling) => ({ tiling, ms: Infinity }));
     try {
       // Trials go round the candidates, so that a slow spell of the machine hits all of them alike.
       const reps: number[] = [];
@@ -134,13 +133,13 @@ export async function tuneConvPasses(
     const chosen = chooseTiling(candidates, options.margin);
     const result = { key, pass: p.pass, shape: p.shape, count: p.count, candidates, chosen: chosen.tiling, ms: chosen.ms, defaultMs: candidates[0].ms };
     tuned.push(result);
-    options.onPass?.(result, index, tunable.length);
+    options.onPass?.(result, index, tunable.length, tuned);
   }
   return { tuned, skipped };
 }
 
 /** A tuning table of the chosen tilings, for writeConvTuning (conv-tuning.ts) and ICH_WGSL_CONV_TUNING. */
-export function convTuningTable(results: ConvPassTuning[], adapter: string, input: ConvTuningTable['input']): ConvTuningTable {
+export function convTuningTable(results: readonly ConvPassTuning[], adapter: string, input: ConvTuningTable['input']): ConvTuningTable {
   const entries: ConvTuningTable['entries'] = {};
   for (const r of results) entries[r.key] = { ...r.chosen, ms: r.ms, defaultMs: r.defaultMs };
   return { format: CONV_TUNING_FORMAT, adapter, created: new Date().toISOString(), input, entries };

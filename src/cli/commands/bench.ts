@@ -6,7 +6,7 @@ import { projectRoot } from '../../config/paths';
 import { DENSENET121, denseNetConvLayers } from '../../models/densenet-config';
 import { recordConvPasses, writeConvTuning } from '../../ops/webgpu/conv-tuning';
 import { profileTrainingStep, StepTiming, timeConvLayers, timeTrainingSteps, withTrainingStep } from '../../train/benchmark';
-import { ConvPassTuning, convTuningTable, tuneConvPasses } from '../../train/tune-conv';
+import { convTuningTable, tuneConvPasses } from '../../train/tune-conv';
 import { runWorker, threadsPerWorker } from '../../train/cv';
 import { intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
@@ -225,24 +225,23 @@ async function tuneCommand(argv: string[]): Promise<number> {
     throw new UsageError(`ich bench tune expected ICH_BACKEND=webgpu with the WGSL kernels (not ICH_NATIVE=0), got ${report.backend}${report.native ? '' : ` (${report.nativeSkipped ?? 'no kernels'})`}`);
   }
   const passes = await recordConvPasses(() => withTrainingStep(shape, batch, (step) => step()));
-  const done: ConvPassTuning[] = [];
   const { tuned: results, skipped } = await tuneConvPasses(passes, {
     trials,
     trialMs,
-    onPass: (r, i, n) => {
+    onPass: (r, i, n, tunedSoFar) => {
       // Written after every pass: a run stopped part-way (a time limit) leaves the passes tuned so far.
-      done.push(r);
-      if (out) writeConvTuning(out, convTuningTable(done, report.package, { shape, batch }));
+      if (out) writeConvTuning(out, convTuningTable(tunedSoFar, report.package, { shape, batch }));
       const line = { pass: r.key, count: r.count, defaultMs: r.defaultMs, ms: r.ms, chosen: r.chosen, candidates: r.candidates };
       if (args.flags.json) process.stdout.write(JSON.stringify(line) + '\n');
       else
         process.stdout.write(
           `${String(i + 1).padStart(3)}/${n} ${r.key.padEnd(52)} x${String(r.count).padEnd(3)} default ${r.defaultMs.toFixed(2).padStart(8)} ms, ` +
-            `chosen ${r.ms.toFixed(2).padStart(8)} ms (rows ${r.chosen.rows}, ${r.chosen.vectorLoads ? 'vec4' : 'scalar'}, ${r.chosen.splitK ? 'split' : 'whole'} K)\n`,
+            `chosen ${r.ms.toFixed(2).padStart(8)} ms (rows ${r.chosen.rows}, columns ${r.chosen.columns}, ${r.chosen.vectorLoads ? 'vec4' : 'scalar'}, ${r.chosen.splitK ? 'split' : 'whole'} K)\n`,
         );
     },
   });
-  if (out) writeConvTuning(out, convTuningTable(results, report.package, { shape, batch }));
+  // Every tuned pass was written as it finished; with none tuned, an empty table, so that --out always leaves a file.
+  if (out && results.length === 0) writeConvTuning(out, convTuningTable([], report.package, { shape, batch }));
   const total = (f: (r: (typeof results)[number]) => number) => results.reduce((a, r) => a + f(r) * r.count, 0);
   const summary = {
     total: 'ms per training step in the tuned passes (x count)',

@@ -73,20 +73,23 @@ export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true, spl
  * ICH_WGSL_CONV_COLUMNS (32, 64 or auto), {@link DEFAULT_TILING} otherwise.
  */
 export function convTiling(): ConvTiling {
-  const rows = process.env.ICH_WGSL_CONV_ROWS ?? 'auto';
-  if (rows !== '4' && rows !== '8' && rows !== 'auto') throw new Error(`ICH_WGSL_CONV_ROWS expected 4, 8 or auto, got "${rows}"`);
-  const vec = process.env.ICH_WGSL_CONV_VEC4 ?? '1';
-  if (vec !== '0' && vec !== '1') throw new Error(`ICH_WGSL_CONV_VEC4 expected 0 or 1, got "${vec}"`);
-  const split = process.env.ICH_WGSL_CONV_SPLIT ?? '1';
-  if (split !== '0' && split !== '1') throw new Error(`ICH_WGSL_CONV_SPLIT expected 0 or 1, got "${split}"`);
-  const columns = process.env.ICH_WGSL_CONV_COLUMNS ?? 'auto';
-  if (columns !== '32' && columns !== '64' && columns !== 'auto') throw new Error(`ICH_WGSL_CONV_COLUMNS expected 32, 64 or auto, got "${columns}"`);
+  const rows = envChoice('ICH_WGSL_CONV_ROWS', ['4', '8', 'auto'], 'auto');
+  const vec = envChoice('ICH_WGSL_CONV_VEC4', ['0', '1'], '1');
+  const split = envChoice('ICH_WGSL_CONV_SPLIT', ['0', '1'], '1');
+  const columns = envChoice('ICH_WGSL_CONV_COLUMNS', ['32', '64', 'auto'], 'auto');
   return {
     rows: rows === 'auto' ? 'auto' : (Number(rows) as 4 | 8),
     vectorLoads: vec === '1',
     splitK: split === '1',
     columns: columns === 'auto' ? 'auto' : (Number(columns) as 32 | 64),
   };
+}
+
+/** An environment switch's value among `choices` ("a, b or c"), `fallback` when unset. */
+function envChoice(name: string, choices: string[], fallback: string): string {
+  const value = process.env[name] ?? fallback;
+  if (!choices.includes(value)) throw new Error(`${name} expected ${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}, got "${value}"`);
+  return value;
 }
 
 /** Workgroups that keep a large GPU busy (about two per multiprocessor of an H100) before tiles may grow. */
@@ -185,7 +188,8 @@ export function convGemmProgram(
 /**
  * What a tiling comes to for one pass and shape: columns per tile ({@link tileColumns}), output rows per thread
  * ({@link tileRows}), channels per load of the activation (4 where asked and its channels are a multiple of 4: all
- * but the stem's image; never in the weight gradient) and reduction chunks ({@link reductionChunks}). Two tilings with the same result run the same program.
+ * but the stem's image; never in the weight gradient) and reduction chunks ({@link reductionChunks}). Two tilings
+ * with the same result run the same program.
  * (The input gradient of few channels ignores the tiling: {@link isNarrowInputGradient}.)
  */
 export function resolveTiling(pass: ConvPass, shape: ConvShape, tiling: ConvTiling): { rows: 4 | 8; columns: 32 | 64; lanes: 1 | 4; chunks: number } {

@@ -80,17 +80,27 @@ export function runProgram(
  * leaving zeros behind. All our tensors are 4-byte values.
  */
 export function checkBindingSizes(backend: WebGpuBackend, program: WgslProgram, inputs: tf.TensorInfo[]): void {
-  const limit = backend.device.limits.maxStorageBufferBindingSize;
   const tensors: [string, number[]][] = [...inputs.map((t, i): [string, number[]] => [program.variableNames[i] ?? `input ${i}`, t.shape]), ['result', program.outputShape]];
+  const over = oversizeBinding(backend, tensors);
+  if (over) {
+    throw new Error(
+      `${program.shaderKey} expected tensors of at most ${over.limit} bytes (the GPU's maxStorageBufferBindingSize), ` +
+        `got ${over.bytes} for ${over.name} [${over.shape.join(', ')}]; lower the batch size or the input size`,
+    );
+  }
+}
+
+/**
+ * The first of the named tensor shapes (4-byte values) over the device's storage binding limit, with its size and the
+ * limit in bytes; null when all fit.
+ */
+export function oversizeBinding(backend: WebGpuBackend, tensors: [string, number[]][]): { name: string; shape: number[]; bytes: number; limit: number } | null {
+  const limit = backend.device.limits.maxStorageBufferBindingSize;
   for (const [name, shape] of tensors) {
     const bytes = 4 * shape.reduce((a, b) => a * b, 1);
-    if (bytes > limit) {
-      throw new Error(
-        `${program.shaderKey} expected tensors of at most ${limit} bytes (the GPU's maxStorageBufferBindingSize), ` +
-          `got ${bytes} for ${name} [${shape.join(', ')}]; lower the batch size or the input size`,
-      );
-    }
+    if (bytes > limit) return { name, shape, bytes, limit };
   }
+  return null;
 }
 
 /** Workgroups per grid dimension allowed by WebGPU (maxComputeWorkgroupsPerDimension's default). */
