@@ -125,10 +125,11 @@ fi
 
 # 8. Each convolution shape of the network at that input and batch against PyTorch fp32 (which layers lag), with the
 # tuned tiling when there is one ($OUT/gpu-conv.jsonl). ICH_GPU_VARIANTS=1 adds each fixed tiling for every layer
-# (gpu-conv-rows4, -rows8, -scalar, -nosplit, -cols32.jsonl): the tuning's per-pass candidate times say the same in finer grain.
+# (gpu-conv-rows4, -rows8, -scalar, -nosplit, -cols32, -prefetch.jsonl): the tuning's per-pass candidate times say the
+# same in finer grain.
 if [ -n "$fitted" ]; then
   variants="default:ICH_WGSL_CONV_TUNING=$tuning"
-  [ "${ICH_GPU_VARIANTS:-0}" = 1 ] && variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0 nosplit:ICH_WGSL_CONV_SPLIT=0 cols32:ICH_WGSL_CONV_COLUMNS=32"
+  [ "${ICH_GPU_VARIANTS:-0}" = 1 ] && variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0 nosplit:ICH_WGSL_CONV_SPLIT=0 cols32:ICH_WGSL_CONV_COLUMNS=32 prefetch:ICH_WGSL_CONV_PREFETCH=1"
   for variant in $variants; do
     name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
     timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \

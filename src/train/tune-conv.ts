@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertDeviceHealthy } from '../backend';
-import { ConvPass, ConvShape, ConvTiling, convGemm, convOutDims, convTiling, isNarrowInputGradient, resolveTiling } from '../ops/webgpu/conv3d-gemm';
+import { ConvPass, ConvShape, ConvTiling, convGemm, convOutDims, convTiling, gemmDims, isNarrowInputGradient, resolveTiling } from '../ops/webgpu/conv3d-gemm';
 import { CONV_TUNING_FORMAT, convTuningKey, ConvTuningTable, RecordedConvPass } from '../ops/webgpu/conv-tuning';
 import { webGpuKernelsActive } from '../ops/webgpu/kernels';
 import { MAX_GRID, oversizeBinding, WebGpuBackend } from '../ops/webgpu/program';
@@ -10,8 +10,8 @@ export type ResolvedTiling = Omit<ConvTiling, 'rows' | 'columns'> & { rows: 4 | 
 
 /**
  * The distinct programs a pass can run as: the current default tiling ({@link convTiling}) first, then every
- * combination of 4 or 8 rows per thread, scalar or four-channel loads, split or whole reduction and 32 or 64 columns
- * per tile, one per program
+ * combination of 4 or 8 rows per thread, scalar or four-channel loads, split or whole reduction, 32 or 64 columns
+ * per tile and loads prefetched or not, one per program
  * that actually differs ({@link resolveTiling}), each written as what it does (four-channel loads only where the
  * channels allow them, `splitK` true where the reduction is split). One entry for a pass with no choice (the narrow
  * input gradient of the stem's image).
@@ -19,13 +19,17 @@ export type ResolvedTiling = Omit<ConvTiling, 'rows' | 'columns'> & { rows: 4 | 
 export function convTilingCandidates(pass: ConvPass, shape: ConvShape): ResolvedTiling[] {
   const all: ConvTiling[] = [convTiling()];
   for (const rows of [4, 8] as const) {
-    for (const columns of [64, 32] as const) for (const vectorLoads of [true, false]) for (const splitK of [true, false]) all.push({ rows, vectorLoads, splitK, columns });
+    for (const columns of [64, 32] as const) {
+      for (const vectorLoads of [true, false]) {
+        for (const splitK of [true, false]) for (const prefetch of [false, true]) all.push({ rows, vectorLoads, splitK, columns, prefetch });
+      }
+    }
   }
   const seen = new Map<string, ResolvedTiling>();
   for (const t of all) {
-    const { rows, columns, lanes, chunks } = resolveTiling(pass, shape, t);
-    const signature = isNarrowInputGradient(pass, shape) ? 'narrow' : `${rows} ${columns} ${lanes} ${chunks}`;
-    if (!seen.has(signature)) seen.set(signature, { rows, vectorLoads: lanes === 4, splitK: chunks > 1, columns });
+    const { rows, columns, lanes, chunks, prefetch } = resolveTiling(pass, shape, t);
+    const signature = isNarrowInputGradient(pass, shape) ? 'narrow' : `${rows} ${columns} ${lanes} ${chunks} ${prefetch}`;
+    if (!seen.has(signature)) seen.set(signature, { rows, vectorLoads: lanes === 4, splitK: chunks > 1, columns, prefetch });
   }
   return [...seen.values()];
 }
@@ -44,8 +48,18 @@ export function chooseTiling<T>(timings: { tiling: T; ms: number }[], margin = 0
   return Number.isFinite(fallback.ms) && best.ms >= fallback.ms * (1 - margin) ? fallback : best;
 }
 
-/** A candidate this many times slower than the best after one round of trials is not timed again. */
+/** A candidate this many times slower than the best so far is not timed again. */
 const PRUNE = 1.5;
+
+/**
+ * Multiply-adds a recorded pass does in one training step (GEMM rows x columns x reduction, times its count): the
+ * order of tuning, largest first, so that a tuning stopped by a time limit (gpu.sh caps it) has spent its time on the
+ * passes that make up most of the step rather than on the late blocks' small ones.
+ */
+export function passWork(p: RecordedConvPass): number {
+  const { m, n, k } = gemmDims(p.pass, p.shape);
+  return m * n * k * p.count;
+}
 
 /** What tuning measured for one pass and shape. */
 export interface ConvPassTuning {
@@ -77,10 +91,10 @@ export interface ConvTuningOptions {
  * Times every candidate tiling ({@link convTilingCandidates}) of each recorded pass on operands of its shape,
  * on the active webgpu backend with the project's kernels, and picks one per pass ({@link chooseTiling}). Passes
  * with a single candidate are left out; a pass with an operand over the GPU's per-binding limit, or none of whose
- * candidates runs, is skipped with the reason, not fatal. Each candidate runs once to compile its pipeline, then
- * `trials` times a batch of back-to-back passes ended by reading one value back (which waits for the GPU), the
- * trials taken in turn across candidates (after the first round only those within 1.5x of the best, and the
- * default); a candidate keeps its best trial.
+ * candidates runs, is skipped with the reason, not fatal. Passes are tuned largest first ({@link passWork}). Each
+ * candidate runs once to compile its pipeline and once timed, then `trials` times a batch of back-to-back passes
+ * ended by reading one value back (which waits for the GPU), the trials taken in turn across candidates (only those
+ * within 1.5x of the best so far, and the default); a candidate keeps its best time.
  */
 export async function tuneConvPasses(
   passes: RecordedConvPass[],
@@ -91,7 +105,10 @@ export async function tuneConvPasses(
   }
   const trials = options.trials ?? 3;
   const trialMs = options.trialMs ?? 20;
-  const tunable = passes.map((p) => ({ ...p, tilings: convTilingCandidates(p.pass, p.shape) })).filter((p) => p.tilings.length > 1);
+  const tunable = passes
+    .map((p) => ({ ...p, tilings: convTilingCandidates(p.pass, p.shape) }))
+    .filter((p) => p.tilings.length > 1)
+    .sort((a, b) => passWork(b) - passWork(a));
   const backend = tf.backend() as unknown as WebGpuBackend;
   const tuned: ConvPassTuning[] = [];
   const skipped: { key: string; reason: string }[] = [];
@@ -111,10 +128,12 @@ export async function tuneConvPasses(
       const reps: number[] = [];
       for (const c of candidates) reps.push(await calibrate(c, () => runOf(c.tiling), trialMs));
       for (let trial = 0; trial < trials; trial++) {
-        // After the first round only candidates within PRUNE of the best so far (and the default) are timed again.
+        // Only candidates within PRUNE of the best so far (and the default) are timed again. The calibration's single
+        // run already counts: its read-back adds the same latency to every candidate, which brings their times
+        // closer together, so it prunes fewer than the trials would, never more.
         const best = Math.min(...candidates.map((c) => (Number.isFinite(c.ms) ? c.ms : Infinity)));
         for (const [i, c] of candidates.entries()) {
-          if (c.error || (trial > 0 && i > 0 && c.ms > PRUNE * best)) continue;
+          if (c.error || (i > 0 && c.ms > PRUNE * best)) continue;
           try {
             c.ms = Math.min(c.ms, await timeRuns(() => runOf(c.tiling), reps[i]));
             assertDeviceHealthy(`conv tuning, ${key}, ${JSON.stringify(c.tiling)}`);
@@ -180,16 +199,19 @@ async function finish(t: tf.Tensor): Promise<void> {
 }
 
 /**
- * Runs a candidate once to compile its pipeline, times one more run, and returns how many back-to-back runs make a
- * trial of about `trialMs` (1 to 64); marks the candidate failed and returns 0 when it throws.
+ * Runs a candidate once to compile its pipeline, times one more run (the candidate's first time: one run and a
+ * read-back), and returns how many back-to-back runs make a trial of about `trialMs` (1 to 64); marks the candidate
+ * failed and returns 0 when it throws.
  */
 async function calibrate(c: { ms: number; error?: string; tiling: unknown }, run: () => tf.Tensor, trialMs: number): Promise<number> {
   try {
     await finish(run());
     const t0 = performance.now();
     await finish(run());
+    const ms = performance.now() - t0;
     assertDeviceHealthy(`conv tuning, ${JSON.stringify(c.tiling)}`);
-    return Math.max(1, Math.min(64, Math.ceil(trialMs / Math.max(performance.now() - t0, 1e-3))));
+    c.ms = ms;
+    return Math.max(1, Math.min(64, Math.ceil(trialMs / Math.max(ms, 1e-3))));
   } catch (err) {
     failed(c, err);
     return 0;

@@ -3,33 +3,43 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertDeviceHealthy, initBackend } from '../../src/backend';
 import { convGemm } from '../../src/ops/webgpu/conv3d-gemm';
 import { CONV_TUNING_FORMAT, convTuningKey } from '../../src/ops/webgpu/conv-tuning';
-import { chooseTiling, convTilingCandidates, convTuningTable, tuneConvPasses } from '../../src/train/tune-conv';
+import { chooseTiling, convTilingCandidates, convTuningTable, passWork, tuneConvPasses } from '../../src/train/tune-conv';
 import { onBackend, relError, TEST_BACKENDS } from '../support/tf';
 
 describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on the device', () => {
   it('lists each distinct program once, the default first', () => {
     // Block 1's 3x3 conv at the paper input, batch 4: the default is 8 rows with four-channel loads, unsplit (enough
-    // tiles); split and whole reduction are the same program there, so 4 programs remain of the 8 combinations.
+    // tiles), not prefetched; split and whole reduction are the same program there, so 8 programs remain of the 16
+    // combinations (rows x loads x prefetch).
     const block1 = { b: 4, d: 10, h: 76, w: 76, cin: 128, cout: 32, k: 3, s: 1, p: 1 };
     const forward = convTilingCandidates('forward', block1);
-    assert.deepEqual(forward[0], { rows: 8, vectorLoads: true, splitK: false, columns: 32 });
+    assert.deepEqual(forward[0], { rows: 8, vectorLoads: true, splitK: false, columns: 32, prefetch: false });
     assert.ok(forward.every((t) => !t.splitK), 'written as what runs: the reduction is whole');
-    assert.equal(forward.length, 4);
-    assert.equal(new Set(forward.map((t) => `${t.rows} ${t.vectorLoads}`)).size, 4);
+    assert.equal(forward.length, 8);
+    assert.equal(new Set(forward.map((t) => `${t.rows} ${t.vectorLoads} ${t.prefetch}`)).size, 8);
     // Block 3 (46 tiles of 64 rows): split or not now differs; rows 4 and 8 split into different chunk counts.
     const block3 = { ...block1, d: 2, h: 19, w: 19 };
-    assert.equal(convTilingCandidates('forward', block3).length, 8);
-    // The weight gradient never reads four channels at a time: 2 programs (rows), its split is by positions.
-    assert.equal(convTilingCandidates('backwardWeights', block1).length, 2);
+    assert.equal(convTilingCandidates('forward', block3).length, 16);
+    // The weight gradient never reads four channels at a time: 4 programs (rows x prefetch), its split is by positions.
+    assert.equal(convTilingCandidates('backwardWeights', block1).length, 4);
     // One input channel: no four-channel loads; the stem's input gradient is the direct kernel, nothing to choose.
     const stem = { b: 4, d: 40, h: 301, w: 301, cin: 1, cout: 64, k: 7, s: 2, p: 3 };
-    assert.equal(convTilingCandidates('forward', stem).length, 4, '4 or 8 rows x 32 or 64 of its 64 output channels');
+    assert.equal(convTilingCandidates('forward', stem).length, 8, '4 or 8 rows x 32 or 64 of its 64 output channels x prefetch');
     assert.ok(convTilingCandidates('forward', stem).every((t) => !t.vectorLoads));
     assert.equal(convTilingCandidates('backwardData', stem).length, 1);
-    // Block 3's 1x1 bottleneck (512 -> 128, 2,888 rows): every knob matters, 16 programs.
+    // Block 3's 1x1 bottleneck (512 -> 128, 2,888 rows): every knob matters, 32 programs.
     const block3x1 = { b: 4, d: 2, h: 19, w: 19, cin: 512, cout: 128, k: 1, s: 1, p: 0 };
-    assert.equal(convTilingCandidates('forward', block3x1).length, 16);
-    assert.equal(convTilingCandidates('backwardData', block3x1).length, 8, 'a reduction of 128: too short to split');
+    assert.equal(convTilingCandidates('forward', block3x1).length, 32);
+    assert.equal(convTilingCandidates('backwardData', block3x1).length, 16, 'a reduction of 128: too short to split');
+  });
+
+  it('tunes the passes that do the most work first', () => {
+    const g = { b: 2, d: 8, h: 8, w: 8, cin: 64, cout: 32, k: 3, s: 1, p: 1 };
+    // forward: 1,024 rows x 32 columns x 1,728 reduction = 56.6 M multiply-adds per run.
+    assert.equal(passWork({ pass: 'forward', shape: g, count: 1 }), 1024 * 32 * 1728);
+    assert.equal(passWork({ pass: 'forward', shape: g, count: 3 }), 3 * 1024 * 32 * 1728);
+    // The input gradient of the same layer does the same work (1,024 x 64 x 864).
+    assert.equal(passWork({ pass: 'backwardData', shape: g, count: 1 }), passWork({ pass: 'forward', shape: g, count: 1 }));
   });
 
   it('keeps the default unless another tiling is faster by more than the margin', () => {
@@ -58,14 +68,16 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
         const progress: string[] = [];
         const { tuned, skipped } = await tuneConvPasses(
           [
-            { pass: 'forward', shape: g, count: 2 },
             { pass: 'backwardWeights', shape: g, count: 1 },
+            { pass: 'forward', shape: g, count: 2 },
             { pass: 'backwardData', shape: stemLike, count: 1 },
           ],
           { trials: 2, trialMs: 2, onPass: (r, i, n) => progress.push(`${i + 1}/${n} ${r.pass}`) },
         );
         assert.deepEqual(skipped, []);
-        assert.deepEqual(progress, ['1/2 forward', '2/2 backwardWeights'], 'the direct input gradient has nothing to tune');
+        // The forward pass runs twice per step (twice the weight gradient's work): tuned first. The direct input
+        // gradient has nothing to tune.
+        assert.deepEqual(progress, ['1/2 forward', '2/2 backwardWeights']);
         for (const r of tuned) {
           assert.equal(r.candidates.length, convTilingCandidates(r.pass, r.shape).length);
           assert.ok(r.candidates.every((c) => c.ms > 0 && Number.isFinite(c.ms) && !c.error), JSON.stringify(r.candidates));

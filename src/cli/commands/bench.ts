@@ -236,7 +236,7 @@ async function tuneCommand(argv: string[]): Promise<number> {
       else
         process.stdout.write(
           `${String(i + 1).padStart(3)}/${n} ${r.key.padEnd(52)} x${String(r.count).padEnd(3)} default ${r.defaultMs.toFixed(2).padStart(8)} ms, ` +
-            `chosen ${r.ms.toFixed(2).padStart(8)} ms (rows ${r.chosen.rows}, columns ${r.chosen.columns}, ${r.chosen.vectorLoads ? 'vec4' : 'scalar'}, ${r.chosen.splitK ? 'split' : 'whole'} K)\n`,
+            `chosen ${r.ms.toFixed(2).padStart(8)} ms (rows ${r.chosen.rows}, columns ${r.chosen.columns}, ${r.chosen.vectorLoads ? 'vec4' : 'scalar'}, ${r.chosen.splitK ? 'split' : 'whole'} K${r.chosen.prefetch ? ', prefetch' : ""})\n`,
         );
     },
   });

@@ -26,6 +26,8 @@ export interface ConvTuningEntry {
   vectorLoads: boolean;
   splitK: boolean;
   columns: 32 | 64;
+  /** Absent in files written before the knob existed: off. */
+  prefetch?: boolean;
   ms: number;
   defaultMs: number;
 }
@@ -45,7 +47,7 @@ let table: { tilings: Map<string, ConvTiling>; source: string } | null = null;
  */
 export function useConvTuning(t: ConvTuningTable | null, source = 'table'): void {
   table = t
-    ? { tilings: new Map(Object.entries(t.entries).map(([k, e]) => [k, { rows: e.rows, vectorLoads: e.vectorLoads, splitK: e.splitK, columns: e.columns }])), source }
+    ? { tilings: new Map(Object.entries(t.entries).map(([k, e]) => [k, { rows: e.rows, vectorLoads: e.vectorLoads, splitK: e.splitK, columns: e.columns, prefetch: e.prefetch ?? false }])), source }
     : null;
 }
 
@@ -120,6 +122,9 @@ export function readConvTuning(file: string): ConvTuningTable {
     if (e.columns !== 32 && e.columns !== 64) throw new Error(`conv tuning columns expected 32 or 64, got ${JSON.stringify(e.columns ?? null)} (${where})`);
     for (const flag of ['vectorLoads', 'splitK'] as const) {
       if (typeof e[flag] !== 'boolean') throw new Error(`conv tuning ${flag} expected true or false, got ${JSON.stringify(e[flag] ?? null)} (${where})`);
+    }
+    if (e.prefetch !== undefined && typeof e.prefetch !== 'boolean') {
+      throw new Error(`conv tuning prefetch expected true, false or absent, got ${JSON.stringify(e.prefetch)} (${where})`);
     }
   }
   return t as ConvTuningTable;

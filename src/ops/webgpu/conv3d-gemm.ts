@@ -55,7 +55,10 @@ export function gemmDims(pass: ConvPass, c: ConvShape): { m: number; n: number; 
  * ICH_WGSL_CONV_SPLIT=0 turns it off). `columns`: output columns per tile, 32 or 64, or 'auto' (the default: 32 for
  * outputs of at most 32 channels, else 64; {@link tileColumns}); ICH_WGSL_CONV_COLUMNS=32|64|auto. Narrower tiles
  * give a small layer twice the workgroups without splitting its reduction, and read A twice as often. Each workgroup
- * is (columns / 4) x 16 threads.
+ * is (columns / 4) x 16 threads. `prefetch`: each thread issues the loads of the next reduction step's tiles before
+ * its multiply-adds of the current one (register double buffering: their latency hidden by arithmetic rather than
+ * only by other workgroups, for a few more registers); off by default until a GPU has measured it,
+ * ICH_WGSL_CONV_PREFETCH=1 turns it on.
  * On software Vulkan 8 rows and vector loads were each 5-25% faster per pass (bench/NOTES.md). The fastest per pass
  * and shape on a given GPU is measured by `ich bench tune` and used through ICH_WGSL_CONV_TUNING (conv-tuning.ts).
  */
@@ -64,24 +67,27 @@ export interface ConvTiling {
   vectorLoads: boolean;
   splitK: boolean;
   columns: 32 | 64 | 'auto';
+  prefetch: boolean;
 }
 
-export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true, splitK: true, columns: 'auto' };
+export const DEFAULT_TILING: ConvTiling = { rows: 'auto', vectorLoads: true, splitK: true, columns: 'auto', prefetch: false };
 
 /**
- * The tiling from ICH_WGSL_CONV_ROWS (4, 8 or auto), ICH_WGSL_CONV_VEC4 and ICH_WGSL_CONV_SPLIT (0 or 1) and
- * ICH_WGSL_CONV_COLUMNS (32, 64 or auto), {@link DEFAULT_TILING} otherwise.
+ * The tiling from ICH_WGSL_CONV_ROWS (4, 8 or auto), ICH_WGSL_CONV_VEC4, ICH_WGSL_CONV_SPLIT and
+ * ICH_WGSL_CONV_PREFETCH (0 or 1) and ICH_WGSL_CONV_COLUMNS (32, 64 or auto), {@link DEFAULT_TILING} otherwise.
  */
 export function convTiling(): ConvTiling {
   const rows = envChoice('ICH_WGSL_CONV_ROWS', ['4', '8', 'auto'], 'auto');
   const vec = envChoice('ICH_WGSL_CONV_VEC4', ['0', '1'], '1');
   const split = envChoice('ICH_WGSL_CONV_SPLIT', ['0', '1'], '1');
   const columns = envChoice('ICH_WGSL_CONV_COLUMNS', ['32', '64', 'auto'], 'auto');
+  const prefetch = envChoice('ICH_WGSL_CONV_PREFETCH', ['0', '1'], '0');
   return {
     rows: rows === 'auto' ? 'auto' : (Number(rows) as 4 | 8),
     vectorLoads: vec === '1',
     splitK: split === '1',
     columns: columns === 'auto' ? 'auto' : (Number(columns) as 32 | 64),
+    prefetch: prefetch === '1',
   };
 }
 
@@ -159,7 +165,7 @@ export function convGemmProgram(
 ): { program: WgslProgram; uniforms: number[] } {
   const { m, n, k } = gemmDims(pass, shape);
   if (isNarrowInputGradient(pass, shape)) return narrowInputGradient(shape, maxGrid);
-  const { rows, columns: tn, lanes, chunks } = resolveTiling(pass, shape, tiling);
+  const { rows, columns: tn, lanes, chunks, prefetch } = resolveTiling(pass, shape, tiling);
   const kChunk = Math.ceil(k / chunks / TK) * TK;
   const [od, oh, ow] = convOutDims(shape);
   const rowTiles = Math.ceil(m / (ROW_THREADS * rows));
@@ -173,14 +179,14 @@ export function convGemmProgram(
     );
   }
   const program = wgslProgram({
-    key: `${PROGRAM_NAMES[pass]}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}_v${lanes}${chunks > 1 ? '_split' : ''}`,
+    key: `${PROGRAM_NAMES[pass]}_k${shape.k}s${shape.s}p${shape.p}_tn${tn}_r${rows}_v${lanes}${chunks > 1 ? '_split' : ''}${prefetch ? '_pf' : ''}`,
     inputs: ['a', 'b'],
     components: [lanes, 1],
     uniforms: UNIFORMS,
     outputShape: chunks > 1 ? [chunks, m, n] : [m, n],
     dispatch: [Math.ceil(n / tn), rowGrid[0], rowGrid[1]],
     workgroupSize: [tn / 4, ROW_THREADS, 1],
-    code: convGemmCode(pass, shape, tn, rows, lanes, chunks > 1 || pass === 'backwardWeights'),
+    code: convGemmCode(pass, shape, tn, rows, lanes, chunks > 1 || pass === 'backwardWeights', prefetch),
   });
   return { program, uniforms: [m, n, k, kChunk, shape.b, shape.d, shape.h, shape.w, shape.cin, shape.cout, od, oh, ow] };
 }
@@ -188,15 +194,19 @@ export function convGemmProgram(
 /**
  * What a tiling comes to for one pass and shape: columns per tile ({@link tileColumns}), output rows per thread
  * ({@link tileRows}), channels per load of the activation (4 where asked and its channels are a multiple of 4: all
- * but the stem's image; never in the weight gradient) and reduction chunks ({@link reductionChunks}). Two tilings
- * with the same result run the same program.
+ * but the stem's image; never in the weight gradient), reduction chunks ({@link reductionChunks}) and whether loads
+ * are prefetched (as asked). Two tilings with the same result run the same program.
  * (The input gradient of few channels ignores the tiling: {@link isNarrowInputGradient}.)
  */
-export function resolveTiling(pass: ConvPass, shape: ConvShape, tiling: ConvTiling): { rows: 4 | 8; columns: 32 | 64; lanes: 1 | 4; chunks: number } {
+export function resolveTiling(
+  pass: ConvPass,
+  shape: ConvShape,
+  tiling: ConvTiling,
+): { rows: 4 | 8; columns: 32 | 64; lanes: 1 | 4; chunks: number; prefetch: boolean } {
   const columns = tileColumns(gemmDims(pass, shape).n, tiling.columns);
   const rows = tileRows(pass, shape, tiling.rows, columns);
   const lanes = tiling.vectorLoads && pass !== 'backwardWeights' && (pass === 'forward' ? shape.cin : shape.cout) % 4 === 0 ? 4 : 1;
-  return { rows, columns, lanes, chunks: reductionChunks(pass, shape, rows, tiling.splitK, columns) };
+  return { rows, columns, lanes, chunks: reductionChunks(pass, shape, rows, tiling.splitK, columns), prefetch: tiling.prefetch };
 }
 
 /**
@@ -337,7 +347,7 @@ function tapSelector(ks: number): string {
  * gradient gets W transposed within each tap beforehand ({@link tapTransposeProgram}), so that neighbouring threads
  * read neighbouring addresses.
  */
-function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8, lanes: 1 | 4, chunked: boolean): string {
+function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8, lanes: 1 | 4, chunked: boolean, prefetch: boolean): string {
   const { k: ks, s, p } = shape;
   const TM = ROW_THREADS * rows;
   const threads = (tn / 4) * ROW_THREADS;
@@ -349,7 +359,14 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
   const masked = usesAxisMasks(pass, shape);
   const tapDecode = `let kd = tap / ${ks * ks}; let kh = (tap / ${ks}) % ${ks}; let kw = tap % ${ks};`;
   let prologue: string;
-  let loadA: string;
+  // A's tile in three parts, so that the loop can order them either way: the per-thread values declared once
+  // (`declareA`), read from the activation for the tile starting at reduction index `kt` (`readA`; the weight
+  // gradient's positions come from slot `slot` of Pos), stored to workgroup memory (`storeA`).
+  let declareA: string;
+  let readA: (kt: string, slot: string) => string;
+  let storeAll: string;
+  // The weight gradient decodes the next tile's positions during the loop (empty for the other passes).
+  let nextPositions = '';
   let helpers = '';
   let positionSlots = '';
   if (pass === 'backwardWeights') {
@@ -397,8 +414,8 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       workgroupBarrier();`;
     const read = (r: number) =>
       `
-        let q${r} = Pos[slot * ${TK} + aK + ${r * (threads / TM)}];
-        var v${r} = 0.0;` +
+        let q${r} = Pos[aSlot * ${TK} + aK + ${r * (threads / TM)}];
+        v${r} = 0.0;` +
       (masked
         ? `
         if ((bitcast<u32>(q${r}.y) & rowSelector) == rowSelector) {
@@ -413,11 +430,12 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
             v${r} = a[(((q${r}.x * uniforms.D + z) * uniforms.H + y) * uniforms.W + x) * uniforms.CIN + ci];
           }
         }`);
-    loadA = `
-      let slot = tile % 2;
-      ${decodePositions('kt + ' + TK, '1 - slot')}
-      ${unrolled(aPerThread, read)}
-      ${unrolled(aPerThread, (r) => storeA(`aK + ${r * (threads / TM)}`, 'aRow', `v${r}`, TM))}`;
+    declareA = unrolled(aPerThread, (r) => `var v${r} = 0.0;`);
+    readA = (_kt, slot) => `{
+        let aSlot = ${slot};${unrolled(aPerThread, read)}
+      }`;
+    storeAll = unrolled(aPerThread, (r) => storeA(`aK + ${r * (threads / TM)}`, 'aRow', `v${r}`, TM));
+    nextPositions = decodePositions(`kt + ${TK}`, `(tile + 1) % 2`);
   } else {
     // A(row = position, k = tap * C + c): contiguous along k (channels), so k varies fastest; each thread keeps
     // the same rows for the whole reduction and decodes them once.
@@ -503,18 +521,28 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       ? `let tapOffset = ${forward ? '' : '-'}((kd * ${vh} + kh) * ${vw} + kw) * ${vc};
       let selector = ${tapSelector(ks)};`
       : '';
-    loadA = `
-      let tap = tapA;
-      let c = cA;
-      let kValid = kt + aK * ${lanes} < kEnd;
-      ${tapDecode}
-      ${tapOffset}
-      ${unrolled(groupLoads, (r) => `var v${r} = ${zero};`)}
-      if (kValid) {${unrolled(groupLoads, read)}
-      }
-      ${unrolled(groupLoads, store)}
-      ${advanceTap('tapA', 'cA', channels)}`;
+    declareA = unrolled(groupLoads, (r) => `var v${r} = ${zero};`);
+    readA = (kt) => `{
+        let tap = tapA;
+        let c = cA;
+        let kValid = ${kt} + aK * ${lanes} < kEnd;
+        ${tapDecode}
+        ${tapOffset}
+        ${unrolled(groupLoads, (r) => `v${r} = ${zero};`)}
+        if (kValid) {${unrolled(groupLoads, read)}
+        }
+        ${advanceTap('tapA', 'cA', channels)}
+      }`;
+    storeAll = unrolled(groupLoads, store);
   }
+  const readB = (kt: string) =>
+    unrolled(
+      bPerThread,
+      (r) => `w${r} = 0.0;
+        if (${kt} + bK + ${r * (threads / tn)} < kEnd && bValid) {
+          w${r} = b[(${kt} + bK + ${r * (threads / tn)}) * uniforms.N + n0 + bN];
+        }`,
+    );
   return `
     var<workgroup> As: array<vec4<f32>, ${(TK * TM) / 4}>;
     var<workgroup> Bs: array<vec4<f32>, ${(TK * tn) / 4}>;
@@ -541,20 +569,26 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
       let bValid = n0 + bN < uniforms.N;
       ${prologue}
       ${unrolled(rows, (i) => `var acc${i} = vec4<f32>(0.0);`)}
+      ${declareA}
+      ${unrolled(bPerThread, (r) => `var w${r} = 0.0;`)}
+      ${prefetch ? `${readA('kBegin', '0')}
+      ${readB('kBegin')}` : ''}
       // The trip count comes from uniforms alone: barriers need uniform control flow, and WGSL does not know that
       // workgroupId is uniform within a workgroup. The last chunk's tiles past K load zeros.
       for (var tile = 0; tile < uniforms.kChunk / ${TK}; tile++) {
         let kt = kBegin + tile * ${TK};
-        ${loadA}
-        ${unrolled(
-          bPerThread,
-          (r) => `var w${r} = 0.0;
-        if (kt + bK + ${r * (threads / tn)} < kEnd && bValid) {
-          w${r} = b[(kt + bK + ${r * (threads / tn)}) * uniforms.N + n0 + bN];
-        }`,
-        )}
+        ${nextPositions}
+        ${prefetch ? '' : `${readA('kt', 'tile % 2')}
+        ${readB('kt')}`}
+        ${storeAll}
         ${unrolled(bPerThread, (r) => `Bs[(bK + ${r * (threads / tn)}) * ${tn / 4} + bN % ${tn / 4}][bN / ${tn / 4}] = w${r};`)}
         workgroupBarrier();
+        ${
+          // Prefetch: the next tile's loads are issued before this tile's multiply-adds, which then hide their latency
+          // (the values wait in registers until the stores at the top of the next round; past the end they read zeros).
+          prefetch ? `${readA(`kt + ${TK}`, '(tile + 1) % 2')}
+        ${readB(`kt + ${TK}`)}` : ''
+        }
         for (var kk = 0; kk < ${TK}; kk++) {
           let bv = Bs[kk * ${tn / 4} + tx];
           ${Array.from(
@@ -637,10 +671,10 @@ function registerPass(pass: ConvPass): void {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { shape, maxGrid, rows, vectorLoads, splitK, columns } = attrs as unknown as { shape: number[]; maxGrid: number } & ConvTiling;
+      const { shape, maxGrid, rows, vectorLoads, splitK, columns, prefetch } = attrs as unknown as { shape: number[]; maxGrid: number } & ConvTiling;
       const [bs, d, h, w, cin, cout, k, s, p] = shape;
       const gpu = backend as unknown as WebGpuBackend;
-      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads, splitK, columns });
+      const { program, uniforms } = convGemmProgram(pass, { b: bs, d, h, w, cin, cout, k, s, p }, maxGrid, { rows, vectorLoads, splitK, columns, prefetch });
       let out: tf.TensorInfo;
       // The GEMM reads W transposed per tap; the direct kernel for few input channels reads it as it is.
       if (pass === 'backwardData' && !isNarrowInputGradient(pass, { b: bs, d, h, w, cin, cout, k, s, p })) {

@@ -45,17 +45,22 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
 
   it('round-trips a table through its file and looks tilings up only while it is in use', () => {
     const file = path.join(dir, 'nested', 'tuning.json');
-    const t = table({ [convTuningKey('forward', stem)]: { rows: 4, vectorLoads: false, splitK: false, columns: 64, ms: 1.5, defaultMs: 2 } });
+    const t = table({
+      [convTuningKey('forward', stem)]: { rows: 4, vectorLoads: false, splitK: false, columns: 64, prefetch: true, ms: 1.5, defaultMs: 2 },
+      // Written before the prefetch knob existed: no prefetching.
+      [convTuningKey('backwardWeights', stem)]: { rows: 8, vectorLoads: false, splitK: true, columns: 64, ms: 3, defaultMs: 3 },
+    });
     writeConvTuning(file, t);
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['tuning.json'], 'no temporary file left behind');
     const read = readConvTuning(file);
     assert.deepEqual(read, t);
     assert.equal(tunedConvTiling('forward', stem), undefined);
     useConvTuning(read, file);
-    assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: false, splitK: false, columns: 64 });
+    assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: false, splitK: false, columns: 64, prefetch: true });
     assert.equal(tunedConvTiling('forward', { ...stem, b: 2 }), undefined, 'another batch is another shape');
-    assert.equal(tunedConvTiling('backwardWeights', stem), undefined);
-    assert.deepEqual(convTuningInUse(), { source: file, passes: 1 });
+    assert.deepEqual(tunedConvTiling('backwardWeights', stem), { rows: 8, vectorLoads: false, splitK: true, columns: 64, prefetch: false });
+    assert.equal(tunedConvTiling('backwardData', stem), undefined);
+    assert.deepEqual(convTuningInUse(), { source: file, passes: 2 });
     useConvTuning(null);
     assert.equal(tunedConvTiling('forward', stem), undefined);
     assert.equal(convTuningInUse(), null);
@@ -77,6 +82,8 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
     assert.throws(() => readConvTuning(file), /conv tuning columns expected 32 or 64, got null \(entry "forward b4/);
     fs.writeFileSync(file, JSON.stringify(table({ [key]: { rows: 8, vectorLoads: 'yes', splitK: true, columns: 64, ms: 1, defaultMs: 1 } as never })));
     assert.throws(() => readConvTuning(file), /conv tuning vectorLoads expected true or false, got "yes"/);
+    fs.writeFileSync(file, JSON.stringify(table({ [key]: { rows: 8, vectorLoads: true, splitK: true, columns: 64, prefetch: 1, ms: 1, defaultMs: 1 } as never })));
+    assert.throws(() => readConvTuning(file), /conv tuning prefetch expected true, false or absent, got 1 \(entry "forward b4/);
     fs.writeFileSync(file, JSON.stringify(table({ 'forward 4x40': { rows: 8, vectorLoads: true, splitK: true, columns: 64, ms: 1, defaultMs: 1 } })));
     assert.throws(() => readConvTuning(file), /conv tuning key expected "<pass> b<B> .*", got "forward 4x40"/);
   });
@@ -93,7 +100,7 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
       const r = await initBackend('webgpu');
       assert.match(r.native ?? '', /; conv tiling tuned for 1 passes \(.*other-adapter\.json\)$/);
       assert.ok(r.warnings.some((w) => /measured on "test adapter", not on "@tensorflow\/tfjs-backend-webgpu on .*": its tilings are correct/.test(w)), r.warnings.join('\n'));
-      assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: true, splitK: true, columns: 32 });
+      assert.deepEqual(tunedConvTiling('forward', stem), { rows: 4, vectorLoads: true, splitK: true, columns: 32, prefetch: false });
       // Without the WGSL kernels the table has nothing to tune.
       await initBackend('webgpu', { native: false });
       assert.equal(convTuningInUse(), null);
@@ -135,10 +142,10 @@ describe('ops/webgpu: conv tiling tuned per pass and shape (ICH_WGSL_CONV_TUNING
         };
         try {
           const plain = convGemm('forward', g, x, w);
-          useConvTuning(table({ [convTuningKey('forward', g)]: { rows: 8, vectorLoads: false, splitK: false, columns: 32, ms: 1, defaultMs: 1 } }));
+          useConvTuning(table({ [convTuningKey('forward', g)]: { rows: 8, vectorLoads: false, splitK: false, columns: 32, prefetch: true, ms: 1, defaultMs: 1 } }));
           const tuned = convGemm('forward', g, x, w);
           assert.match(keys[0], /^ichConvForward_k3s1p1_tn32_r4_v4$/);
-          assert.match(keys[1], /^ichConvForward_k3s1p1_tn32_r8_v1$/);
+          assert.match(keys[1], /^ichConvForward_k3s1p1_tn32_r8_v1_pf$/);
           assert.ok(relError(await tuned.data(), await plain.data()) <= 1e-6);
           tf.dispose([plain, tuned]);
         } finally {

@@ -19,12 +19,12 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.throws(() => convGemmProgram('forward', shape, 4), /conv3d forward expected at most 4 row tiles per grid dimension, got \[4, 5\]/);
     assert.equal(MAX_GRID, 65535);
     // 8 rows per thread: tiles of 128 rows, the same 16 x (columns / 4) threads.
-    const eight = convGemmProgram('forward', shape, MAX_GRID, { rows: 8, vectorLoads: false, splitK: true, columns: 'auto' }).program;
+    const eight = convGemmProgram('forward', shape, MAX_GRID, { rows: 8, vectorLoads: false, splitK: true, columns: 'auto', prefetch: false }).program;
     assert.deepEqual(eight.dispatch, [1, 9, 1]);
     assert.deepEqual(eight.workgroupSize, [8, 16, 1]);
     assert.equal(reductionChunks('backwardWeights', shape, 8), 4);
     // Four channels per load only where the activation read has channels in multiples of 4 (here: 5 in, 7 out).
-    const vec = { rows: 4, vectorLoads: true, splitK: true, columns: 'auto' } as const;
+    const vec = { rows: 4, vectorLoads: true, splitK: true, columns: 'auto', prefetch: false } as const;
     assert.match(convGemmProgram('forward', shape, MAX_GRID, vec).program.shaderKey, /_v1$/);
     assert.match(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.shaderKey, /_v4$/);
     assert.equal(convGemmProgram('forward', { ...shape, cin: 8 }, MAX_GRID, vec).program.variableComponents?.join(), '4,1');
@@ -48,7 +48,7 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.equal(tileRows('backwardWeights', { ...block1, k: 1, cin: 192 }), 4, '192 rows: tiles of 128 would idle 64, tiles of 64 none');
     assert.equal(tileRows('forward', block1, 4), 4);
     assert.match(convGemmProgram('forward', block1).program.shaderKey, /_r8_v4$/);
-    assert.deepEqual(DEFAULT_TILING, { rows: 'auto', vectorLoads: true, splitK: true, columns: 'auto' });
+    assert.deepEqual(DEFAULT_TILING, { rows: 'auto', vectorLoads: true, splitK: true, columns: 'auto', prefetch: false });
     // Forward and input gradient split their reduction only below 256 workgroups: not in block 1, 6 ways in block 3
     // (46 tiles of 64 rows, a reduction of 27 x 128), never below 128 per chunk (the 5 -> 7 shape above: 135).
     const block3 = { ...block1, d: 2, h: 19, w: 19 };
@@ -59,7 +59,7 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.deepEqual(convGemmProgram('forward', block3).program.dispatch, [1, 46, 6]);
     assert.deepEqual(convGemmProgram('forward', block3).program.outputShape, [6, 2888, 32]);
     assert.equal(reductionChunks('forward', block3, 4, false), 1);
-    assert.deepEqual(convGemmProgram('forward', block3, MAX_GRID, { rows: 4, vectorLoads: true, splitK: false, columns: 'auto' }).program.dispatch, [1, 46, 1]);
+    assert.deepEqual(convGemmProgram('forward', block3, MAX_GRID, { rows: 4, vectorLoads: true, splitK: false, columns: 'auto', prefetch: false }).program.dispatch, [1, 46, 1]);
     // 32 columns per tile wherever the output has at most 32 channels; wider outputs take 64 unless 32 is asked
     // (twice the workgroups for a small layer, without splitting its reduction).
     assert.equal(tileColumns(32), 32);
@@ -67,18 +67,20 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
     assert.equal(tileColumns(128), 64);
     assert.equal(tileColumns(128, 32), 32);
     const block3x1 = { b: 4, d: 2, h: 19, w: 19, cin: 512, cout: 128, k: 1, s: 1, p: 0 };
-    assert.deepEqual(resolveTiling('forward', block3x1, DEFAULT_TILING), { rows: 4, columns: 64, lanes: 4, chunks: 3 });
-    assert.deepEqual(resolveTiling('forward', block3x1, { ...DEFAULT_TILING, columns: 32 }), { rows: 4, columns: 32, lanes: 4, chunks: 2 });
+    assert.deepEqual(resolveTiling('forward', block3x1, DEFAULT_TILING), { rows: 4, columns: 64, lanes: 4, chunks: 3, prefetch: false });
+    assert.deepEqual(resolveTiling('forward', block3x1, { ...DEFAULT_TILING, columns: 32 }), { rows: 4, columns: 32, lanes: 4, chunks: 2, prefetch: false });
+    // Prefetching is a program of its own (loads of the next step issued before this step's multiply-adds).
+    assert.match(convGemmProgram('forward', block3x1, MAX_GRID, { ...DEFAULT_TILING, prefetch: true }).program.shaderKey, /_r4_v4_split_pf$/);
+    assert.match(convGemmProgram('backwardWeights', block3x1, MAX_GRID, { ...DEFAULT_TILING, prefetch: true }).program.shaderKey, /_pf$/);
     assert.deepEqual(convGemmProgram('forward', block3x1, MAX_GRID, { ...DEFAULT_TILING, columns: 32 }).program.dispatch, [4, 46, 2]);
-    const names = ['ICH_WGSL_CONV_ROWS', 'ICH_WGSL_CONV_VEC4', 'ICH_WGSL_CONV_SPLIT', 'ICH_WGSL_CONV_COLUMNS'];
+    const names = ['ICH_WGSL_CONV_ROWS', 'ICH_WGSL_CONV_VEC4', 'ICH_WGSL_CONV_SPLIT', 'ICH_WGSL_CONV_COLUMNS', 'ICH_WGSL_CONV_PREFETCH'];
     const saved = names.map((n) => process.env[n]);
     try {
-      delete process.env.ICH_WGSL_CONV_ROWS;
-      delete process.env.ICH_WGSL_CONV_VEC4;
+      names.forEach((n) => delete process.env[n]);
       assert.deepEqual(convTiling(), DEFAULT_TILING);
       process.env.ICH_WGSL_CONV_ROWS = '8';
       process.env.ICH_WGSL_CONV_VEC4 = '1';
-      assert.deepEqual(convTiling(), { rows: 8, vectorLoads: true, splitK: true, columns: 'auto' });
+      assert.deepEqual(convTiling(), { rows: 8, vectorLoads: true, splitK: true, columns: 'auto', prefetch: false });
       process.env.ICH_WGSL_CONV_COLUMNS = '32';
       assert.equal(convTiling().columns, 32);
       process.env.ICH_WGSL_CONV_COLUMNS = '16';
@@ -89,6 +91,11 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
       process.env.ICH_WGSL_CONV_SPLIT = 'no';
       assert.throws(() => convTiling(), /ICH_WGSL_CONV_SPLIT expected 0 or 1, got "no"/);
       delete process.env.ICH_WGSL_CONV_SPLIT;
+      process.env.ICH_WGSL_CONV_PREFETCH = '1';
+      assert.equal(convTiling().prefetch, true);
+      process.env.ICH_WGSL_CONV_PREFETCH = 'on';
+      assert.throws(() => convTiling(), /ICH_WGSL_CONV_PREFETCH expected 0 or 1, got "on"/);
+      delete process.env.ICH_WGSL_CONV_PREFETCH;
       process.env.ICH_WGSL_CONV_ROWS = '6';
       assert.throws(() => convTiling(), /ICH_WGSL_CONV_ROWS expected 4, 8 or auto, got "6"/);
       process.env.ICH_WGSL_CONV_ROWS = '4';
@@ -115,7 +122,7 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
       });
     });
 
-    it(`gives the same passes with every tiling: 8 output rows per thread, loads of four channels (${backend})`, async () => {
+    it(`gives the same passes with every tiling: 8 output rows per thread, loads of four channels, prefetched loads (${backend})`, async () => {
       await onBackend(backend, async () => {
         // 36 -> 70 channels: two column tiles, a reduction that is no multiple of the 16-deep step, chunked weights,
         // channels in multiples of 4 on both sides (vector loads in the forward and input-gradient passes).
@@ -127,24 +134,29 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
           const w = tf.tensor(values(27 * g.cin * g.cout, 7), [27 * g.cin, g.cout]);
           const dy = tf.tensor(values(g.b * od * oh * ow * g.cout, 8), [g.b * od, oh, ow, g.cout]);
           for (const [pass, a, b] of [['forward', x, w], ['backwardData', dy, w], ['backwardWeights', x, dy]] as const) {
-            const plain = convGemm(pass, g, a, b, MAX_GRID, { rows: 4, vectorLoads: false, splitK: true, columns: 'auto' });
+            const plain = convGemm(pass, g, a, b, MAX_GRID, { rows: 4, vectorLoads: false, splitK: true, columns: 'auto', prefetch: false });
             const expected = await plain.data();
             plain.dispose();
             const variants: ConvTiling[] = [
-              { rows: 8, vectorLoads: false, splitK: true, columns: 'auto' },
-              { rows: 4, vectorLoads: true, splitK: true, columns: 'auto' },
-              { rows: 8, vectorLoads: true, splitK: true, columns: 'auto' },
-              { rows: 4, vectorLoads: false, splitK: false, columns: 'auto' },
+              { rows: 8, vectorLoads: false, splitK: true, columns: 'auto', prefetch: false },
+              { rows: 4, vectorLoads: true, splitK: true, columns: 'auto', prefetch: false },
+              { rows: 8, vectorLoads: true, splitK: true, columns: 'auto', prefetch: false },
+              { rows: 4, vectorLoads: false, splitK: false, columns: 'auto', prefetch: false },
               // 70 output channels in three tiles of 32 columns instead of two of 64 (the last one ragged).
-              { rows: 8, vectorLoads: true, splitK: true, columns: 32 },
+              { rows: 8, vectorLoads: true, splitK: true, columns: 32, prefetch: false },
             ];
             for (const tiling of variants) {
               const y = convGemm(pass, g, a, b, MAX_GRID, tiling);
+              const got = await y.data();
+              y.dispose();
               // Unsplit, the forward pass sums ~1,000 products of values around 10 in one order instead of 7 partial
               // sums: float32 rounding of order 1e-5 (the same tolerance as the wide case against the cpu backend).
               const tol = tiling.splitK ? 1e-5 : 1e-4;
-              assert.ok(relError(await y.data(), expected) <= tol, `${pass} ${JSON.stringify(tiling)} (Cin ${g.cin})`);
-              y.dispose();
+              assert.ok(relError(got, expected) <= tol, `${pass} ${JSON.stringify(tiling)} (Cin ${g.cin})`);
+              // Prefetched loads change when values are read, not the order they are added in: the same bits.
+              const prefetched = convGemm(pass, g, a, b, MAX_GRID, { ...tiling, prefetch: true });
+              assert.equal(relError(await prefetched.data(), got), 0, `${pass} ${JSON.stringify(tiling)} prefetched (Cin ${g.cin})`);
+              prefetched.dispose();
             }
           }
           tf.dispose([x, w, dy]);
