@@ -153,9 +153,11 @@ describe('ops/webgpu: the implicit-GEMM conv3d program', () => {
               // sums: float32 rounding of order 1e-5 (the same tolerance as the wide case against the cpu backend).
               const tol = tiling.splitK ? 1e-5 : 1e-4;
               assert.ok(relError(got, expected) <= tol, `${pass} ${JSON.stringify(tiling)} (Cin ${g.cin})`);
-              // Prefetched loads change when values are read, not the order they are added in: the same bits.
+              // Prefetched loads change when values are read, not the order they are added in: the same bits on
+              // software Vulkan; a GPU compiler may fuse multiply-adds differently in the two programs (~1e-7), while a
+              // wrong index would be off by O(1).
               const prefetched = convGemm(pass, g, a, b, MAX_GRID, { ...tiling, prefetch: true });
-              assert.equal(relError(await prefetched.data(), got), 0, `${pass} ${JSON.stringify(tiling)} prefetched (Cin ${g.cin})`);
+              assert.ok(relError(await prefetched.data(), got) <= 1e-6, `${pass} ${JSON.stringify(tiling)} prefetched (Cin ${g.cin})`);
               prefetched.dispose();
             }
           }
