@@ -14,16 +14,24 @@
 #   ICH_GPU_TRAIN_CAP (seconds per training benchmark, default 300)
 #   ICH_GPU_SMALL_SHAPE (default 40,128,128, batch 2)  ICH_GPU_TORCH_DEVICE (default cuda)
 #   ICH_TORCH_PYTHON (default python3)  ICH_GPU_TUNE_CAP (seconds, default 180)
-#   ICH_GPU_VARIANTS=1 (the conv bench also with each fixed tiling)
+#   ICH_GPU_VARIANTS=1 (the conv bench also with each fixed tiling)  ICH_GPU_BUDGET (seconds for the whole run, 570)
 set -uo pipefail
-# Budget: the device tool allows 600 s per command; the steps below are capped so that a slow GPU path still ends in
-# time (each training benchmark at 300 s, the tuning and the profile at 180 s, the conv bench at 150 s); the least
-# needed steps come last, and what $OUT holds when the call ends comes back.
+# Budget: the device tool allows 600 s per command. Each step has a cap (the tests 240 s, each training benchmark
+# 300 s, the tuning and the profile 180 s, the conv bench 150 s), cut to what is left of ICH_GPU_BUDGET; a step with
+# under 30 s left is skipped, so the run ends with its summary before the tool's limit. The least needed steps come
+# last; the tuning leaves time for the tuned training run after it. What $OUT holds when the call ends comes back.
+BUDGET="${ICH_GPU_BUDGET:-570}"
+capped() { # seconds a step wants -> what the budget still allows, 0 when under 30 s (skip: `timeout 0` never stops)
+  local want="$1" left=$((BUDGET - SECONDS - 15))
+  [ "$left" -lt "$want" ] && want="$left"
+  [ "$want" -lt 30 ] && want=0
+  echo "$want"
+}
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"   # ldconfig, for a PATH without the sbin directories
 OUT="${OUT:-bench/results/tmp}"
 mkdir -p "$OUT"
-log() { echo "gpu.sh: $*" >&2; }
+log() { echo "gpu.sh [${SECONDS} s]: $*" >&2; }
 
 # 1. Node and node_modules
 if [ -f .gpu-carry/node.xz ]; then
@@ -57,25 +65,30 @@ log "WebGPU adapter: ${adapter:-none}"
 [ -n "$adapter" ] && [ "$adapter" != none ] || { log "no WebGPU adapter"; exit 1; }
 log "WebGPU limits: $(sed -n 2p <<< "$probe")"
 
-# 3. Correctness on webgpu (the compute core's tests, narrowed to cpu, webgpu and webgpu+wgsl)
-ICH_TEST_BACKENDS=cpu,webgpu,webgpu+wgsl node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \
+# 3. Correctness on webgpu (the compute core's tests, narrowed to cpu, webgpu and webgpu+wgsl; ~50 s on software Vulkan)
+ICH_TEST_BACKENDS=cpu,webgpu,webgpu+wgsl timeout "$(capped 240)" node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 --reporter dot \
   dist/test/ops/ops.test.js dist/test/ops/webgpu/*.test.js dist/test/models/models.test.js dist/test/train/optim.test.js \
   dist/test/explain/saliency.test.js 2>&1 | tail -15 | tee "$OUT/gpu-tests.txt" >&2
 tests=${PIPESTATUS[0]}
-log "webgpu tests: exit $tests"
+log "webgpu tests: exit $tests$([ "$tests" = 124 ] && echo " (ran past the cap)")"
 
 # 4. Speed: webgpu beside PyTorch fp32 and TF32 on the same GPU, largest batch that fits first
 export ICH_TORCH_PYTHON="${ICH_TORCH_PYTHON:-python3}"
-bench() { # shape batch precisions [env...]: one `ich bench train` run, JSON lines tagged with the GPU; fails when it fails
+bench_s=0
+bench() { # shape batch precisions [env...]: one `ich bench train` run, JSON lines tagged with the GPU; fails when it
+  # fails, 125 when the budget has no room for it; bench_s: how long it took
   local shape="$1" batch="$2" precisions="$3"; shift 3
-  local rc=0
-  timeout "${ICH_GPU_TRAIN_CAP:-300}" env "$@" ICH_BACKEND=webgpu node bin/ich.js bench train --shape "$shape" --batch "$batch" --steps "${ICH_GPU_STEPS:-2}" \
+  local rc=0 cap start=$SECONDS
+  cap="$(capped "${ICH_GPU_TRAIN_CAP:-300}")"
+  if [ "$cap" = 0 ]; then log "$shape batch $batch ($*) skipped: the budget is spent"; return 125; fi
+  timeout "$cap" env "$@" ICH_BACKEND=webgpu node bin/ich.js bench train --shape "$shape" --batch "$batch" --steps "${ICH_GPU_STEPS:-2}" \
       --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions "$precisions" --json > "$OUT/gpu-bench.part" 2> "$OUT/gpu-bench.err" || rc=$?
+  bench_s=$((SECONDS - start))
   if [ "$rc" = 0 ]; then
     sed "s/}\$/,\"gpu\":\"${gpu//\//_}\",\"webgpuTests\":$tests}/" "$OUT/gpu-bench.part" | tee -a "$OUT/gpu-bench.jsonl"
     return 0
   fi
-  [ "$rc" = 124 ] && log "$shape batch $batch ($*) ran past ${ICH_GPU_TRAIN_CAP:-300} s" \
+  [ "$rc" = 124 ] && log "$shape batch $batch ($*) ran past $cap s" \
     || log "$shape batch $batch ($*) failed: $(grep -v '^Warning' "$OUT/gpu-bench.err" | tail -1)"
   return "$rc"
 }
@@ -91,8 +104,8 @@ fi
 for batch in ${ICH_GPU_BATCHES:-8 4 2 1}; do
   rc=0
   bench "${ICH_GPU_SHAPE:-40,301,301}" "$batch" fp32,tf32 ICH_NATIVE=1 || rc=$?
-  if [ "$rc" = 0 ]; then status=$tests; fitted=$batch; break; fi
-  [ "$rc" = 124 ] && break
+  if [ "$rc" = 0 ]; then status=$tests; fitted=$batch; paper_s=$bench_s; break; fi
+  { [ "$rc" = 124 ] || [ "$rc" = 125 ]; } && break
 done
 [ -s "$OUT/gpu-memory.csv" ] && log "GPU memory in use, most seen so far: $(cut -d, -f2 "$OUT/gpu-memory.csv" | sort -n | tail -1)"
 
@@ -101,12 +114,21 @@ done
 # leaves a usable part), then the paper-input training timed again with it beside PyTorch fp32: the tuned ratio.
 tuning=""
 if [ -n "$fitted" ]; then
+  # The tuning stops in time for the tuned training run after it (as long as the first one took, at least the 30 s
+  # a step needs, and 10 s for the tuning to stop).
+  tune_cap="$(capped "${ICH_GPU_TUNE_CAP:-180}")"
+  room=$((BUDGET - SECONDS - 15 - (paper_s > 30 ? paper_s : 30) - 10))
+  [ "$room" -lt "$tune_cap" ] && tune_cap="$room"
+  [ "$tune_cap" -lt 30 ] && tune_cap=0
+fi
+if [ -n "$fitted" ] && [ "$tune_cap" = 0 ]; then log "tuning skipped: the budget is spent"; fi
+if [ -n "$fitted" ] && [ "$tune_cap" != 0 ]; then
   rc=0
-  timeout "${ICH_GPU_TUNE_CAP:-180}" env ICH_BACKEND=webgpu node bin/ich.js bench tune --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" --trials 2 \
+  timeout "$tune_cap" env ICH_BACKEND=webgpu node bin/ich.js bench tune --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" --trials 2 \
     --out "$OUT/conv-tuning.json" --json > "$OUT/gpu-tune.jsonl" 2> "$OUT/gpu-tune.err" || rc=$?
   # Passes are tuned largest first, so a tuning cut by the cap has covered most of the step's work.
   if [ "$rc" = 0 ]; then log "tune: $(tail -1 "$OUT/gpu-tune.jsonl" | head -c 400)"
-  elif [ "$rc" = 124 ]; then log "tune ran past ${ICH_GPU_TUNE_CAP:-180} s: $(($(wc -l < "$OUT/gpu-tune.jsonl"))) passes tuned, largest first"
+  elif [ "$rc" = 124 ]; then log "tune ran past $tune_cap s: $(($(wc -l < "$OUT/gpu-tune.jsonl"))) passes tuned, largest first"
   else log "tune failed: $(grep -v '^Warning' "$OUT/gpu-tune.err" | tail -1); $(($(wc -l < "$OUT/gpu-tune.jsonl"))) passes tuned"
   fi
   if [ -s "$OUT/conv-tuning.json" ]; then
@@ -121,7 +143,10 @@ bench "$small" 2 fp32 ICH_NATIVE=1 || true
 ICH_GPU_STEPS=1 bench "$small" 2 fp32 ICH_NATIVE=0 || true
 
 # 7. Where the time goes: kernel times (timestamp queries) of one step at the smaller input
-if timeout 180 env ICH_BACKEND=webgpu node bin/ich.js bench profile --shape "$small" --batch 2 --timed --json > "$OUT/gpu-profile.json" 2> "$OUT/gpu-profile.err"; then
+cap="$(capped 180)"
+if [ "$cap" = 0 ]; then
+  log "profile skipped: the budget is spent"
+elif timeout "$cap" env ICH_BACKEND=webgpu node bin/ich.js bench profile --shape "$small" --batch 2 --timed --json > "$OUT/gpu-profile.json" 2> "$OUT/gpu-profile.err"; then
   log "profile: $(head -c 300 "$OUT/gpu-profile.json")"
 else
   log "profile failed: $(grep -v '^Warning' "$OUT/gpu-profile.err" | tail -1)"
@@ -136,7 +161,9 @@ if [ -n "$fitted" ]; then
   [ "${ICH_GPU_VARIANTS:-0}" = 1 ] && variants="$variants rows4:ICH_WGSL_CONV_ROWS=4 rows8:ICH_WGSL_CONV_ROWS=8 scalar:ICH_WGSL_CONV_VEC4=0 nosplit:ICH_WGSL_CONV_SPLIT=0 cols32:ICH_WGSL_CONV_COLUMNS=32 prefetch:ICH_WGSL_CONV_PREFETCH=1"
   for variant in $variants; do
     name="${variant%%:*}"; file="$OUT/gpu-conv$([ "$name" = default ] || echo "-$name").jsonl"
-    timeout 150 env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
+    cap="$(capped 150)"
+    if [ "$cap" = 0 ]; then log "conv bench ($name) skipped: the budget is spent"; continue; fi
+    timeout "$cap" env ICH_BACKEND=webgpu "${variant#*:}" node bin/ich.js bench conv --shape "${ICH_GPU_SHAPE:-40,301,301}" --batch "$fitted" \
       --repeats "$([ "$name" = default ] && echo 2 || echo 1)" --torch-device "${ICH_GPU_TORCH_DEVICE:-cuda}" --torch-precisions fp32 --json > "$file" 2> "$OUT/gpu-conv.err" \
       && log "conv ($name): $(tail -1 "$file")" || log "conv bench ($name) failed: $(grep -v '^Warning' "$OUT/gpu-conv.err" | tail -1)"
   done
