@@ -591,6 +591,59 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   return arrayOf(env, {dxv, dgv, dbv});
 }
 
+// adamStep(param, grad, moments, paramOut, momentsOut, [decay, weightDecay, beta1, 1-beta1, beta2, 1-beta2, eps,
+// stepSize, bias2Sqrt], amsgrad, decoupled): one AdamW (decoupled) or Adam-with-L2 step of one parameter tensor,
+// moments packed [m; v] or [m; v; vmax] (n each), written into the caller's arrays (the tensors' own memory: no
+// copies). Float arithmetic op by op in the order of the TensorFlow.js formulation (src/train/adamw.ts), built without
+// FMA contraction, so the result is that formulation's to the bit. Elementwise, so threads do not change it.
+napi_value AdamStep(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 8) return throwError(env, "adamStep expected 8 arguments, got " + std::to_string(argc));
+  float *param, *grad, *moments, *paramOut, *momentsOut;
+  size_t n, gn, mn, pon, mon;
+  if (!floatArray(env, argv[0], &param, &n) || !floatArray(env, argv[1], &grad, &gn) || !floatArray(env, argv[2], &moments, &mn) ||
+      !floatArray(env, argv[3], &paramOut, &pon) || !floatArray(env, argv[4], &momentsOut, &mon))
+    return throwError(env, "adamStep expected Float32Arrays for param, grad, moments, paramOut and momentsOut");
+  bool amsgrad = false, decoupled = false;
+  napi_get_value_bool(env, argv[6], &amsgrad);
+  napi_get_value_bool(env, argv[7], &decoupled);
+  const size_t rows = amsgrad ? 3 : 2;
+  if (gn != n || pon != n || mn != rows * n || mon != rows * n)
+    return throwError(env, "adamStep expected grad and paramOut of " + std::to_string(n) + " values and moments of " +
+                               std::to_string(rows * n) + ", got " + std::to_string(gn) + ", " + std::to_string(pon) +
+                               ", " + std::to_string(mn) + " and " + std::to_string(mon));
+  float c[9];
+  for (uint32_t i = 0; i < 9; i++) {
+    napi_value el;
+    double v = 0;
+    if (napi_get_element(env, argv[5], i, &el) != napi_ok || napi_get_value_double(env, el, &v) != napi_ok)
+      return throwError(env, "adamStep expected 9 numeric constants, got fewer (element " + std::to_string(i) + ")");
+    c[i] = static_cast<float>(v);  // as the f32 scalars of the TensorFlow.js formulation
+  }
+  const float decay = c[0], wd = c[1], b1 = c[2], omb1 = c[3], b2 = c[4], omb2 = c[5], eps = c[6], stepSize = c[7],
+              bias2Sqrt = c[8];
+  const int64_t count = static_cast<int64_t>(n);
+#pragma omp parallel for schedule(static) if (count > 65536)
+  for (int64_t i = 0; i < count; i++) {
+    const float g = decoupled ? grad[i] : grad[i] + param[i] * wd;
+    const float m = moments[i] * b1 + g * omb1;
+    const float v = moments[count + i] * b2 + (g * g) * omb2;
+    momentsOut[i] = m;
+    momentsOut[count + i] = v;
+    float second = v;
+    if (amsgrad) {
+      second = std::max(moments[2 * count + i], v);
+      momentsOut[2 * count + i] = second;
+    }
+    const float p = decoupled ? param[i] * decay : param[i];
+    const float denom = std::sqrt(second) / bias2Sqrt + eps;
+    paramOut[i] = p - (m / denom) * stepSize;
+  }
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv3d", nullptr, Conv3d, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -602,6 +655,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"avgPool3dBackward", nullptr, AvgPool3dBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamStep", nullptr, AdamStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

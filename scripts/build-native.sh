@@ -29,5 +29,5 @@ if [ ! -f "$node_include/node_api.h" ]; then
 fi
 mkdir -p build
 echo "build-native: compiling $out"
-g++ -O3 -std=c++17 -shared -fPIC -fopenmp -Wall -Wno-unused-parameter -I"$node_include" "$src" -ldnnl -o "$out.tmp"
+g++ -O3 -ffp-contract=off -std=c++17 -shared -fPIC -fopenmp -Wall -Wno-unused-parameter -I"$node_include" "$src" -ldnnl -o "$out.tmp"
 mv "$out.tmp" "$out"

@@ -42,6 +42,21 @@ export interface NativeDnnl {
     stats: Float32Array,
     training: boolean,
   ): [Float32Array, Float32Array, Float32Array];
+  /**
+   * One AdamW / Adam step of a parameter into the caller's arrays (src/ops/native-adamw.ts): moments packed [m; v] or
+   * [m; v; vmax]; constants [1 - lr wd, wd, beta1, 1 - beta1, beta2, 1 - beta2, eps, lr / (1 - beta1^t),
+   * sqrt(1 - beta2^t)]. Absent in builds from before it existed.
+   */
+  adamStep?(
+    param: Float32Array,
+    grad: Float32Array,
+    moments: Float32Array,
+    paramOut: Float32Array,
+    momentsOut: Float32Array,
+    constants: number[],
+    amsgrad: boolean,
+    decoupled: boolean,
+  ): void;
   /** OpenMP threads for the calling thread's oneDNN work. */
   setThreads(n: number): void;
   version(): string;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { adamStepNative, nativeAdamActive } from '../ops/native-adamw';
 import { adamStepGpu, momentRows } from '../ops/webgpu/adamw';
 import { webGpuKernelsActive } from '../ops/webgpu/kernels';
 
@@ -21,8 +22,9 @@ export interface AdamWOptions {
  * PyTorch's AdamW (torch.optim.AdamW, single-tensor path) step for step: decoupled weight decay
  * p <- p (1 - lr wd), then Adam with bias correction and optionally AMSGrad's running maximum of the second moment.
  * The learning rate is public so a scheduler can change it. With the WGSL kernels active (webgpu) each parameter's
- * step is two dispatches on moments packed per parameter (src/ops/webgpu/adamw.ts); checkpoints see the same
- * m / v / vmax either way.
+ * step is two dispatches on moments packed per parameter (src/ops/webgpu/adamw.ts), with the native addon (cpu, wasm)
+ * one pass of the addon over the same packed moments (src/ops/native-adamw.ts); checkpoints see the same m / v / vmax
+ * either way.
  */
 export class AdamW {
   lr: number;
@@ -35,7 +37,7 @@ export class AdamW {
   /** Optimizer steps taken. */
   step = 0;
   private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; vmax?: tf.Variable }>();
-  /** The moments of the WebGPU path, packed per parameter: [m; v] or [m; v; vmax] as [k, n]. */
+  /** The moments of the fused paths (WebGPU, native), packed per parameter: [m; v] or [m; v; vmax] as [k, n]. */
   private readonly packed = new Map<string, tf.Variable>();
 
   constructor(options: AdamWOptions = {}) {
@@ -55,14 +57,15 @@ export class AdamW {
     const bias1 = 1 - this.beta1 ** t;
     const bias2Sqrt = Math.sqrt(1 - this.beta2 ** t);
     const stepSize = this.lr / bias1;
-    if (webGpuKernelsActive()) {
+    const fused = webGpuKernelsActive() ? adamStepGpu : nativeAdamActive() ? adamStepNative : null;
+    if (fused) {
       const constants = { lr: this.lr, weightDecay: this.weightDecay, beta1: this.beta1, beta2: this.beta2, eps: this.eps, stepSize, bias2Sqrt: bias2Sqrt, amsgrad: this.amsgrad, decoupled: this.decoupled };
       for (const p of variables) {
         const g = grads[p.name];
         if (!g) continue;
         const moments = this.packedMoments(p);
         tf.tidy(() => {
-          const next = adamStepGpu(p, g, moments as tf.Tensor as tf.Tensor2D, constants);
+          const next = fused(p, g, moments as tf.Tensor as tf.Tensor2D, constants);
           moments.assign(next.moments);
           p.assign(next.param);
         });
@@ -98,7 +101,7 @@ export class AdamW {
     }
   }
 
-  /** The packed moments of a parameter for the WebGPU path, created (zeros) or packed from separate ones. */
+  /** The packed moments of a parameter for the fused paths, created (zeros) or packed from separate ones. */
   private packedMoments(p: tf.Variable): tf.Variable {
     let packed = this.packed.get(p.name);
     if (packed) return packed;
