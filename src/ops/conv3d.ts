@@ -147,14 +147,17 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
   const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
-    (args[2] as tf.GradSaveFunc)([input, wt]);
+    // The host copies the forward pass reads stay with the closure for the backward pass instead of saved tensors:
+    // saving clones each tensor (a copy in the backend's memory, and another out of it for the gradient; 240 clones
+    // per DenseNet-121 step), and these copies live outside wasm's heap, which bounds the batch at the paper input.
+    const x = data(input);
+    const w = data(wt);
     return {
-      value: tf.tensor4d(lib.conv3d('forward', geometry, data(input), data(wt)), [b * od, oh, ow, cout]),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
+      value: tf.tensor4d(lib.conv3d('forward', geometry, x, w), [b * od, oh, ow, cout]),
+      gradFunc: (dy: tf.Tensor) => {
         const dyData = data(dy);
-        const dx = g.constantInput ? tf.zerosLike(xs) : tf.tensor4d(lib.conv3d('backwardData', geometry, dyData, data(ws)), xs.shape);
-        return [dx, tf.tensor2d(lib.conv3d('backwardWeights', geometry, data(xs), dyData), ws.shape)];
+        const dx = g.constantInput ? tf.zeros(input.shape) : tf.tensor4d(lib.conv3d('backwardData', geometry, dyData, w), input.shape);
+        return [dx, tf.tensor2d(lib.conv3d('backwardWeights', geometry, x, dyData), wt.shape)];
       },
     };
   });
