@@ -644,6 +644,56 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// concatChannels(a, b, out, ca, cb) / splitChannels(out, a, b, ca, cb): rows of ca channels of a and cb of b side by
+// side in rows of ca + cb (channels-last concatenation, DenseNet's dense connectivity) and back (its gradient), in
+// the caller's arrays (the tensors' own memory). Plain copies, so the result is exact.
+bool channelArgs(napi_env env, napi_callback_info info, float** joined, float** a, float** b, int64_t* rows, int64_t* ca,
+                 int64_t* cb, const char* name) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  size_t nj = 0, na = 0, nb = 0;
+  if (argc < 5 || !floatArray(env, argv[0], joined, &nj) || !floatArray(env, argv[1], a, &na) || !floatArray(env, argv[2], b, &nb) ||
+      napi_get_value_int64(env, argv[3], ca) != napi_ok || napi_get_value_int64(env, argv[4], cb) != napi_ok || *ca < 1 || *cb < 1) {
+    throwError(env, std::string(name) + " expected (joined, a, b: Float32Array, ca, cb: positive channel counts)");
+    return false;
+  }
+  *rows = static_cast<int64_t>(na) / *ca;
+  if (static_cast<int64_t>(na) != *rows * *ca || static_cast<int64_t>(nb) != *rows * *cb ||
+      static_cast<int64_t>(nj) != *rows * (*ca + *cb)) {
+    throwError(env, std::string(name) + " expected " + std::to_string(*rows) + " rows of " + std::to_string(*ca) + " + " +
+                        std::to_string(*cb) + " channels (" + std::to_string(*rows * *ca) + ", " + std::to_string(*rows * *cb) +
+                        " and " + std::to_string(*rows * (*ca + *cb)) + " values), got " + std::to_string(na) + ", " +
+                        std::to_string(nb) + " and " + std::to_string(nj));
+    return false;
+  }
+  return true;
+}
+
+napi_value ConcatChannels(napi_env env, napi_callback_info info) {
+  float *out, *a, *b;
+  int64_t rows, ca, cb;
+  if (!channelArgs(env, info, &out, &a, &b, &rows, &ca, &cb, "concatChannels")) return nullptr;
+#pragma omp parallel for schedule(static) if (rows * (ca + cb) > 262144)
+  for (int64_t r = 0; r < rows; r++) {
+    std::memcpy(out + r * (ca + cb), a + r * ca, ca * sizeof(float));
+    std::memcpy(out + r * (ca + cb) + ca, b + r * cb, cb * sizeof(float));
+  }
+  return nullptr;
+}
+
+napi_value SplitChannels(napi_env env, napi_callback_info info) {
+  float *joined, *a, *b;
+  int64_t rows, ca, cb;
+  if (!channelArgs(env, info, &joined, &a, &b, &rows, &ca, &cb, "splitChannels")) return nullptr;
+#pragma omp parallel for schedule(static) if (rows * (ca + cb) > 262144)
+  for (int64_t r = 0; r < rows; r++) {
+    std::memcpy(a + r * ca, joined + r * (ca + cb), ca * sizeof(float));
+    std::memcpy(b + r * cb, joined + r * (ca + cb) + ca, cb * sizeof(float));
+  }
+  return nullptr;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"conv3d", nullptr, Conv3d, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -656,6 +706,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamStep", nullptr, AdamStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"concatChannels", nullptr, ConcatChannels, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"splitChannels", nullptr, SplitChannels, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

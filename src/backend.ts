@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs';
 import * as os from 'node:os';
 import { registerNativeAdamKernel } from './ops/native-adamw';
+import { registerNativeConcatKernels } from './ops/native-concat';
 import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
 import { useTfKernels } from './ops/tf-kernels';
 import { readConvTuning, useConvTuning } from './ops/webgpu/conv-tuning';
@@ -35,7 +36,7 @@ export interface BackendReport {
   /** Backends tried before this one, with the reason each was passed over. */
   skipped: string[];
   /**
-   * The kernels behind the 3D ops: "oneDNN 2.6.3 conv3d + native pooling, batch norm and AdamW, 2 threads" on cpu/wasm, the
+   * The kernels behind the 3D ops: "oneDNN 2.6.3 conv3d + native pooling, batch norm, concatenation and AdamW, 2 threads" on cpu/wasm, the
    * WGSL programs on webgpu, TensorFlow's rank-5 kernels on tensorflow; or null with
    * {@link BackendReport.nativeSkipped} saying why (addon not built, disabled by ICH_NATIVE=0).
    */
@@ -226,10 +227,14 @@ function chooseNative(name: BackendName, options: BackendOptions): { native: str
   const threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
   loaded.lib.setThreads(threads);
   useNativeKernels(loaded.lib);
-  // Builds from before the fused optimizer step lack adamStep: AdamW then keeps its TensorFlow.js formulation.
+  // Builds from before the fused optimizer step and the concatenation lack them: those keep their tfjs formulation.
   const adam = typeof loaded.lib.adamStep === 'function';
   if (adam) registerNativeAdamKernel();
-  return { native: `oneDNN ${loaded.lib.version()} conv3d + native pooling${adam ? ', batch norm and AdamW' : ' and batch norm'}, ${threads} thread${threads > 1 ? 's' : ''}` };
+  const concat = typeof loaded.lib.concatChannels === 'function';
+  if (concat) registerNativeConcatKernels();
+  const parts = ['pooling', 'batch norm', ...(concat ? ['concatenation'] : []), ...(adam ? ['AdamW'] : [])];
+  const listed = `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+  return { native: `oneDNN ${loaded.lib.version()} conv3d + native ${listed}, ${threads} thread${threads > 1 ? 's' : ''}` };
 }
 
 /**

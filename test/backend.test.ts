@@ -31,7 +31,7 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
     assert.match(off.nativeSkipped ?? '', /disabled/);
     const on = await initBackend('wasm', { threads: 1 });
     if (on.native) {
-      assert.match(on.native, /^oneDNN \d+\.\d+\.\d+ conv3d \+ native pooling, batch norm and AdamW, 1 thread$/);
+      assert.match(on.native, /^oneDNN \d+\.\d+\.\d+ conv3d \+ native pooling, batch norm, concatenation and AdamW, 1 thread$/);
       assert.match(describeBackend(on), /; oneDNN/);
     } else {
       assert.match(on.nativeSkipped ?? '', /not built|failed to load|ICH_NATIVE/);

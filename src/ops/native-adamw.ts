@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from './native-dnnl';
+import { memoryOf, NATIVE_MEMORY_BACKENDS, nativeMemoryBackendActive } from './native-memory';
 import { AdamStepConstants, momentRows } from './webgpu/adamw';
 
 /**
@@ -11,40 +12,6 @@ import { AdamStepConstants, momentRows } from './webgpu/adamw';
  */
 export const ADAM_STEP_NATIVE_KERNEL = 'IchAdamStepNative';
 
-const BACKENDS = ['cpu', 'wasm'] as const;
-
-/** The memory a backend keeps a tensor's values in, as a Float32Array over it (no copy). */
-interface TensorMemory {
-  allocate(shape: number[]): tf.TensorInfo;
-  view(t: tf.TensorInfo): Float32Array;
-}
-
-interface WasmBackendMemory {
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
-
-interface CpuBackendMemory {
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
-  data: { get(dataId: object): { values?: unknown } | undefined };
-}
-
-function memoryOf(backendName: (typeof BACKENDS)[number], backend: unknown): TensorMemory {
-  if (backendName === 'wasm') {
-    const b = backend as WasmBackendMemory;
-    return { allocate: (shape) => b.makeOutput(shape, 'float32'), view: (t) => b.typedArrayFromHeap(t) };
-  }
-  const b = backend as CpuBackendMemory;
-  return {
-    allocate: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((a, d) => a * d, 1))),
-    view: (t) => {
-      const values = b.data.get(t.dataId)?.values;
-      if (!(values instanceof Float32Array)) throw new Error(`native AdamW expected float32 values on the cpu backend, got ${t.dtype} [${t.shape.join(', ')}]`);
-      return values;
-    },
-  };
-}
-
 /** The addon's constants, in its order. */
 function constantValues(c: AdamStepConstants): number[] {
   return [1 - c.lr * c.weightDecay, c.weightDecay, c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.eps, c.stepSize, c.bias2Sqrt];
@@ -52,7 +19,7 @@ function constantValues(c: AdamStepConstants): number[] {
 
 /** Registers the step for the cpu and wasm backends (once); called by backend.ts when the addon is loaded. */
 export function registerNativeAdamKernel(): void {
-  for (const backendName of BACKENDS) {
+  for (const backendName of NATIVE_MEMORY_BACKENDS) {
     if (tf.getKernel(ADAM_STEP_NATIVE_KERNEL, backendName)) continue;
     tf.registerKernel({
       kernelName: ADAM_STEP_NATIVE_KERNEL,
@@ -76,7 +43,7 @@ export function registerNativeAdamKernel(): void {
 
 /** Whether {@link adamStepNative} can run now: the addon (with adamStep) in use and the cpu or wasm backend active. */
 export function nativeAdamActive(): boolean {
-  return typeof nativeKernels()?.adamStep === 'function' && (BACKENDS as readonly string[]).includes(tf.getBackend()) && !!tf.getKernel(ADAM_STEP_NATIVE_KERNEL, tf.getBackend());
+  return typeof nativeKernels()?.adamStep === 'function' && nativeMemoryBackendActive() && !!tf.getKernel(ADAM_STEP_NATIVE_KERNEL, tf.getBackend());
 }
 
 /**

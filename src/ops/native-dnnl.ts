@@ -57,6 +57,12 @@ export interface NativeDnnl {
     amsgrad: boolean,
     decoupled: boolean,
   ): void;
+  /**
+   * Rows of ca channels of a and cb of b side by side in `joined` (rows of ca + cb), and back; src/ops/native-concat.ts.
+   * Absent in builds from before they existed.
+   */
+  concatChannels?(joined: Float32Array, a: Float32Array, b: Float32Array, ca: number, cb: number): void;
+  splitChannels?(joined: Float32Array, a: Float32Array, b: Float32Array, ca: number, cb: number): void;
   /** OpenMP threads for the calling thread's oneDNN work. */
   setThreads(n: number): void;
   version(): string;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, windowTable } from './im2col';
+import { concatChannelsNative, nativeConcatActive } from './native-concat';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
 import { avgPool3dTf, maxPool3dTf, tfKernelsActive } from './tf-kernels';
 import { webGpuKernelsActive } from './webgpu/kernels';
@@ -75,7 +76,11 @@ export function globalMaxPool3d(a: Act3d): tf.Tensor2D {
   return tf.max(tf.reshape(a.x, [b, d * h * w, c]), 1) as tf.Tensor2D;
 }
 
-/** Concatenates activations along channels (dense connectivity). */
+/**
+ * Concatenates activations along channels (dense connectivity); two of them by the native addon when it is in use
+ * (src/ops/native-concat.ts: copies in place instead of tfjs's row-by-row Concat and SplitV on wasm).
+ */
 export function concatChannels(parts: Act3d[]): Act3d {
+  if (parts.length === 2 && nativeConcatActive()) return withTensor(parts[0], concatChannelsNative(parts[0].x, parts[1].x));
   return withTensor(parts[0], tf.concat(parts.map((p) => p.x), 3) as tf.Tensor4D);
 }

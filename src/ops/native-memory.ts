@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * A tensor's values in the memory its backend keeps them in (the wasm heap, the cpu backend's arrays), as Float32Array
+ * views the native addon reads and writes without copies: what lets a registered kernel hand the addon the tensors
+ * themselves instead of `dataSync()` copies and new tensors made from the results.
+ */
+export interface TensorMemory {
+  /** A new float32 tensor of `shape` in the backend's memory. */
+  allocate(shape: number[]): tf.TensorInfo;
+  /**
+   * Its values in place. On wasm an allocation may grow (and so move) the heap, which detaches earlier views: take the
+   * views after the last allocation of a kernel.
+   */
+  view(t: tf.TensorInfo): Float32Array;
+}
+
+/** The backends whose tensors live in CPU memory the addon can reach. */
+export const NATIVE_MEMORY_BACKENDS = ['cpu', 'wasm'] as const;
+export type NativeMemoryBackend = (typeof NATIVE_MEMORY_BACKENDS)[number];
+
+interface WasmBackendMemory {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
+interface CpuBackendMemory {
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
+  data: { get(dataId: object): { values?: unknown } | undefined };
+}
+
+/** The {@link TensorMemory} of a kernel's backend (the object tfjs hands the kernel function). */
+export function memoryOf(backendName: NativeMemoryBackend, backend: unknown): TensorMemory {
+  if (backendName === 'wasm') {
+    const b = backend as WasmBackendMemory;
+    return { allocate: (shape) => b.makeOutput(shape, 'float32'), view: (t) => b.typedArrayFromHeap(t) };
+  }
+  const b = backend as CpuBackendMemory;
+  return {
+    allocate: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((a, d) => a * d, 1))),
+    view: (t) => {
+      const values = b.data.get(t.dataId)?.values;
+      if (!(values instanceof Float32Array)) throw new Error(`native kernel expected float32 values on the cpu backend, got ${t.dtype} [${t.shape.join(', ')}]`);
+      return values;
+    },
+  };
+}
+
+/** Whether the active backend is one whose tensors the addon can reach in place. */
+export function nativeMemoryBackendActive(): boolean {
+  return (NATIVE_MEMORY_BACKENDS as readonly string[]).includes(tf.getBackend());
+}
