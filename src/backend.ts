@@ -36,8 +36,8 @@ export interface BackendReport {
   /** Backends tried before this one, with the reason each was passed over. */
   skipped: string[];
   /**
-   * The kernels behind the 3D ops: "oneDNN 2.6.3 conv3d + native pooling, batch norm, concatenation and AdamW, 2 threads" on cpu/wasm, the
-   * WGSL programs on webgpu, TensorFlow's rank-5 kernels on tensorflow; or null with
+   * The kernels behind the 3D ops: "oneDNN 2.6.3 conv3d + native pooling, batch norm, concatenation and AdamW, 2
+   * threads" on cpu/wasm, the WGSL programs on webgpu, TensorFlow's rank-5 kernels on tensorflow; or null with
    * {@link BackendReport.nativeSkipped} saying why (addon not built, disabled by ICH_NATIVE=0).
    */
   native: string | null;

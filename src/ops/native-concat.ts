@@ -23,7 +23,7 @@ export function registerNativeConcatKernels(): void {
         const [ca, cb] = [a.shape[a.shape.length - 1], b.shape[b.shape.length - 1]];
         const memory = memoryOf(backendName, backend);
         const out = memory.allocate([...a.shape.slice(0, -1), ca + cb]);
-        lib().concatChannels!(memory.view(out), memory.view(a), memory.view(b), ca, cb);
+        addon().concatChannels!(memory.view(out), memory.view(a), memory.view(b), ca, cb);
         return out;
       },
     });
@@ -37,14 +37,15 @@ export function registerNativeConcatKernels(): void {
         const rest = x.shape.slice(0, -1);
         const a = memory.allocate([...rest, channels[0]]);
         const b = memory.allocate([...rest, channels[1]]);
-        lib().splitChannels!(memory.view(x), memory.view(a), memory.view(b), channels[0], channels[1]);
+        addon().splitChannels!(memory.view(x), memory.view(a), memory.view(b), channels[0], channels[1]);
         return [a, b];
       },
     });
   }
 }
 
-function lib() {
+/** The addon with the concatenation functions (a build from before them is an error here, not a fallback). */
+function addon() {
   const l = nativeKernels();
   if (!l?.concatChannels || !l.splitChannels) throw new Error(`native concatenation expected the addon with concatChannels loaded, got ${l ? 'an older build (run scripts/build-native.sh)' : 'none'}`);
   return l;

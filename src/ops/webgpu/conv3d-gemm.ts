@@ -361,7 +361,7 @@ function convGemmCode(pass: ConvPass, shape: ConvShape, tn: number, rows: 4 | 8,
   let prologue: string;
   // A's tile in three parts, so that the loop can order them either way: the per-thread values declared once
   // (`declareA`), read from the activation for the tile starting at reduction index `kt` (`readA`; the weight
-  // gradient's positions come from slot `slot` of Pos), stored to workgroup memory (`storeA`).
+  // gradient's positions come from slot `slot` of Pos), stored to workgroup memory (`storeAll`, by {@link storeA}).
   let declareA: string;
   let readA: (kt: string, slot: string) => string;
   let storeAll: string;
