@@ -3,6 +3,7 @@ import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable } from './im2col';
 import { matMul } from './matmul';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
+import { valuesInPlace } from './native-memory';
 import { conv3dTf, tfKernelsActive } from './tf-kernels';
 import { convGemm, ConvShape, convOutDims } from './webgpu/conv3d-gemm';
 import { webGpuKernelsActive } from './webgpu/kernels';
@@ -155,9 +156,11 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
     return {
       value: tf.tensor4d(lib.conv3d('forward', geometry, x, w), [b * od, oh, ow, cout]),
       gradFunc: (dy: tf.Tensor) => {
-        const dyData = data(dy);
-        const dx = g.constantInput ? tf.zeros(input.shape) : tf.tensor4d(lib.conv3d('backwardData', geometry, dyData, w), input.shape);
-        return [dx, tf.tensor2d(lib.conv3d('backwardWeights', geometry, x, dyData), wt.shape)];
+        // dy read in place: both passes run before the first new tensor (an allocation may move the wasm heap).
+        const dyData = valuesInPlace(dy);
+        const dx = g.constantInput ? null : lib.conv3d('backwardData', geometry, dyData, w);
+        const dw = lib.conv3d('backwardWeights', geometry, x, dyData);
+        return [dx ? tf.tensor4d(dx, input.shape) : tf.zeros(input.shape), tf.tensor2d(dw, wt.shape)];
       },
     };
   });

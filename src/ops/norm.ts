@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
+import { valuesInPlace } from './native-memory';
 import { batchNormEvalGpu, batchNormTrainingGpu, runningStatUpdateGpu } from './webgpu/batchnorm';
 import { webGpuKernelsActive } from './webgpu/kernels';
 
@@ -88,7 +89,7 @@ function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: 
       value: tf.tensor(y, input.shape),
       // The input's host copy stays with the closure until the backward pass, as a saved tensor would.
       gradFunc: (dy: tf.Tensor) => {
-        const [dx, dgamma, dbeta] = lib.batchNormBackward(data(dy), x, g, bt, eps, relu, stats, training);
+        const [dx, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dy), x, g, bt, eps, relu, stats, training);
         return [tf.tensor(dx, input.shape), tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
       },
     };

@@ -3,6 +3,7 @@ import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, windowTable } from './im2col';
 import { concatChannelsNative, nativeConcatActive } from './native-concat';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
+import { valuesInPlace } from './native-memory';
 import { avgPool3dTf, maxPool3dTf, tfKernelsActive } from './tf-kernels';
 import { webGpuKernelsActive } from './webgpu/kernels';
 import { maxPool3dGpu, poolOutDims } from './webgpu/maxpool';
@@ -14,14 +15,16 @@ function nativePool(a: Act3d, kind: 'max' | 'avg', kernel: number, stride: numbe
   const [od, oh, ow] = [d, h, w].map((n) => Math.floor((n + 2 * padding - kernel) / stride) + 1);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor4D;
-    const x = input.dataSync() as Float32Array;
-    // The maxima's positions stay in JS memory (not a tensor) until the gradient needs them.
+    // Read in place (the gradient needs only the maxima's positions, not the input); they stay in JS memory (not a
+    // tensor) until the gradient needs them.
+    const x = valuesInPlace(input);
     const [y, argmax] = kind === 'max' ? lib.maxPool3d(geometry, x) : [lib.avgPool3d(geometry, x), null];
+    const inputLength = input.size;
     return {
       value: tf.tensor4d(y, [b * od, oh, ow, c]),
       gradFunc: (dy: tf.Tensor) => {
-        const g = dy.dataSync() as Float32Array;
-        const dx = argmax ? lib.maxPool3dBackward(x.length, g, argmax) : lib.avgPool3dBackward(geometry, g);
+        const g = valuesInPlace(dy);
+        const dx = argmax ? lib.maxPool3dBackward(inputLength, g, argmax) : lib.avgPool3dBackward(geometry, g);
         return [tf.tensor4d(dx, input.shape)];
       },
     };
