@@ -201,7 +201,8 @@ bool parseArgs(napi_env env, napi_callback_info info, size_t want, napi_value* a
   return true;
 }
 
-// conv3d(op, [n,d,h,w,cin,cout,k,stride,pad], a, b) -> Float32Array
+// conv3d(op, [n,d,h,w,cin,cout,k,stride,pad], a, b[, out]) -> Float32Array (out when given: the caller's array, e.g.
+// a tensor's own memory, written in place instead of a new array)
 //   forward:         a = x [n,d,h,w,cin],   b = w [k,k,k,cin,cout] -> y  [n,od,oh,ow,cout]
 //   backwardData:    a = dy,                b = w                  -> dx [n,d,h,w,cin]
 //   backwardWeights: a = x,                 b = dy                 -> dw [k,k,k,cin,cout]
@@ -210,6 +211,11 @@ napi_value Conv3d(napi_env env, napi_callback_info info) {
   Op op;
   Geometry g;
   if (!parseArgs(env, info, 4, argv, &op, &g)) return nullptr;
+  size_t argc = 5;
+  napi_value all[5];
+  napi_get_cb_info(env, info, &argc, all, nullptr, nullptr);
+  napi_valuetype outType = napi_undefined;
+  if (argc >= 5) napi_typeof(env, all[4], &outType);
   float *a = nullptr, *b = nullptr;
   size_t la = 0, lb = 0;
   if (!floatArray(env, argv[2], &a, &la) || !floatArray(env, argv[3], &b, &lb))
@@ -221,6 +227,19 @@ napi_value Conv3d(napi_env env, napi_callback_info info) {
     return throwError(env, "ich_dnnl conv3d operands expected lengths " + std::to_string(wantA) + " and " +
                                std::to_string(wantB) + ", got " + std::to_string(la) + " and " + std::to_string(lb) +
                                " (" + g.key(op) + ")");
+  if (outType != napi_undefined && outType != napi_null) {
+    float* out = nullptr;
+    size_t lo = 0;
+    if (!floatArray(env, all[4], &out, &lo) || (int64_t)lo != outLen)
+      return throwError(env, "ich_dnnl conv3d output expected a Float32Array of " + std::to_string(outLen) + " values, got " +
+                                 (out ? std::to_string(lo) : std::string("another type")) + " (" + g.key(op) + ")");
+    try {
+      run(op, g, a, b, out);
+    } catch (const dnnl::error& ex) {
+      return throwError(env, std::string("oneDNN conv3d failed: ") + ex.what() + " (" + g.key(op) + ")");
+    }
+    return all[4];
+  }
   void* outData = nullptr;
   napi_value buffer, result;
   if (napi_create_arraybuffer(env, outLen * sizeof(float), &outData, &buffer) != napi_ok)

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { registerNativeAdamKernel } from './ops/native-adamw';
 import { registerNativeConcatKernels } from './ops/native-concat';
 import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
+import { registerNativeEmptyKernel } from './ops/native-memory';
 import { useTfKernels } from './ops/tf-kernels';
 import { readConvTuning, useConvTuning } from './ops/webgpu/conv-tuning';
 import { useWebGpuKernels } from './ops/webgpu/kernels';
@@ -227,6 +228,7 @@ function chooseNative(name: BackendName, options: BackendOptions): { native: str
   const threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
   loaded.lib.setThreads(threads);
   useNativeKernels(loaded.lib);
+  registerNativeEmptyKernel();
   // Builds from before the fused optimizer step and the concatenation lack them: those keep their tfjs formulation.
   const adam = typeof loaded.lib.adamStep === 'function';
   if (adam) registerNativeAdamKernel();

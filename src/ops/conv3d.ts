@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable } from './im2col';
 import { matMul } from './matmul';
-import { NativeDnnl, nativeKernels } from './native-dnnl';
-import { valuesInPlace } from './native-memory';
+import { NativeConvOp, NativeDnnl, nativeKernels } from './native-dnnl';
+import { emptyTensor, valuesInPlace } from './native-memory';
 import { conv3dTf, tfKernelsActive } from './tf-kernels';
 import { convGemm, ConvShape, convOutDims } from './webgpu/conv3d-gemm';
 import { webGpuKernelsActive } from './webgpu/kernels';
@@ -146,6 +146,12 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
   const geometry = [b, d, h, w, cin, cout, k, s, p];
   const [od, oh, ow] = [d, h, w].map((n) => Math.floor((n + 2 * p - k) / s) + 1);
   const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
+  /** One pass into `out`'s memory; an addon built before `out` existed returns a new array, copied in. */
+  const into = (out: tf.Tensor, op: NativeConvOp, a: Float32Array, w: Float32Array) => {
+    const view = valuesInPlace(out);
+    const result = lib.conv3d(op, geometry, a, w, view);
+    if (result !== view) view.set(result);
+  };
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
     // The host copies the forward pass reads stay with the closure for the backward pass instead of saved tensors:
@@ -153,14 +159,19 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
     // per DenseNet-121 step), and these copies live outside wasm's heap, which bounds the batch at the paper input.
     const x = data(input);
     const w = data(wt);
+    // Results are written into new tensors' own memory. Views are taken after the last allocation of each pass (an
+    // allocation may move the wasm heap and detach earlier views).
+    const y = emptyTensor([b * od, oh, ow, cout]);
+    into(y, 'forward', x, w);
     return {
-      value: tf.tensor4d(lib.conv3d('forward', geometry, x, w), [b * od, oh, ow, cout]),
+      value: y,
       gradFunc: (dy: tf.Tensor) => {
-        // dy read in place: both passes run before the first new tensor (an allocation may move the wasm heap).
+        const dx = g.constantInput ? null : emptyTensor(input.shape);
+        const dw = emptyTensor(wt.shape);
         const dyData = valuesInPlace(dy);
-        const dx = g.constantInput ? null : lib.conv3d('backwardData', geometry, dyData, w);
-        const dw = lib.conv3d('backwardWeights', geometry, x, dyData);
-        return [dx ? tf.tensor4d(dx, input.shape) : tf.zeros(input.shape), tf.tensor2d(dw, wt.shape)];
+        if (dx) into(dx, 'backwardData', dyData, w);
+        into(dw, 'backwardWeights', x, dyData);
+        return [dx ?? tf.zeros(input.shape), dw];
       },
     };
   });

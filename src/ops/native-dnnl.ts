@@ -6,9 +6,10 @@ import { projectRoot } from '../config/paths';
 export interface NativeDnnl {
   /**
    * One convolution pass on NDHWC activations and [k, k, k, Cin, Cout] weights:
-   * forward (x, w) -> y; backwardData (dy, w) -> dx; backwardWeights (x, dy) -> dw.
+   * forward (x, w) -> y; backwardData (dy, w) -> dx; backwardWeights (x, dy) -> dw; written into `out` when given (a
+   * tensor's own memory: no copy), else into a new array.
    */
-  conv3d(op: NativeConvOp, geometry: number[], a: Float32Array, b: Float32Array): Float32Array;
+  conv3d(op: NativeConvOp, geometry: number[], a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array;
   /** The oneDNN implementation chosen for a pass (e.g. "jit:avx2"); "ref" means slow reference code. */
   implementation(op: NativeConvOp, geometry: number[]): string;
   /**

@@ -63,3 +63,27 @@ export function valuesInPlace(t: tf.Tensor): Float32Array {
   if (tf.getBackend() === 'wasm') return (tf.backend() as unknown as WasmBackendMemory).typedArrayFromHeap(t);
   return t.dataSync() as Float32Array;
 }
+
+/** Kernel name of {@link emptyTensor}'s allocation (cpu and wasm). */
+export const NATIVE_EMPTY_KERNEL = 'IchNativeEmpty';
+
+/** Registers the allocation kernel for the cpu and wasm backends (once); called by backend.ts with the addon. */
+export function registerNativeEmptyKernel(): void {
+  for (const backendName of NATIVE_MEMORY_BACKENDS) {
+    if (tf.getKernel(NATIVE_EMPTY_KERNEL, backendName)) continue;
+    tf.registerKernel({
+      kernelName: NATIVE_EMPTY_KERNEL,
+      backendName,
+      kernelFunc: ({ backend, attrs }) => memoryOf(backendName, backend).allocate((attrs as unknown as { shape: number[] }).shape),
+    });
+  }
+}
+
+/**
+ * A new float32 tensor of `shape` for the addon to write its result into ({@link valuesInPlace} of it, taken after the
+ * last allocation), instead of a new array copied into a tensor afterwards: on wasm its values are whatever the heap
+ * held (every value must be written before anyone reads it), on cpu zeros.
+ */
+export function emptyTensor(shape: number[]): tf.Tensor {
+  return tf.engine().runKernel(NATIVE_EMPTY_KERNEL, {}, { shape } as never) as tf.Tensor;
+}

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { act3d } from '../../src/ops/act3d';
 import { conv3d } from '../../src/ops/conv3d';
-import { loadNativeDnnl } from '../../src/ops/native-dnnl';
+import { loadNativeDnnl, NativeConvOp, NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
 import { maxPool3d } from '../../src/ops/pool3d';
 import { NATIVE_SKIP_REASON, onBackend } from '../support/tf';
 
@@ -81,6 +81,32 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     });
     assert.ok(native.gx.every((v) => v === 0));
     native.gw.forEach((v, i) => assert.ok(Math.abs(v - plain.gw[i]) <= 1e-5 * Math.max(1, Math.abs(plain.gw[i])), `dw[${i}] ${v} vs ${plain.gw[i]}`));
+  });
+
+  it('writes convolution results into the tensors themselves, and copies them in from an addon built before that', async () => {
+    const shape: [number, number, number, number, number] = [2, 4, 5, 6, 3];
+    const xv = Float32Array.from({ length: 2 * 4 * 5 * 6 * 3 }, (_, i) => Math.sin(i));
+    const weights = Float32Array.from({ length: 27 * 3 * 4 }, (_, i) => Math.cos(i));
+    const run = (lib: NativeDnnl | null) =>
+      onBackend('wasm+onednn', async () => {
+        if (lib) useNativeKernels(lib);
+        const [x, w] = [tf.tensor(xv, shape), tf.tensor2d(weights, [27 * 3, 4])];
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv3d(act3d(a, shape), b as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 }).x));
+        const [gx, gw] = tf.grads(f)([x, w]);
+        const out = [Array.from(await f(x, w).data()), Array.from(await gx.data()), Array.from(await gw.data())];
+        tf.dispose([x, w, gx, gw]);
+        return out;
+      });
+    const r = loadNativeDnnl();
+    assert.ok(r.ok);
+    const current = await run(null);
+    // The same addon with the output argument ignored, as a build from before it would: each result comes back new.
+    let calls = 0;
+    const old = { ...r.lib, conv3d: (op: NativeConvOp, g: number[], a: Float32Array, b: Float32Array) => (calls++, r.lib.conv3d(op, g, a, b)) };
+    assert.deepEqual(await run(old), current);
+    assert.equal(calls, 4, 'forward twice (value and gradient), both gradients once');
+    assert.ok(current[1].some((v) => v !== 0) && current[2].some((v) => v !== 0));
+    assert.throws(() => r.lib.conv3d('forward', [1, 2, 2, 2, 1, 1, 1, 1, 0], new Float32Array(8), new Float32Array(1), new Float32Array(7)), /conv3d output expected a Float32Array of 8 values, got 7/);
   });
 
   it('keeps the tensor count flat: the kernels hold JS arrays, not tensors, between passes', async () => {
