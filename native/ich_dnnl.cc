@@ -362,6 +362,26 @@ napi_value newFloats(napi_env env, int64_t length, float** data) {
   return result;
 }
 
+// The optional output argument argv[index] of a function (a tensor's own memory, written in place) when it is a
+// Float32Array of `length` values, else a new zeroed array; false (with a JS error) for anything else.
+bool outputOrNew(napi_env env, napi_value* argv, size_t argc, size_t index, int64_t length, float** data, napi_value* value,
+                 const char* name) {
+  napi_valuetype t = napi_undefined;
+  if (argc > index) napi_typeof(env, argv[index], &t);
+  if (t == napi_undefined || t == napi_null) {
+    *value = newFloats(env, length, data);
+    return true;
+  }
+  size_t got = 0;
+  if (!floatArray(env, argv[index], data, &got) || (int64_t)got != length) {
+    throwError(env, std::string("ich_dnnl ") + name + " output expected a Float32Array of " + std::to_string(length) +
+                        " values, got " + (*data ? std::to_string(got) : std::string("another type")));
+    return false;
+  }
+  *value = argv[index];
+  return true;
+}
+
 // A JS array of the given values (the functions that return several arrays).
 napi_value arrayOf(napi_env env, std::initializer_list<napi_value> values) {
   napi_value result;
@@ -510,11 +530,12 @@ bool bnCommon(napi_env env, napi_value* argv, int xi, int gi, int bi, int ei, in
   return true;
 }
 
-// batchNormForward(x, gamma, beta, eps, relu, stats | null) -> [y, stats]: with stats ([mean; var], 2C: the running
-// statistics, eval mode) it normalises with them; with null it computes the batch mean and biased variance.
+// batchNormForward(x, gamma, beta, eps, relu, stats | null[, out]) -> [y, stats]: with stats ([mean; var], 2C: the
+// running statistics, eval mode) it normalises with them; with null it computes the batch mean and biased variance.
+// y is `out` when given (a tensor's own memory, written in place).
 napi_value BatchNormForward(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   BnArgs a;
   if (argc < 6 || !bnCommon(env, argv, 0, 1, 2, 3, 4, &a, "batchNormForward")) return argc < 6 ? throwError(env, "ich_dnnl batchNormForward expected 6 arguments") : nullptr;
@@ -551,7 +572,8 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
     shift[ch] = static_cast<float>(a.beta[ch] - statsOut[ch] * invstd * a.gamma[ch]);
   }
   float* y = nullptr;
-  napi_value yv = newFloats(env, a.lx, &y);
+  napi_value yv;
+  if (!outputOrNew(env, argv, argc, 6, a.lx, &y, &yv, "batchNormForward")) return nullptr;
   for (size_t r = 0; r < rows; r++) {
     const float* xr = a.x + r * c;
     float* yr = y + r * c;
@@ -563,11 +585,12 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   return arrayOf(env, {yv, statsValue});
 }
 
-// batchNormBackward(dy, x, gamma, beta, eps, relu, stats, training) -> [dx, dgamma, dbeta]: the gradient masked by the
-// ReLU where the output was <= 0; in training the input gradient runs through the batch statistics (PyTorch).
+// batchNormBackward(dy, x, gamma, beta, eps, relu, stats, training[, out]) -> [dx, dgamma, dbeta]: the gradient masked
+// by the ReLU where the output was <= 0; in training the input gradient runs through the batch statistics (PyTorch).
+// dx is `out` when given.
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   BnArgs a;
   if (argc < 8) return throwError(env, "ich_dnnl batchNormBackward expected 8 arguments");
@@ -594,7 +617,9 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
       sgx[ch] += g * xh;
     }
   float *dx = nullptr, *dgamma = nullptr, *dbeta = nullptr;
-  napi_value dxv = newFloats(env, a.lx, &dx), dgv = newFloats(env, c, &dgamma), dbv = newFloats(env, c, &dbeta);
+  napi_value dxv;
+  if (!outputOrNew(env, argv, argc, 8, a.lx, &dx, &dxv, "batchNormBackward")) return nullptr;
+  napi_value dgv = newFloats(env, c, &dgamma), dbv = newFloats(env, c, &dbeta);
   for (size_t ch = 0; ch < c; ch++) {
     dgamma[ch] = static_cast<float>(sgx[ch]);
     dbeta[ch] = static_cast<float>(sg[ch]);

@@ -26,12 +26,13 @@ export interface NativeDnnl {
   /**
    * Batch norm (+ ReLU when `relu`) of x [rows * C] with gamma and beta [C]: `stats` [mean; var] (2C) normalises
    * with given statistics (eval); null computes the batch mean and biased variance (training, sums in double).
-   * Returns the output and the statistics used.
+   * Returns the output (`out` when given: a tensor's own memory, written in place) and the statistics used.
    */
-  batchNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, relu: boolean, stats: Float32Array | null): [Float32Array, Float32Array];
+  batchNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, relu: boolean, stats: Float32Array | null, out?: Float32Array): [Float32Array, Float32Array];
   /**
    * Gradients of {@link NativeDnnl.batchNormForward}: [dx, dgamma, dbeta]; in training dx runs through the batch
-   * statistics (PyTorch's BatchNorm3d), in eval it is dy * gamma / sqrt(var + eps) (masked by the ReLU).
+   * statistics (PyTorch's BatchNorm3d), in eval it is dy * gamma / sqrt(var + eps) (masked by the ReLU); dx is `out`
+   * when given.
    */
   batchNormBackward(
     dy: Float32Array,
@@ -42,6 +43,7 @@ export interface NativeDnnl {
     relu: boolean,
     stats: Float32Array,
     training: boolean,
+    out?: Float32Array,
   ): [Float32Array, Float32Array, Float32Array];
   /**
    * One AdamW / Adam step of a parameter into the caller's arrays (src/ops/native-adamw.ts): moments packed [m; v] or

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
-import { valuesInPlace } from './native-memory';
+import { emptyTensor, valuesInPlace } from './native-memory';
 import { batchNormEvalGpu, batchNormTrainingGpu, runningStatUpdateGpu } from './webgpu/batchnorm';
 import { webGpuKernelsActive } from './webgpu/kernels';
 
@@ -83,14 +83,22 @@ function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: 
     const x = data(input);
     const [g, bt] = [data(gamma), data(beta)];
     const given = training ? null : Float32Array.from([...data(p.runningMean), ...data(p.runningVar)]);
-    const [y, stats] = lib.batchNormForward(x, g, bt, eps, relu, given);
+    // The output is written into the new tensor's own memory (its view taken after the allocation: an allocation
+    // may move the wasm heap); an addon built before that returns a new array, copied in.
+    const y = emptyTensor(input.shape);
+    const yView = valuesInPlace(y);
+    const [yValues, stats] = lib.batchNormForward(x, g, bt, eps, relu, given, yView);
+    if (yValues !== yView) yView.set(yValues);
     used = stats;
     return {
-      value: tf.tensor(y, input.shape),
+      value: y,
       // The input's host copy stays with the closure until the backward pass, as a saved tensor would.
       gradFunc: (dy: tf.Tensor) => {
-        const [dx, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dy), x, g, bt, eps, relu, stats, training);
-        return [tf.tensor(dx, input.shape), tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
+        const dx = emptyTensor(input.shape);
+        const dxView = valuesInPlace(dx);
+        const [dxValues, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dy), x, g, bt, eps, relu, stats, training, dxView);
+        if (dxValues !== dxView) dxView.set(dxValues);
+        return [dx, tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
       },
     };
   });

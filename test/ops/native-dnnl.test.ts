@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { act3d } from '../../src/ops/act3d';
 import { conv3d } from '../../src/ops/conv3d';
-import { loadNativeDnnl, NativeConvOp, NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
+import { loadNativeDnnl, NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
+import { batchNormRelu3d } from '../../src/ops/norm';
 import { maxPool3d } from '../../src/ops/pool3d';
 import { NATIVE_SKIP_REASON, onBackend } from '../support/tf';
 
@@ -47,6 +48,8 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     assert.throws(() => r.lib.batchNormForward(f(7), f(2), f(2), 1e-5, true, null), /batchNormForward expected Float32Arrays x \[rows \* C\], gamma \[C\], beta \[C\]/);
     assert.throws(() => r.lib.batchNormForward(f(8), f(2), f(2), 1e-5, true, f(3)), /stats \[mean; var\] of length 2C or null/);
     assert.throws(() => r.lib.batchNormBackward(f(6), f(8), f(2), f(2), 1e-5, true, f(4), true), /dy as long as x/);
+    assert.throws(() => r.lib.batchNormForward(f(8), f(2), f(2), 1e-5, true, null, f(7)), /batchNormForward output expected a Float32Array of 8 values, got 7/);
+    assert.throws(() => r.lib.batchNormBackward(f(8), f(8), f(2), f(2), 1e-5, true, f(4), true, f(9)), /batchNormBackward output expected a Float32Array of 8 values, got 9/);
   });
 
   it('max pooling gives a tied window\'s gradient to its first maximum, as PyTorch does', async () => {
@@ -83,7 +86,7 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     native.gw.forEach((v, i) => assert.ok(Math.abs(v - plain.gw[i]) <= 1e-5 * Math.max(1, Math.abs(plain.gw[i])), `dw[${i}] ${v} vs ${plain.gw[i]}`));
   });
 
-  it('writes convolution results into the tensors themselves, and copies them in from an addon built before that', async () => {
+  it('writes convolution and batch-norm results into the tensors themselves, and copies them in from an addon built before that', async () => {
     const shape: [number, number, number, number, number] = [2, 4, 5, 6, 3];
     const xv = Float32Array.from({ length: 2 * 4 * 5 * 6 * 3 }, (_, i) => Math.sin(i));
     const weights = Float32Array.from({ length: 27 * 3 * 4 }, (_, i) => Math.cos(i));
@@ -91,10 +94,15 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
       onBackend('wasm+onednn', async () => {
         if (lib) useNativeKernels(lib);
         const [x, w] = [tf.tensor(xv, shape), tf.tensor2d(weights, [27 * 3, 4])];
-        const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(conv3d(act3d(a, shape), b as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 }).x));
+        const bn = { gamma: tf.tensor1d([1, 0.5, 2, 1.5]), beta: tf.tensor1d([0.1, -0.2, 0, 0.3]), runningMean: tf.zeros([4]) as tf.Tensor1D, runningVar: tf.ones([4]) as tf.Tensor1D };
+        const f = (a: tf.Tensor, b: tf.Tensor) => {
+          const r = batchNormRelu3d(conv3d(act3d(a, shape), b as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 }), bn, true, true);
+          tf.dispose([r.stats!.mean, r.stats!.varUnbiased]);
+          return tf.sum(tf.square(r.y.x));
+        };
         const [gx, gw] = tf.grads(f)([x, w]);
         const out = [Array.from(await f(x, w).data()), Array.from(await gx.data()), Array.from(await gw.data())];
-        tf.dispose([x, w, gx, gw]);
+        tf.dispose([x, w, gx, gw, ...Object.values(bn)]);
         return out;
       });
     const r = loadNativeDnnl();
@@ -102,9 +110,15 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     const current = await run(null);
     // The same addon with the output argument ignored, as a build from before it would: each result comes back new.
     let calls = 0;
-    const old = { ...r.lib, conv3d: (op: NativeConvOp, g: number[], a: Float32Array, b: Float32Array) => (calls++, r.lib.conv3d(op, g, a, b)) };
+    const lib = r.lib;
+    const old: NativeDnnl = {
+      ...lib,
+      conv3d: (op, g, a, b) => (calls++, lib.conv3d(op, g, a, b)),
+      batchNormForward: (x, gamma, beta, eps, relu, stats) => (calls++, lib.batchNormForward(x, gamma, beta, eps, relu, stats)),
+      batchNormBackward: (dy, x, gamma, beta, eps, relu, stats, training) => (calls++, lib.batchNormBackward(dy, x, gamma, beta, eps, relu, stats, training)),
+    };
     assert.deepEqual(await run(old), current);
-    assert.equal(calls, 4, 'forward twice (value and gradient), both gradients once');
+    assert.equal(calls, 7, 'conv and batch norm forward twice (value and gradient), their gradients once');
     assert.ok(current[1].some((v) => v !== 0) && current[2].some((v) => v !== 0));
     assert.throws(() => r.lib.conv3d('forward', [1, 2, 2, 2, 1, 1, 1, 1, 0], new Float32Array(8), new Float32Array(1), new Float32Array(7)), /conv3d output expected a Float32Array of 8 values, got 7/);
   });
