@@ -21,8 +21,9 @@ set -uo pipefail
 # under 30 s left is skipped, so the run ends with its summary before the tool's limit. The least needed steps come
 # last; the tuning leaves time for the tuned training run after it. What $OUT holds when the call ends comes back.
 BUDGET="${ICH_GPU_BUDGET:-570}"
-capped() { # seconds a step wants -> what the budget still allows, 0 when under 30 s (skip: `timeout 0` never stops)
-  local want="$1" left=$((BUDGET - SECONDS - 15))
+capped() { # seconds a step wants [seconds to keep for later steps] -> what the budget still allows, 0 when under 30 s
+  # (skip: `timeout 0` never stops)
+  local want="$1" left=$((BUDGET - SECONDS - 15 - ${2:-0}))
   [ "$left" -lt "$want" ] && want="$left"
   [ "$want" -lt 30 ] && want=0
   echo "$want"
@@ -116,10 +117,7 @@ tuning=""
 if [ -n "$fitted" ]; then
   # The tuning stops in time for the tuned training run after it (as long as the first one took, at least the 30 s
   # a step needs, and 10 s for the tuning to stop).
-  tune_cap="$(capped "${ICH_GPU_TUNE_CAP:-180}")"
-  room=$((BUDGET - SECONDS - 15 - (paper_s > 30 ? paper_s : 30) - 10))
-  [ "$room" -lt "$tune_cap" ] && tune_cap="$room"
-  [ "$tune_cap" -lt 30 ] && tune_cap=0
+  tune_cap="$(capped "${ICH_GPU_TUNE_CAP:-180}" $(( (paper_s > 30 ? paper_s : 30) + 10 )))"
 fi
 if [ -n "$fitted" ] && [ "$tune_cap" = 0 ]; then log "tuning skipped: the budget is spent"; fi
 if [ -n "$fitted" ] && [ "$tune_cap" != 0 ]; then

@@ -714,29 +714,28 @@ bool channelArgs(napi_env env, napi_callback_info info, float** joined, float** 
   return true;
 }
 
-napi_value ConcatChannels(napi_env env, napi_callback_info info) {
-  float *out, *a, *b;
+// Both directions of the copy: join (a, b -> joined) or split (joined -> a, b).
+napi_value CopyChannels(napi_env env, napi_callback_info info, bool join, const char* name) {
+  float *joined, *a, *b;
   int64_t rows, ca, cb;
-  if (!channelArgs(env, info, &out, &a, &b, &rows, &ca, &cb, "concatChannels")) return nullptr;
+  if (!channelArgs(env, info, &joined, &a, &b, &rows, &ca, &cb, name)) return nullptr;
 #pragma omp parallel for schedule(static) if (rows * (ca + cb) > 262144)
   for (int64_t r = 0; r < rows; r++) {
-    std::memcpy(out + r * (ca + cb), a + r * ca, ca * sizeof(float));
-    std::memcpy(out + r * (ca + cb) + ca, b + r * cb, cb * sizeof(float));
+    float* row = joined + r * (ca + cb);
+    if (join) {
+      std::memcpy(row, a + r * ca, ca * sizeof(float));
+      std::memcpy(row + ca, b + r * cb, cb * sizeof(float));
+    } else {
+      std::memcpy(a + r * ca, row, ca * sizeof(float));
+      std::memcpy(b + r * cb, row + ca, cb * sizeof(float));
+    }
   }
   return nullptr;
 }
 
-napi_value SplitChannels(napi_env env, napi_callback_info info) {
-  float *joined, *a, *b;
-  int64_t rows, ca, cb;
-  if (!channelArgs(env, info, &joined, &a, &b, &rows, &ca, &cb, "splitChannels")) return nullptr;
-#pragma omp parallel for schedule(static) if (rows * (ca + cb) > 262144)
-  for (int64_t r = 0; r < rows; r++) {
-    std::memcpy(a + r * ca, joined + r * (ca + cb), ca * sizeof(float));
-    std::memcpy(b + r * cb, joined + r * (ca + cb) + ca, cb * sizeof(float));
-  }
-  return nullptr;
-}
+napi_value ConcatChannels(napi_env env, napi_callback_info info) { return CopyChannels(env, info, true, "concatChannels"); }
+
+napi_value SplitChannels(napi_env env, napi_callback_info info) { return CopyChannels(env, info, false, "splitChannels"); }
 
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {

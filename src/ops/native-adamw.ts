@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeKernels } from './native-dnnl';
-import { memoryOf, NATIVE_MEMORY_BACKENDS, nativeMemoryBackendActive } from './native-memory';
+import { addonWith, nativeKernelReady, registerNativeMemoryKernel } from './native-memory';
 import { AdamStepConstants, momentRows } from './webgpu/adamw';
 
 /**
@@ -19,31 +18,21 @@ function constantValues(c: AdamStepConstants): number[] {
 
 /** Registers the step for the cpu and wasm backends (once); called by backend.ts when the addon is loaded. */
 export function registerNativeAdamKernel(): void {
-  for (const backendName of NATIVE_MEMORY_BACKENDS) {
-    if (tf.getKernel(ADAM_STEP_NATIVE_KERNEL, backendName)) continue;
-    tf.registerKernel({
-      kernelName: ADAM_STEP_NATIVE_KERNEL,
-      backendName,
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const lib = nativeKernels();
-        if (!lib?.adamStep) throw new Error(`native AdamW expected the addon with adamStep loaded, got ${lib ? 'an older build (run scripts/build-native.sh)' : 'none'}`);
-        const { param, grad, moments } = inputs as Record<string, tf.TensorInfo>;
-        const c = attrs as unknown as AdamStepConstants;
-        const n = param.shape.reduce((a, d) => a * d, 1);
-        const memory = memoryOf(backendName, backend);
-        const momentsOut = memory.allocate([momentRows(c.amsgrad), n]);
-        const paramOut = memory.allocate(param.shape);
-        // Views only after both allocations: an allocation may grow the wasm heap, which detaches earlier views.
-        lib.adamStep(memory.view(param), memory.view(grad), memory.view(moments), memory.view(paramOut), memory.view(momentsOut), constantValues(c), c.amsgrad, c.decoupled);
-        return [momentsOut, paramOut];
-      },
-    });
-  }
+  registerNativeMemoryKernel(ADAM_STEP_NATIVE_KERNEL, ({ param, grad, moments }, attrs, memory) => {
+    const lib = addonWith('adamStep', 'native AdamW');
+    const c = attrs as AdamStepConstants;
+    const n = param.shape.reduce((a, d) => a * d, 1);
+    const momentsOut = memory.allocate([momentRows(c.amsgrad), n]);
+    const paramOut = memory.allocate(param.shape);
+    // Views only after both allocations: an allocation may grow the wasm heap, which detaches earlier views.
+    lib.adamStep!(memory.view(param), memory.view(grad), memory.view(moments), memory.view(paramOut), memory.view(momentsOut), constantValues(c), c.amsgrad, c.decoupled);
+    return [momentsOut, paramOut];
+  });
 }
 
 /** Whether {@link adamStepNative} can run now: the addon (with adamStep) in use and the cpu or wasm backend active. */
 export function nativeAdamActive(): boolean {
-  return typeof nativeKernels()?.adamStep === 'function' && nativeMemoryBackendActive() && !!tf.getKernel(ADAM_STEP_NATIVE_KERNEL, tf.getBackend());
+  return nativeKernelReady('adamStep', ADAM_STEP_NATIVE_KERNEL);
 }
 
 /**

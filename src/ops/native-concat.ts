@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeKernels } from './native-dnnl';
-import { memoryOf, NATIVE_MEMORY_BACKENDS, nativeMemoryBackendActive } from './native-memory';
+import { addonWith, nativeKernelReady, registerNativeMemoryKernel } from './native-memory';
 
 /**
  * Channels-last concatenation of two activations (DenseNet's dense connectivity: every layer's input is all earlier
@@ -13,47 +12,27 @@ export const SPLIT_CHANNELS_KERNEL = 'IchSplitChannels';
 
 /** Registers both kernels for the cpu and wasm backends (once); called by backend.ts when the addon is loaded. */
 export function registerNativeConcatKernels(): void {
-  for (const backendName of NATIVE_MEMORY_BACKENDS) {
-    if (tf.getKernel(CONCAT_CHANNELS_KERNEL, backendName)) continue;
-    tf.registerKernel({
-      kernelName: CONCAT_CHANNELS_KERNEL,
-      backendName,
-      kernelFunc: ({ inputs, backend }) => {
-        const { a, b } = inputs as Record<string, tf.TensorInfo>;
-        const [ca, cb] = [a.shape[a.shape.length - 1], b.shape[b.shape.length - 1]];
-        const memory = memoryOf(backendName, backend);
-        const out = memory.allocate([...a.shape.slice(0, -1), ca + cb]);
-        addon().concatChannels!(memory.view(out), memory.view(a), memory.view(b), ca, cb);
-        return out;
-      },
-    });
-    tf.registerKernel({
-      kernelName: SPLIT_CHANNELS_KERNEL,
-      backendName,
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const { x } = inputs as Record<string, tf.TensorInfo>;
-        const { channels } = attrs as unknown as { channels: [number, number] };
-        const memory = memoryOf(backendName, backend);
-        const rest = x.shape.slice(0, -1);
-        const a = memory.allocate([...rest, channels[0]]);
-        const b = memory.allocate([...rest, channels[1]]);
-        addon().splitChannels!(memory.view(x), memory.view(a), memory.view(b), channels[0], channels[1]);
-        return [a, b];
-      },
-    });
-  }
-}
-
-/** The addon with the concatenation functions (a build from before them is an error here, not a fallback). */
-function addon() {
-  const l = nativeKernels();
-  if (!l?.concatChannels || !l.splitChannels) throw new Error(`native concatenation expected the addon with concatChannels loaded, got ${l ? 'an older build (run scripts/build-native.sh)' : 'none'}`);
-  return l;
+  registerNativeMemoryKernel(CONCAT_CHANNELS_KERNEL, ({ a, b }, _, memory) => {
+    const lib = addonWith('concatChannels', 'native concatenation');
+    const [ca, cb] = [a.shape[a.shape.length - 1], b.shape[b.shape.length - 1]];
+    const out = memory.allocate([...a.shape.slice(0, -1), ca + cb]);
+    lib.concatChannels!(memory.view(out), memory.view(a), memory.view(b), ca, cb);
+    return out;
+  });
+  registerNativeMemoryKernel(SPLIT_CHANNELS_KERNEL, ({ x }, attrs, memory) => {
+    const lib = addonWith('splitChannels', 'native concatenation');
+    const { channels } = attrs as { channels: [number, number] };
+    const rest = x.shape.slice(0, -1);
+    const a = memory.allocate([...rest, channels[0]]);
+    const b = memory.allocate([...rest, channels[1]]);
+    lib.splitChannels!(memory.view(x), memory.view(a), memory.view(b), channels[0], channels[1]);
+    return [a, b];
+  });
 }
 
 /** Whether {@link concatChannelsNative} can run now: the addon (with concatChannels) in use on the cpu or wasm backend. */
 export function nativeConcatActive(): boolean {
-  return typeof nativeKernels()?.concatChannels === 'function' && nativeMemoryBackendActive() && !!tf.getKernel(CONCAT_CHANNELS_KERNEL, tf.getBackend());
+  return nativeKernelReady('concatChannels', CONCAT_CHANNELS_KERNEL);
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { NativeDnnl, nativeKernels } from './native-dnnl';
 
 /**
  * A tensor's values in the memory its backend keeps them in (the wasm heap, the cpu backend's arrays), as Float32Array
@@ -52,6 +53,36 @@ export function nativeMemoryBackendActive(): boolean {
 }
 
 /**
+ * Registers a kernel for the cpu and wasm backends (once per backend): `run` gets the inputs, the attributes and the
+ * backend's {@link TensorMemory}.
+ */
+export function registerNativeMemoryKernel(
+  kernelName: string,
+  run: (inputs: Record<string, tf.TensorInfo>, attrs: unknown, memory: TensorMemory) => tf.TensorInfo | tf.TensorInfo[],
+): void {
+  for (const backendName of NATIVE_MEMORY_BACKENDS) {
+    if (tf.getKernel(kernelName, backendName)) continue;
+    tf.registerKernel({
+      kernelName,
+      backendName,
+      kernelFunc: ({ inputs, backend, attrs }) => run(inputs as Record<string, tf.TensorInfo>, attrs, memoryOf(backendName, backend)),
+    });
+  }
+}
+
+/** The addon in use, which must have `fn` (`what` names the op for the error: a build from before `fn` existed). */
+export function addonWith(fn: keyof NativeDnnl, what: string): NativeDnnl {
+  const lib = nativeKernels();
+  if (typeof lib?.[fn] !== 'function') throw new Error(`${what} expected the addon with ${fn} loaded, got ${lib ? 'an older build (run scripts/build-native.sh)' : 'none'}`);
+  return lib;
+}
+
+/** Whether a kernel of {@link registerNativeMemoryKernel} can run now: the addon in use has `fn`, the backend is cpu or wasm. */
+export function nativeKernelReady(fn: keyof NativeDnnl, kernelName: string): boolean {
+  return typeof nativeKernels()?.[fn] === 'function' && nativeMemoryBackendActive() && !!tf.getKernel(kernelName, tf.getBackend());
+}
+
+/**
  * A tensor's values for one native call, without a copy where the backend allows it: on wasm a view of the heap
  * (`dataSync()` there copies, at ~2 GB/s: ~40 ms per 85 MB measured, which is what a training step's gradients weigh
  * at 32 x 64 x 64, batch 2), on cpu the backend's own array (which `dataSync()` returns as it is), else a copy.
@@ -60,7 +91,7 @@ export function nativeMemoryBackendActive(): boolean {
  */
 export function valuesInPlace(t: tf.Tensor): Float32Array {
   if (t.dtype !== 'float32') throw new Error(`native kernel expected a float32 tensor, got ${t.dtype} [${t.shape.join(', ')}]`);
-  if (tf.getBackend() === 'wasm') return (tf.backend() as unknown as WasmBackendMemory).typedArrayFromHeap(t);
+  if (tf.getBackend() === 'wasm') return memoryOf('wasm', tf.backend()).view(t);
   return t.dataSync() as Float32Array;
 }
 
@@ -69,14 +100,7 @@ export const NATIVE_EMPTY_KERNEL = 'IchNativeEmpty';
 
 /** Registers the allocation kernel for the cpu and wasm backends (once); called by backend.ts with the addon. */
 export function registerNativeEmptyKernel(): void {
-  for (const backendName of NATIVE_MEMORY_BACKENDS) {
-    if (tf.getKernel(NATIVE_EMPTY_KERNEL, backendName)) continue;
-    tf.registerKernel({
-      kernelName: NATIVE_EMPTY_KERNEL,
-      backendName,
-      kernelFunc: ({ backend, attrs }) => memoryOf(backendName, backend).allocate((attrs as unknown as { shape: number[] }).shape),
-    });
-  }
+  registerNativeMemoryKernel(NATIVE_EMPTY_KERNEL, (_, attrs, memory) => memory.allocate((attrs as { shape: number[] }).shape));
 }
 
 /**
