@@ -4,6 +4,7 @@ import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable 
 import { matMul } from './matmul';
 import { NativeConvOp, NativeDnnl, nativeKernels } from './native-dnnl';
 import { emptyTensor, valuesInPlace } from './native-memory';
+import { saveInPlace } from './saved-tensors';
 import { conv3dTf, tfKernelsActive } from './tf-kernels';
 import { convGemm, ConvShape, convOutDims } from './webgpu/conv3d-gemm';
 import { webGpuKernelsActive } from './webgpu/kernels';
@@ -27,7 +28,7 @@ function windowedMatMul(x: tf.Tensor2D, weight: tf.Tensor2D, table: WindowTable)
   const cols = (input: tf.Tensor2D) => tf.reshape(gatherWindows(input, table), [table.positions, table.taps * cin]) as tf.Tensor2D;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, w] = args as [tf.Tensor2D, tf.Tensor2D];
-    (args[2] as tf.GradSaveFunc)([input, w]);
+    saveInPlace(args[2] as tf.GradSaveFunc, [input, w]);
     return {
       value: tf.tidy(() => tf.matMul(cols(input), w)),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
@@ -85,7 +86,7 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
   };
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
-    (args[2] as tf.GradSaveFunc)([input, wt]);
+    saveInPlace(args[2] as tf.GradSaveFunc, [input, wt]);
     const value = tf.tidy(() => {
       const xr = tf.pad(toRows(input, c), [
         [margin, margin],
@@ -145,32 +146,27 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
   const cout = weight.shape[1];
   const geometry = [b, d, h, w, cin, cout, k, s, p];
   const [od, oh, ow] = [d, h, w].map((n) => Math.floor((n + 2 * p - k) / s) + 1);
-  const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
   /** One pass into `out`'s memory; an addon built before `out` existed returns a new array, copied in. */
-  const into = (out: tf.Tensor, op: NativeConvOp, a: Float32Array, w: Float32Array) => {
+  const into = (out: tf.Tensor, op: NativeConvOp, a: tf.Tensor, w: tf.Tensor) => {
     const view = valuesInPlace(out);
-    const result = lib.conv3d(op, geometry, a, w, view);
+    const result = lib.conv3d(op, geometry, valuesInPlace(a), valuesInPlace(w), view);
     if (result !== view) view.set(result);
   };
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
-    // The host copies the forward pass reads stay with the closure for the backward pass instead of saved tensors:
-    // saving clones each tensor (a copy in the backend's memory, and another out of it for the gradient; 240 clones
-    // per DenseNet-121 step), and these copies live outside wasm's heap, which bounds the batch at the paper input.
-    const x = data(input);
-    const w = data(wt);
-    // Results are written into new tensors' own memory. Views are taken after the last allocation of each pass (an
-    // allocation may move the wasm heap and detach earlier views).
+    // Results are written into new tensors' own memory, and operands read in place: every view is taken after the
+    // pass's last allocation (an allocation may move the wasm heap and detach earlier views).
     const y = emptyTensor([b * od, oh, ow, cout]);
-    into(y, 'forward', x, w);
+    saveInPlace(args[2] as tf.GradSaveFunc, [input, wt]);
+    into(y, 'forward', input, wt);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved;
         const dx = g.constantInput ? null : emptyTensor(input.shape);
         const dw = emptyTensor(wt.shape);
-        const dyData = valuesInPlace(dy);
-        if (dx) into(dx, 'backwardData', dyData, w);
-        into(dw, 'backwardWeights', x, dyData);
+        if (dx) into(dx, 'backwardData', dy, ws);
+        into(dw, 'backwardWeights', xs, dy);
         return [dx ?? tf.zeros(input.shape), dw];
       },
     };
@@ -189,7 +185,7 @@ function webGpuConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d {
   const [od, oh, ow] = convOutDims(shape);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
-    (args[2] as tf.GradSaveFunc)([input, wt]);
+    saveInPlace(args[2] as tf.GradSaveFunc, [input, wt]);
     return {
       value: tf.tidy(() => tf.reshape(convGemm('forward', shape, input, wt), [b * od, oh, ow, shape.cout]) as tf.Tensor4D),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { saveInPlace } from './saved-tensors';
 
 /**
  * C = A B for [m, k] x [k, n], with gradients that never ask the backend for a transposed multiply: wasm's
@@ -10,8 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w] = args as [tf.Tensor2D, tf.Tensor2D];
-    const save = args[2] as tf.GradSaveFunc;
-    save([x, w]);
+    saveInPlace(args[2] as tf.GradSaveFunc, [x, w]);
     return {
       value: tf.matMul(x, w),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>

@@ -87,7 +87,7 @@ export function nativeKernelReady(fn: keyof NativeDnnl, kernelName: string): boo
  * (`dataSync()` there copies, at ~2 GB/s: ~40 ms per 85 MB measured, which is what a training step's gradients weigh
  * at 32 x 64 x 64, batch 2), on cpu the backend's own array (which `dataSync()` returns as it is), else a copy.
  * The view is valid only until the backend next allocates (a wasm allocation may grow and so move the heap): pass it
- * straight to the addon and never keep it; values needed later (for a backward pass) are copied with `dataSync()`.
+ * straight to the addon and never keep it; tensors a backward pass reads are saved with `saveInPlace` (saved-tensors.ts).
  */
 export function valuesInPlace(t: tf.Tensor): Float32Array {
   if (t.dtype !== 'float32') throw new Error(`native kernel expected a float32 tensor, got ${t.dtype} [${t.shape.join(', ')}]`);

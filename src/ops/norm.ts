@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
 import { emptyTensor, valuesInPlace } from './native-memory';
+import { saveInPlace } from './saved-tensors';
 import { batchNormEvalGpu, batchNormTrainingGpu, runningStatUpdateGpu } from './webgpu/batchnorm';
 import { webGpuKernelsActive } from './webgpu/kernels';
 
@@ -80,23 +81,22 @@ function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: 
   let used: Float32Array | null = null;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, gamma, beta] = args as tf.Tensor[];
-    const x = data(input);
-    const [g, bt] = [data(gamma), data(beta)];
     const given = training ? null : Float32Array.from([...data(p.runningMean), ...data(p.runningVar)]);
-    // The output is written into the new tensor's own memory (its view taken after the allocation: an allocation
-    // may move the wasm heap); an addon built before that returns a new array, copied in.
+    // The output is written into the new tensor's own memory and the operands read in place, every view taken after
+    // the allocation (an allocation may move the wasm heap); an addon built before that returns a new array, copied in.
     const y = emptyTensor(input.shape);
+    saveInPlace(args[3] as tf.GradSaveFunc, [input, gamma, beta]);
     const yView = valuesInPlace(y);
-    const [yValues, stats] = lib.batchNormForward(x, g, bt, eps, relu, given, yView);
+    const [yValues, stats] = lib.batchNormForward(valuesInPlace(input), valuesInPlace(gamma), valuesInPlace(beta), eps, relu, given, yView);
     if (yValues !== yView) yView.set(yValues);
     used = stats;
     return {
       value: y,
-      // The input's host copy stays with the closure until the backward pass, as a saved tensor would.
-      gradFunc: (dy: tf.Tensor) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs, bs] = saved;
         const dx = emptyTensor(input.shape);
         const dxView = valuesInPlace(dx);
-        const [dxValues, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dy), x, g, bt, eps, relu, stats, training, dxView);
+        const [dxValues, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dy), valuesInPlace(xs), valuesInPlace(gs), valuesInPlace(bs), eps, relu, stats, training, dxView);
         if (dxValues !== dxView) dxView.set(dxValues);
         return [dx, tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
       },
@@ -138,7 +138,7 @@ export function relu3d(a: Act3d): Act3d {
 export function guidedRelu<T extends tf.Tensor>(x: T): T {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
-    (args[1] as tf.GradSaveFunc)([input]);
+    saveInPlace(args[1] as tf.GradSaveFunc, [input]);
     return {
       value: tf.relu(input),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.mul(dy, tf.mul(tf.step(saved[0]), tf.step(dy)))),
