@@ -4,7 +4,7 @@ import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable 
 import { matMul } from './matmul';
 import { NativeConvOp, NativeDnnl, nativeKernels } from './native-dnnl';
 import { emptyTensor, valuesInPlace } from './native-memory';
-import { saveInPlace } from './saved-tensors';
+import { releasingSaved, saveInPlace } from './saved-tensors';
 import { conv3dTf, tfKernelsActive } from './tf-kernels';
 import { convGemm, ConvShape, convOutDims } from './webgpu/conv3d-gemm';
 import { webGpuKernelsActive } from './webgpu/kernels';
@@ -31,7 +31,7 @@ function windowedMatMul(x: tf.Tensor2D, weight: tf.Tensor2D, table: WindowTable)
     saveInPlace(args[2] as tf.GradSaveFunc, [input, w]);
     return {
       value: tf.tidy(() => tf.matMul(cols(input), w)),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
           const d = dy as tf.Tensor2D;
@@ -41,7 +41,7 @@ function windowedMatMul(x: tf.Tensor2D, weight: tf.Tensor2D, table: WindowTable)
           const dw = m * kk <= m * n + kk * n ? tf.matMul(tf.transpose(c), d) : tf.transpose(tf.matMul(tf.transpose(d), c));
           const dcols = tf.reshape(tf.matMul(d, tf.transpose(ws)), [table.positions * table.taps, cin]) as tf.Tensor2D;
           return [scatterWindows(dcols, table), dw];
-        }),
+        })),
     };
   });
   return f(x, weight) as tf.Tensor2D;
@@ -106,7 +106,7 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
       value,
       // tidy: the engine keeps a gradient function's temporaries until the whole backward pass ends, and 27 taps per
       // layer of slices and packed matMul operands exhausted wasm's heap.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
           const dyRows = toRows(dy as tf.Tensor4D, cout) as tf.Tensor2D;
@@ -129,7 +129,7 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
           const dw = tf.transpose(tf.concat(dwParts, 1));
           const dx = interior(tf.slice(dxr!, [margin, 0], [rows, c]), c);
           return [dx, dw];
-        }),
+        })),
     };
   });
   return f(x, weight) as tf.Tensor4D;
@@ -161,14 +161,14 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
     into(y, 'forward', input, wt);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved;
         const dx = g.constantInput ? null : emptyTensor(input.shape);
         const dw = emptyTensor(wt.shape);
         if (dx) into(dx, 'backwardData', dy, ws);
         into(dw, 'backwardWeights', xs, dy);
         return [dx ?? tf.zeros(input.shape), dw];
-      },
+      }),
     };
   });
   return { x: f(a.x, weight) as tf.Tensor4D, batch: b, depth: od };
@@ -188,12 +188,12 @@ function webGpuConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry): Act3d {
     saveInPlace(args[2] as tf.GradSaveFunc, [input, wt]);
     return {
       value: tf.tidy(() => tf.reshape(convGemm('forward', shape, input, wt), [b * od, oh, ow, shape.cout]) as tf.Tensor4D),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor2D];
           const dx = g.constantInput ? tf.zerosLike(xs) : tf.reshape(convGemm('backwardData', shape, dy, ws), xs.shape);
           return [dx, convGemm('backwardWeights', shape, xs, dy)];
-        }),
+        })),
     };
   });
   return { x: f(a.x, weight) as tf.Tensor4D, batch: b, depth: od };

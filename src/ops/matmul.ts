@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { saveInPlace } from './saved-tensors';
+import { releasingSaved, saveInPlace } from './saved-tensors';
 
 /**
  * C = A B for [m, k] x [k, n], with gradients that never ask the backend for a transposed multiply: wasm's
@@ -14,7 +14,7 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     saveInPlace(args[2] as tf.GradSaveFunc, [x, w]);
     return {
       value: tf.matMul(x, w),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
           const d = dy as tf.Tensor2D;
@@ -23,7 +23,7 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
           const dx = tf.matMul(d, tf.transpose(ws));
           const dw = m * k <= m * n + k * n ? tf.matMul(tf.transpose(xs), d) : tf.transpose(tf.matMul(tf.transpose(d), xs));
           return [dx, dw];
-        }),
+        })),
     };
   });
   return f(a, b) as tf.Tensor2D;

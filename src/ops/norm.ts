@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
 import { emptyTensor, valuesInPlace } from './native-memory';
-import { saveInPlace } from './saved-tensors';
+import { releasingSaved, saveInPlace } from './saved-tensors';
 import { batchNormEvalGpu, batchNormTrainingGpu, runningStatUpdateGpu } from './webgpu/batchnorm';
 import { webGpuKernelsActive } from './webgpu/kernels';
 
@@ -92,14 +92,14 @@ function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: 
     used = stats;
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, gs, bs] = saved;
         const dx = emptyTensor(input.shape);
         const dxView = valuesInPlace(dx);
         const [dxValues, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dy), valuesInPlace(xs), valuesInPlace(gs), valuesInPlace(bs), eps, relu, stats, training, dxView);
         if (dxValues !== dxView) dxView.set(dxValues);
         return [dx, tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
-      },
+      }),
     };
   });
   const y = f(a.x, p.gamma, p.beta) as tf.Tensor4D;
@@ -141,7 +141,7 @@ export function guidedRelu<T extends tf.Tensor>(x: T): T {
     saveInPlace(args[1] as tf.GradSaveFunc, [input]);
     return {
       value: tf.relu(input),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.mul(dy, tf.mul(tf.step(saved[0]), tf.step(dy)))),
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => tf.mul(dy, tf.mul(tf.step(saved[0]), tf.step(dy))))),
     };
   });
   return f(x) as T;

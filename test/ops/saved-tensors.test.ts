@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { valuesInPlace } from '../../src/ops/native-memory';
-import { saveInPlace } from '../../src/ops/saved-tensors';
+import { releasingSaved, saveInPlace } from '../../src/ops/saved-tensors';
 import { onBackend, values } from '../support/tf';
 
 /** Backend data buffers. */
@@ -74,6 +74,58 @@ describe('saved tensors: what a gradient function reads, saved without copies (s
         assert.equal(seen.saved.length, 0, 'the unused node ran no gradient');
         g.dispose();
         assert.equal(tf.memory().numTensors, before);
+        x.dispose();
+      });
+    });
+
+    it(`frees what a gradient function saved as soon as it has run, and when it throws (${backend})`, async () => {
+      await onBackend(backend, async () => {
+        // exp(x) saves its value for its gradient (d/dx exp(x) = exp(x)); two in a row: the outer one's gradient runs
+        // first, and the inner one's finds the outer one's saved tensor already freed, before the backward pass ends.
+        const savedBy: Record<string, tf.Tensor[]> = {};
+        let outerFreedFirst = false;
+        const expOf = (name: string) =>
+          tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+            const value = tf.exp(args[0] as tf.Tensor);
+            saveInPlace(args[1] as tf.GradSaveFunc, [value]);
+            return {
+              value,
+              gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) => {
+                savedBy[name] = saved;
+                if (name === 'inner') outerFreedFirst = savedBy.outer?.[0].isDisposed === true && !saved[0].isDisposed;
+                return [tf.mul(dy, saved[0])];
+              }),
+            };
+          });
+        const [inner, outer] = [expOf('inner'), expOf('outer')];
+        const x = tf.tensor([0.5, -1, 2]);
+        const before = tf.memory().numTensors;
+        const grad = tf.grad((t: tf.Tensor) => tf.sum(outer(inner(t))))(x);
+        assert.ok(outerFreedFirst, 'the outer gradient freed its saved value before the inner one ran');
+        assert.ok(savedBy.inner[0].isDisposed);
+        // d/dx exp(exp(x)) = exp(exp(x)) exp(x)
+        const got = Array.from(await grad.data());
+        [0.5, -1, 2].forEach((v, i) => {
+          const want = Math.exp(Math.exp(v)) * Math.exp(v);
+          assert.ok(Math.abs(got[i] - want) <= 1e-5 * want, `dx[${i}] ${got[i]} vs ${want}`);
+        });
+        grad.dispose();
+        assert.equal(tf.memory().numTensors, before);
+        // A gradient function that throws still frees its saved tensors.
+        let kept: tf.Tensor[] = [];
+        const failing = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+          saveInPlace(args[1] as tf.GradSaveFunc, [args[0] as tf.Tensor]);
+          return {
+            value: tf.neg(args[0] as tf.Tensor),
+            gradFunc: releasingSaved((_dy: tf.Tensor, saved: tf.Tensor[]) => {
+              kept = saved;
+              throw new Error('the gradient fails');
+            }),
+          };
+        });
+        assert.throws(() => tf.grad((t: tf.Tensor) => tf.sum(failing(t)))(x), /the gradient fails/);
+        assert.equal(kept.length, 1);
+        assert.ok(kept[0].isDisposed);
         x.dispose();
       });
     });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { releasingSaved, saveInPlace } from '../saved-tensors';
 import { elementwiseProgram, runProgram, WebGpuBackend, wgslProgram } from './program';
 
 /**
@@ -270,17 +271,17 @@ export function batchNormTrainingGpu(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, g, b] = args as tf.Tensor[];
     stats = tf.keep(run(BN_STATS_KERNEL, { x: input }) as tf.Tensor2D);
-    (args[3] as tf.GradSaveFunc)([input, g, b, stats]);
+    saveInPlace(args[3] as tf.GradSaveFunc, [input, g, b, stats]);
     return {
       value: run(BN_APPLY_KERNEL, { x: input, stats, gamma: g, beta: b }, { relu, eps }),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xs, gs, bs, st] = saved;
           const sums = run(BN_GRAD_SUMS_KERNEL, { dy, x: xs, stats: st, gamma: gs, beta: bs }, { relu, eps });
           const dx = run(BN_INPUT_GRAD_KERNEL, { dy, x: xs, stats: st, gamma: gs, beta: bs, sums }, { relu, eps });
           const [dbeta, dgamma] = tf.unstack(sums);
           return [dx, dgamma, dbeta];
-        }),
+        })),
     };
   });
   const y = f(x, gamma, beta) as tf.Tensor;
@@ -299,11 +300,11 @@ export function runningStatUpdateGpu(running: tf.Tensor1D, batch: tf.Tensor1D, m
 export function batchNormEvalGpu(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, runningMean: tf.Tensor1D, runningVar: tf.Tensor1D, relu: boolean, eps: number): tf.Tensor {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, g, b] = args as tf.Tensor[];
-    // Saved (cloned and kept by the engine) because the backward pass runs after the caller's scope has ended.
-    (args[3] as tf.GradSaveFunc)([input, g, b, runningMean, runningVar]);
+    // Saved (kept by the engine) because the backward pass runs after the caller's scope has ended.
+    saveInPlace(args[3] as tf.GradSaveFunc, [input, g, b, runningMean, runningVar]);
     return {
       value: run(BN_APPLY_KERNEL, { x: input, stats: tf.stack([runningMean, runningVar]), gamma: g, beta: b }, { relu, eps }),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [xs, gs, bs, rm, rv] = saved;
           const invstd = tf.rsqrt(tf.add(rv, eps));
@@ -311,7 +312,7 @@ export function batchNormEvalGpu(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tens
           const masked = relu ? tf.mul(dy, tf.step(tf.add(tf.mul(xhat, gs), bs))) : dy;
           const flatG = tf.reshape(masked, [-1, xs.shape[xs.rank - 1]]);
           return [tf.mul(masked, tf.mul(gs, invstd)), tf.sum(tf.mul(flatG, tf.reshape(xhat, flatG.shape)), 0), tf.sum(flatG, 0)];
-        }),
+        })),
     };
   });
   return f(x, gamma, beta) as tf.Tensor;

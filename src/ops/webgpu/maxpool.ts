@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { releasingSaved, saveInPlace } from '../saved-tensors';
 import { decodeRow, elementwiseProgram, runProgram, WebGpuBackend } from './program';
 
 /**
@@ -162,11 +163,11 @@ export function maxPool3dGpu(x: tf.Tensor, g: PoolShape): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
     const [y, argmax] = tf.engine().runKernel(MAX_POOL_KERNEL, { x: input }, attrs) as tf.Tensor[];
-    (args[1] as tf.GradSaveFunc)([argmax]);
+    saveInPlace(args[1] as tf.GradSaveFunc, [argmax]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.reshape(tf.engine().runKernel(MAX_POOL_BACKWARD_KERNEL, { dy, argmax: saved[0] }, attrs) as tf.Tensor, input.shape),
+      gradFunc: releasingSaved((dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.reshape(tf.engine().runKernel(MAX_POOL_BACKWARD_KERNEL, { dy, argmax: saved[0] }, attrs) as tf.Tensor, input.shape)),
     };
   });
   return f(x) as tf.Tensor2D;
