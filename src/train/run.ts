@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../backend';
 import { cacheDir, dataDir, runsDir } from '../config/paths';
@@ -7,6 +6,7 @@ import { discoverCohort, Patient } from '../data/cohort';
 import { modelSpec, ModelSpec, TaskName } from '../models/tasks';
 import { profilePatients, runCrossValidation } from './cv';
 import { FoldResult, TrainProgress } from './loop';
+import { defaultFoldWorkers } from './memory';
 import { TabularModelName } from '../models/tabular';
 import { runTabularCrossValidation, TabularFoldResult } from './tabular';
 
@@ -40,7 +40,8 @@ export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec
   const report = await initBackend();
   const cohort = discoverCohort(request.data ?? dataDir());
   const out = request.out ?? path.join(runsDir(), request.profile.name, spec.name);
-  const cpu = report.backend === 'wasm' || report.backend === 'cpu';
+  const chosen = defaultFoldWorkers(request.profile, report.backend);
+  if (chosen.note && request.workers === undefined) console.log(chosen.note);
   const results = await runCrossValidation({
     spec,
     profile: request.profile,
@@ -49,7 +50,7 @@ export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec
     folds: request.folds,
     seed: request.seed,
     cacheDir: cacheDir(),
-    workers: request.workers ?? (cpu ? Math.min(2, os.cpus().length) : 1),
+    workers: request.workers ?? chosen.workers,
     backend: report.backend,
     onProgress: request.onProgress,
   });

@@ -1,4 +1,3 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeBackend, initBackend } from '../../backend';
 import { cacheDir, dataDir, runsDir } from '../../config/paths';
@@ -7,12 +6,13 @@ import { discoverCohort } from '../../data/cohort';
 import { balancedAccuracy } from '../../eval/metrics';
 import { modelSpec } from '../../models/tasks';
 import { profilePatients, runCrossValidation } from '../../train/cv';
+import { defaultFoldWorkers } from '../../train/memory';
 import { foldsFlag, intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
  * `ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1] [--data DIR] [--workers N]`:
  * cross-validation of one model; checkpoints and results under DIR (default runs/<profile>/<model>). On CPU
- * backends N folds train at once in worker threads (default: min(2, cores)).
+ * backends N folds train at once in worker threads (default: min(2, cores), fewer where memory is short: train/memory.ts).
  */
 export async function trainCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { profile: 'string', model: 'string', folds: 'string', out: 'string', seed: 'string', data: 'string', workers: 'string' }, 'ich train');
@@ -25,8 +25,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const out = path.resolve(stringFlag(args, 'out', path.join(runsDir(), profile.name, spec.name))!);
   const report = await initBackend();
   process.stderr.write(`${describeBackend(report)}\n`);
-  const cpuBackend = report.backend === 'wasm' || report.backend === 'cpu';
-  const workers = intFlag(args, 'workers', cpuBackend ? Math.min(2, os.cpus().length) : 1, 1, 16);
+  const chosen = defaultFoldWorkers(profile, report.backend);
+  const workers = intFlag(args, 'workers', chosen.workers, 1, 16);
+  if (chosen.note && stringFlag(args, 'workers') === undefined) process.stderr.write(`${chosen.note}\n`);
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
   const patients = profilePatients(cohort.patients, profile);
   process.stderr.write(`training ${spec.name} on ${patients.length} patients, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
