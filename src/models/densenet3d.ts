@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, withTensor } from '../ops/act3d';
 import { conv3d } from '../ops/conv3d';
+import { batchNormReluConv1x1 } from '../ops/bn-relu-conv';
 import { BatchStats, batchNormRelu3d, channelDropout, guidedRelu, relu3d } from '../ops/norm';
 import { avgPool3d, concatChannels, maxPool3d } from '../ops/pool3d';
 import { DENSENET121, DenseNetConfig } from './densenet-config';
@@ -60,8 +61,23 @@ export function batchNormReluInContext(x: Act3d, vars: BnVars, name: string, ctx
   return ctx.guidedRelu ? reluInContext(normInContext(x, vars, name, ctx, false), ctx) : normInContext(x, vars, name, ctx, true);
 }
 
+/**
+ * A model's BN-ReLU followed by a 1 x 1 x 1 convolution under a forward context: one op that recomputes the batch
+ * norm's output in the backward pass instead of keeping it (src/ops/bn-relu-conv.ts); guided backpropagation keeps
+ * the three apart, since its ReLU has its own gradient.
+ */
+export function batchNormReluConvInContext(x: Act3d, vars: BnVars, name: string, weight: tf.Variable, ctx: ForwardContext): Act3d {
+  const w = weight as tf.Tensor as tf.Tensor2D;
+  if (ctx.guidedRelu) return conv3d(batchNormReluInContext(x, vars, name, ctx), w, { kernel: 1, stride: 1, padding: 0 });
+  return collectStats(batchNormReluConv1x1(x, vars as never, w, ctx.training), name, ctx);
+}
+
 function normInContext(x: Act3d, vars: BnVars, name: string, ctx: ForwardContext, relu: boolean): Act3d {
-  const { y, stats } = batchNormRelu3d(x, vars as never, ctx.training, relu);
+  return collectStats(batchNormRelu3d(x, vars as never, ctx.training, relu), name, ctx);
+}
+
+/** Passes a batch norm's training statistics to `ctx.stats`, or frees them when nobody collects them. */
+function collectStats({ y, stats }: { y: Act3d; stats: BatchStats | null }, name: string, ctx: ForwardContext): Act3d {
   if (stats) {
     if (ctx.stats) ctx.stats.set(name, stats);
     else tf.dispose([stats.mean, stats.varUnbiased]);
@@ -126,8 +142,7 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
     h = maxPool3d(h, 3, 2, 1);
     for (const block of blocks) {
       for (const layer of block.layers) {
-        let y = batchNormReluInContext(h, layer.norm1, `${layer.name}norm1`, ctx);
-        y = conv3d(y, layer.conv1 as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 });
+        let y = batchNormReluConvInContext(h, layer.norm1, `${layer.name}norm1`, layer.conv1, ctx);
         y = batchNormReluInContext(y, layer.norm2, `${layer.name}norm2`, ctx);
         y = conv3d(y, layer.conv2 as tf.Tensor as tf.Tensor2D, { kernel: 3, stride: 1, padding: 1 });
         if (ctx.training && c.dropout > 0 && ctx.dropoutMask) {
@@ -137,8 +152,7 @@ export function buildDenseNet3d(store: ParamStore, config: Partial<DenseNetConfi
       }
       const t = block.transition;
       if (t) {
-        const y = batchNormReluInContext(h, t.norm, `${t.name}norm`, ctx);
-        const conv = tapInContext(`${t.name.slice(f.length)}conv`, conv3d(y, t.conv as tf.Tensor as tf.Tensor2D, { kernel: 1, stride: 1, padding: 0 }), ctx);
+        const conv = tapInContext(`${t.name.slice(f.length)}conv`, batchNormReluConvInContext(h, t.norm, `${t.name}norm`, t.conv, ctx), ctx);
         h = avgPool3d(conv, 2);
       }
     }

@@ -103,12 +103,18 @@ function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: 
     };
   });
   const y = f(a.x, p.gamma, p.beta) as tf.Tensor4D;
-  if (!training) return { y: withTensor(a, y), stats: null };
-  const c = p.gamma.shape[0];
-  const stats = used as unknown as Float32Array;
+  return { y: withTensor(a, y), stats: training ? nativeBatchStats(used as unknown as Float32Array, n) : null };
+}
+
+/**
+ * The batch statistics the addon's batchNormForward returned ([mean; biased variance], 2C floats over n values) as
+ * kept tensors, the variance made unbiased for the running statistics.
+ */
+export function nativeBatchStats(stats: Float32Array, n: number): BatchStats {
+  const c = stats.length / 2;
   const mean = tf.keep(tf.tensor1d(stats.subarray(0, c)));
   const varUnbiased = tf.keep(tf.tensor1d(stats.subarray(c).map((v) => v * unbiasedFactor(n))));
-  return { y: withTensor(a, y), stats: { mean, varUnbiased } };
+  return { mean, varUnbiased };
 }
 
 /** PyTorch's running-statistics update: running = (1 - momentum) * running + momentum * batch (momentum 0.1). */
