@@ -63,8 +63,8 @@ export function batchNormReluInContext(x: Act3d, vars: BnVars, name: string, ctx
 
 /**
  * A model's BN-ReLU followed by a 1 x 1 x 1 convolution under a forward context: one op that recomputes the batch
- * norm's output in the backward pass instead of keeping it (src/ops/bn-relu-conv.ts); guided backpropagation keeps
- * the three apart, since its ReLU has its own gradient.
+ * norm's output in the backward pass instead of keeping it where ICH_RECOMPUTE_MIN_MB asks for that, else the two ops
+ * (src/ops/bn-relu-conv.ts); guided backpropagation keeps the three apart, since its ReLU has its own gradient.
  */
 export function batchNormReluConvInContext(x: Act3d, vars: BnVars, name: string, weight: tf.Variable, ctx: ForwardContext): Act3d {
   const w = weight as tf.Tensor as tf.Tensor2D;
