@@ -32,30 +32,51 @@ export interface DenseNetConvLayer {
   count: number;
 }
 
+/** One dense block's place in the network: its resolution D x H x W, input channels and dense layers. */
+export interface DenseNetBlockGeometry {
+  dims: [number, number, number];
+  channels: number;
+  layers: number;
+}
+
+/**
+ * Where a DenseNet's stages sit at an input size (PyTorch's floor rule): the stem convolution's output (7x7x7, stride
+ * 2, padding 3) and each dense block after the stem's max pool (3, stride 2, padding 1) and the transitions, which halve
+ * the resolution and the channels (a block's output is its input channels + layers x growth).
+ */
+export function denseNetGeometry(c: DenseNetConfig, input: [number, number, number]): { stem: [number, number, number]; blocks: DenseNetBlockGeometry[] } {
+  const out = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
+  const stem = input.map((n) => out(n, 7, 2, 3)) as [number, number, number];
+  let dims = stem.map((n) => out(n, 3, 2, 1)) as [number, number, number];
+  let channels = c.initFeatures;
+  const blocks = c.blocks.map((layers) => {
+    const block = { dims, channels, layers };
+    channels = Math.floor((channels + layers * c.growth) / 2);
+    dims = dims.map((d) => Math.floor(d / 2)) as [number, number, number];
+    return block;
+  });
+  return { stem, blocks };
+}
+
 /**
  * The convolutions of a DenseNet at an input size (paper.md: 40 x 301 x 301), with their repetitions: the stem
  * (7x7x7, stride 2), per block the first and last 1x1 bottleneck (Cin grows by `growth` per layer) standing for the
- * block's 1x1 convs (`count` holds the layers each stands for), the block's 3x3 convs, and the transitions. The stem's
- * max pool (3, stride 2, padding 1) and the transitions' average pools (2) set the resolutions.
+ * block's 1x1 convs (`count` holds the layers each stands for), the block's 3x3 convs, and the transitions, at the
+ * resolutions of {@link denseNetGeometry}.
  */
 export function denseNetConvLayers(c: DenseNetConfig, input: [number, number, number], batch: number): DenseNetConvLayer[] {
-  const out = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
-  let dims = input.map((n) => out(n, 7, 2, 3));
   const layers: DenseNetConvLayer[] = [{ name: 'stem', input: [batch, ...input, 1] as DenseNetConvLayer['input'], cout: c.initFeatures, kernel: 7, stride: 2, padding: 3, count: 1 }];
-  dims = dims.map((n) => out(n, 3, 2, 1));
-  let channels = c.initFeatures;
   const bottleneck = c.bnSize * c.growth;
-  c.blocks.forEach((n, bi) => {
+  const { blocks } = denseNetGeometry(c, input);
+  blocks.forEach(({ dims, channels, layers: n }, bi) => {
     const at = (ch: number) => [batch, ...dims, ch] as DenseNetConvLayer['input'];
     const half = Math.ceil(n / 2);
     layers.push({ name: `block${bi + 1}.1x1.first`, input: at(channels), cout: bottleneck, kernel: 1, stride: 1, padding: 0, count: half });
     layers.push({ name: `block${bi + 1}.1x1.last`, input: at(channels + (n - 1) * c.growth), cout: bottleneck, kernel: 1, stride: 1, padding: 0, count: n - half });
     layers.push({ name: `block${bi + 1}.3x3`, input: at(bottleneck), cout: c.growth, kernel: 3, stride: 1, padding: 1, count: n });
-    channels += n * c.growth;
-    if (bi < c.blocks.length - 1) {
-      layers.push({ name: `transition${bi + 1}`, input: at(channels), cout: Math.floor(channels / 2), kernel: 1, stride: 1, padding: 0, count: 1 });
-      channels = Math.floor(channels / 2);
-      dims = dims.map((d) => Math.floor(d / 2));
+    const end = channels + n * c.growth;
+    if (bi < blocks.length - 1) {
+      layers.push({ name: `transition${bi + 1}`, input: at(end), cout: Math.floor(end / 2), kernel: 1, stride: 1, padding: 0, count: 1 });
     }
   });
   return layers;

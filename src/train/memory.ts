@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import { Profile } from '../config/profiles';
 import { VolumeShape } from '../data/preprocess';
-import { DenseNetConfig } from '../models/densenet-config';
+import { DenseNetConfig, denseNetGeometry } from '../models/densenet-config';
 
 const GIB = 2 ** 30;
 
@@ -13,29 +13,21 @@ export const WASM_HEAP_BYTES = 4 * GIB;
  * the stem convolution's output and its batch norm's, the max-pooled stem, and per dense layer its concatenated input,
  * that input's batch-norm output and the bottleneck before and after its batch norm; per transition its batch-norm
  * output. What dominates at the paper input (40 x 301 x 301): block 1 at 10 x 76 x 76, 1.46 GiB per volume.
- * Geometry as the model builds it: stem 7^3 stride 2 padding 3, max pool 3 stride 2 padding 1, transitions halve.
+ * Resolutions from {@link denseNetGeometry}, as the model builds them.
  */
 export function savedActivationBytes(config: DenseNetConfig, input: VolumeShape): number {
-  const out = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
-  let dims = input.map((n) => out(n, 7, 2, 3));
-  const voxels = () => dims[0] * dims[1] * dims[2];
-  let elements = input[0] * input[1] * input[2] + 2 * voxels() * config.initFeatures;
-  dims = dims.map((n) => out(n, 3, 2, 1));
-  let channels = config.initFeatures;
+  const voxels = (dims: number[]) => dims[0] * dims[1] * dims[2];
+  const { stem, blocks } = denseNetGeometry(config, input);
+  let elements = voxels(input) + 2 * voxels(stem) * config.initFeatures;
   const bottleneck = config.bnSize * config.growth;
-  config.blocks.forEach((layers, b) => {
-    elements += voxels() * channels;
+  for (const { dims, channels, layers } of blocks) {
+    elements += voxels(dims) * channels;
     for (let i = 0; i < layers; i++) {
       const cin = channels + i * config.growth;
-      elements += voxels() * (cin + 2 * bottleneck + cin + config.growth);
+      elements += voxels(dims) * (cin + 2 * bottleneck + cin + config.growth);
     }
-    channels += layers * config.growth;
-    elements += voxels() * channels;
-    if (b < config.blocks.length - 1) {
-      channels = Math.floor(channels / 2);
-      dims = dims.map((n) => Math.floor(n / 2));
-    }
-  });
+    elements += voxels(dims) * (channels + layers * config.growth);
+  }
   return elements * 4;
 }
 
