@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { conv3d } from './conv3d';
 import { nativeKernels } from './native-dnnl';
-import { emptyTensor, valuesInPlace } from './native-memory';
-import { BatchNormParams, BatchStats, batchNormRelu3d, nativeBatchStats } from './norm';
+import { emptyTensor, valuesInPlace, writtenInto } from './native-memory';
+import { BatchNormParams, BatchStats, batchNormRelu3d, nativeBatchStats, runningStatsArray } from './norm';
 import { releasingSaved, saveInPlace } from './saved-tensors';
 
 /**
@@ -47,11 +47,7 @@ export function batchNormReluConv1x1(
   }
   const cout = weight.shape[1];
   const geometry = [b, d, h, w, cin, cout, 1, 1, 0];
-  const given = training ? null : Float32Array.from([...p.runningMean.dataSync(), ...p.runningVar.dataSync()]);
-  /** An addon built before output arguments returns a new array: copied into the view. */
-  const written = (view: Float32Array, result: Float32Array) => {
-    if (result !== view) view.set(result);
-  };
+  const given = training ? null : runningStatsArray(p);
   let used: Float32Array | null = null;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, gamma, beta, wt] = args as tf.Tensor[];
@@ -61,9 +57,9 @@ export function batchNormReluConv1x1(
     // Views after the last allocation (an allocation may move the wasm heap).
     const normedView = valuesInPlace(normed);
     const [normedValues, stats] = lib.batchNormForward(valuesInPlace(input), valuesInPlace(gamma), valuesInPlace(beta), eps, true, given, normedView);
-    written(normedView, normedValues);
+    writtenInto(normedView, normedValues);
     const yView = valuesInPlace(y);
-    written(yView, lib.conv3d('forward', geometry, normedView, valuesInPlace(wt), yView));
+    writtenInto(yView, lib.conv3d('forward', geometry, normedView, valuesInPlace(wt), yView));
     normed.dispose();
     used = stats;
     return {
@@ -78,14 +74,14 @@ export function batchNormReluConv1x1(
         // The batch norm's output again from the statistics this batch gave (the addon derives its scale and shift
         // from the float statistics in both cases: the same bits as the forward pass).
         const againView = valuesInPlace(again);
-        written(againView, lib.batchNormForward(x, g, bt, eps, true, stats, againView)[0]);
+        writtenInto(againView, lib.batchNormForward(x, g, bt, eps, true, stats, againView)[0]);
         const dNormedView = valuesInPlace(dNormed);
-        written(dNormedView, lib.conv3d('backwardData', geometry, dyView, valuesInPlace(ws), dNormedView));
+        writtenInto(dNormedView, lib.conv3d('backwardData', geometry, dyView, valuesInPlace(ws), dNormedView));
         const dwView = valuesInPlace(dw);
-        written(dwView, lib.conv3d('backwardWeights', geometry, againView, dyView, dwView));
+        writtenInto(dwView, lib.conv3d('backwardWeights', geometry, againView, dyView, dwView));
         const dxView = valuesInPlace(dx);
         const [dxValues, dgamma, dbeta] = lib.batchNormBackward(dNormedView, x, g, bt, eps, true, stats, training, dxView);
-        written(dxView, dxValues);
+        writtenInto(dxView, dxValues);
         tf.dispose([again, dNormed]);
         return [dx, tf.tensor1d(dgamma), tf.tensor1d(dbeta), dw];
       }),

@@ -3,7 +3,7 @@ import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, scatterWindows, windowsOfData, WindowTable, windowTable } from './im2col';
 import { matMul } from './matmul';
 import { NativeConvOp, NativeDnnl, nativeKernels } from './native-dnnl';
-import { emptyTensor, valuesInPlace } from './native-memory';
+import { emptyTensor, valuesInPlace, writtenInto } from './native-memory';
 import { releasingSaved, saveInPlace } from './saved-tensors';
 import { conv3dTf, tfKernelsActive } from './tf-kernels';
 import { convGemm, ConvShape, convOutDims } from './webgpu/conv3d-gemm';
@@ -149,8 +149,7 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
   /** One pass into `out`'s memory; an addon built before `out` existed returns a new array, copied in. */
   const into = (out: tf.Tensor, op: NativeConvOp, a: tf.Tensor, w: tf.Tensor) => {
     const view = valuesInPlace(out);
-    const result = lib.conv3d(op, geometry, valuesInPlace(a), valuesInPlace(w), view);
-    if (result !== view) view.set(result);
+    writtenInto(view, lib.conv3d(op, geometry, valuesInPlace(a), valuesInPlace(w), view));
   };
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];

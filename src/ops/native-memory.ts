@@ -95,6 +95,15 @@ export function valuesInPlace(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
+/**
+ * An addon result in `view` (a {@link valuesInPlace} view passed to it as its output): an addon built before output
+ * arguments existed returns a new array instead, copied in here. Returns the view.
+ */
+export function writtenInto(view: Float32Array, result: Float32Array): Float32Array {
+  if (result !== view) view.set(result);
+  return view;
+}
+
 /** Kernel name of {@link emptyTensor}'s allocation (cpu and wasm). */
 export const NATIVE_EMPTY_KERNEL = 'IchNativeEmpty';
 

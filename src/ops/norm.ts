@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
-import { emptyTensor, valuesInPlace } from './native-memory';
+import { emptyTensor, valuesInPlace, writtenInto } from './native-memory';
 import { releasingSaved, saveInPlace } from './saved-tensors';
 import { batchNormEvalGpu, batchNormTrainingGpu, runningStatUpdateGpu } from './webgpu/batchnorm';
 import { webGpuKernelsActive } from './webgpu/kernels';
@@ -77,18 +77,17 @@ export function batchNormRelu3d(a: Act3d, p: BatchNormParams, training: boolean,
 function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: boolean, eps: number, lib: NativeDnnl): { y: Act3d; stats: BatchStats | null } {
   const [b, d, h, w] = shape5(a);
   const n = b * d * h * w;
-  const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
   let used: Float32Array | null = null;
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, gamma, beta] = args as tf.Tensor[];
-    const given = training ? null : Float32Array.from([...data(p.runningMean), ...data(p.runningVar)]);
+    const given = training ? null : runningStatsArray(p);
     // The output is written into the new tensor's own memory and the operands read in place, every view taken after
     // the allocation (an allocation may move the wasm heap); an addon built before that returns a new array, copied in.
     const y = emptyTensor(input.shape);
     saveInPlace(args[3] as tf.GradSaveFunc, [input, gamma, beta]);
     const yView = valuesInPlace(y);
     const [yValues, stats] = lib.batchNormForward(valuesInPlace(input), valuesInPlace(gamma), valuesInPlace(beta), eps, relu, given, yView);
-    if (yValues !== yView) yView.set(yValues);
+    writtenInto(yView, yValues);
     used = stats;
     return {
       value: y,
@@ -97,13 +96,18 @@ function nativeBatchNorm(a: Act3d, p: BatchNormParams, training: boolean, relu: 
         const dx = emptyTensor(input.shape);
         const dxView = valuesInPlace(dx);
         const [dxValues, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dy), valuesInPlace(xs), valuesInPlace(gs), valuesInPlace(bs), eps, relu, stats, training, dxView);
-        if (dxValues !== dxView) dxView.set(dxValues);
+        writtenInto(dxView, dxValues);
         return [dx, tf.tensor1d(dgamma), tf.tensor1d(dbeta)];
       }),
     };
   });
   const y = f(a.x, p.gamma, p.beta) as tf.Tensor4D;
   return { y: withTensor(a, y), stats: training ? nativeBatchStats(used as unknown as Float32Array, n) : null };
+}
+
+/** The running statistics as the addon takes them in eval mode: [mean; variance], 2C floats. */
+export function runningStatsArray(p: BatchNormParams): Float32Array {
+  return Float32Array.from([...p.runningMean.dataSync(), ...p.runningVar.dataSync()]);
 }
 
 /**
