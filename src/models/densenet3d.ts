@@ -28,6 +28,12 @@ export interface ForwardContext {
    * is the gradient with respect to that activation (Grad-CAM), which the engine cannot give for an intermediate.
    */
   tapOffsets?: Map<string, tf.Tensor>;
+  /**
+   * Batch-norm outputs before a 1 x 1 x 1 convolution of at least this many bytes (whole batch) are recomputed in the
+   * backward pass instead of kept (src/ops/bn-relu-conv.ts): same values, less memory, more time. Default: what
+   * ICH_RECOMPUTE_MIN_MB says (unset: none); training sets it from the fold's memory plan (train/memory.ts).
+   */
+  recomputeMinBytes?: number;
 }
 
 /** The model's ReLU under a forward context: guided for guided backpropagation, else plain. */
@@ -63,13 +69,13 @@ export function batchNormReluInContext(x: Act3d, vars: BnVars, name: string, ctx
 
 /**
  * A model's BN-ReLU followed by a 1 x 1 x 1 convolution under a forward context: one op that recomputes the batch
- * norm's output in the backward pass instead of keeping it where ICH_RECOMPUTE_MIN_MB asks for that, else the two ops
+ * norm's output in the backward pass instead of keeping it from `ctx.recomputeMinBytes` (default ICH_RECOMPUTE_MIN_MB) up, else the two ops
  * (src/ops/bn-relu-conv.ts); guided backpropagation keeps the three apart, since its ReLU has its own gradient.
  */
 export function batchNormReluConvInContext(x: Act3d, vars: BnVars, name: string, weight: tf.Variable, ctx: ForwardContext): Act3d {
   const w = weight as tf.Tensor as tf.Tensor2D;
   if (ctx.guidedRelu) return conv3d(batchNormReluInContext(x, vars, name, ctx), w, { kernel: 1, stride: 1, padding: 0 });
-  return collectStats(batchNormReluConv1x1(x, vars as never, w, ctx.training), name, ctx);
+  return collectStats(batchNormReluConv1x1(x, vars as never, w, ctx.training, undefined, ctx.recomputeMinBytes), name, ctx);
 }
 
 function normInContext(x: Act3d, vars: BnVars, name: string, ctx: ForwardContext, relu: boolean): Act3d {

@@ -8,7 +8,8 @@ import { releasingSaved, saveInPlace } from './saved-tensors';
 
 /**
  * The size from which normalised inputs are recomputed for the gradient instead of kept, from ICH_RECOMPUTE_MIN_MB
- * (MiB; 0: every one); unset, none: recomputing costs time and saves memory only where tensors are large. Measured at
+ * (MiB; 0: every one); unset, none (training's fold plan may still choose a size where memory is short:
+ * train/memory.ts), since recomputing costs time and saves memory only where tensors are large. Measured at
  * the paper input with 16 (block 1's inputs, 15-50 MB per volume each): the cpu backend's peak at batch 8 16.7 ->
  * 13.6 GiB and wasm's heap at batch 1 2.45 -> 2.27 GiB, for 5-10% more time per step (bench/NOTES.md).
  */

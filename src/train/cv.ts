@@ -36,6 +36,8 @@ export interface CrossValidationOptions {
   workers?: number;
   /** Backend for the workers (default: the active one). */
   backend?: string;
+  /** Batch-norm outputs recomputed in the backward pass from this size in bytes up (trainFold; from train/memory.ts). */
+  recomputeMinBytes?: number;
 }
 
 /** The recipe a profile implies for a model. */
@@ -96,7 +98,16 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
     for (const k of pending) {
       let r: FoldResult | null;
       try {
-        r = await trainFold({ recipe, patients, fold: folds[k], foldIndex: k, source, dir: path.join(out, `fold-${k}`), onProgress: options.onProgress });
+        r = await trainFold({
+          recipe,
+          patients,
+          fold: folds[k],
+          foldIndex: k,
+          source,
+          dir: path.join(out, `fold-${k}`),
+          onProgress: options.onProgress,
+          recomputeMinBytes: options.recomputeMinBytes,
+        });
       } catch (err) {
         throw explainBackendError(err);
       }
@@ -119,6 +130,7 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
             cacheDir: options.cacheDir,
             cacheOptions: { size: profile.inputSize, padDepth: profile.padDepth, quirks: recipe.quirks },
             size: profile.inputSize,
+            recomputeMinBytes: options.recomputeMinBytes,
           },
           options.onProgress,
         ),

@@ -22,6 +22,8 @@ export type WorkerJob =
       cacheDir: string;
       cacheOptions: ConstructorParameters<typeof VolumeCache>[1];
       size: [number, number, number];
+      /** Batch-norm outputs recomputed in the backward pass from this size in bytes up (trainFold). */
+      recomputeMinBytes?: number;
     }
   | { kind: 'bench'; backend: string; threads: number; native: boolean; shape: [number, number, number]; batch: number; steps: number };
 
@@ -41,6 +43,7 @@ async function run(job: WorkerJob): Promise<void> {
       source,
       dir: f.dir,
       onProgress: (p) => parentPort!.postMessage({ type: 'progress', progress: p }),
+      recomputeMinBytes: job.recomputeMinBytes,
     });
     parentPort!.postMessage({ type: 'result', result });
   }

@@ -159,6 +159,11 @@ export async function trainFold(options: {
   onProgress?: (p: TrainProgress) => void;
   /** Stop after this many epochs of this call (to test resuming); the state is saved first. */
   stopAfterEpochs?: number;
+  /**
+   * Recompute batch-norm outputs of at least this many bytes in the backward pass ({@link ForwardContext}; default
+   * ICH_RECOMPUTE_MIN_MB). Not part of the recipe: the results are the same to the bit, only memory and time differ.
+   */
+  recomputeMinBytes?: number;
 }): Promise<FoldResult | null> {
   const { recipe, patients, fold, foldIndex, source, dir } = options;
   fs.mkdirSync(dir, { recursive: true });
@@ -219,7 +224,7 @@ export async function trainFold(options: {
       for (let b = 0; b < batchesPerEpoch; b++) {
         const positions = order.slice(b * recipe.batchSize, (b + 1) * recipe.batchSize);
         const batch = await makeBatch(train, positions, tasks, source, recipe.augment === false ? null : { seed: deriveSeed(recipe.seed, foldIndex), epoch, quirks: recipe.quirks ?? 'paper' });
-        const ctx: ForwardContext = { training: true, stats: new Map(), dropoutMask: dropoutMasks(dropRng) };
+        const ctx: ForwardContext = { training: true, stats: new Map(), dropoutMask: dropoutMasks(dropRng), recomputeMinBytes: options.recomputeMinBytes };
         const targets = targetTensors(batch);
         const { value, grads } = tf.variableGrads(() => multiTaskLoss(model.predict(batch.data, batch.shape, ctx), targets, heads).total, variables);
         tf.dispose(Object.values(targets));

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { Profile } from '../config/profiles';
 import { VolumeShape } from '../data/preprocess';
 import { DenseNetConfig, denseNetGeometry } from '../models/densenet-config';
+import { recomputeMinBytes } from '../ops/bn-relu-conv';
 
 const GIB = 2 ** 30;
 
@@ -13,60 +14,108 @@ export const WASM_HEAP_BYTES = 4 * GIB;
  * the stem convolution's output and its batch norm's, the max-pooled stem, and per dense layer its concatenated input,
  * that input's batch-norm output and the bottleneck before and after its batch norm; per transition its batch-norm
  * output. What dominates at the paper input (40 x 301 x 301): block 1 at 10 x 76 x 76, 1.46 GiB per volume.
- * Resolutions from {@link denseNetGeometry}, as the model builds them.
+ * Resolutions from {@link denseNetGeometry}, as the model builds them. With `recompute` (a batch and the threshold of
+ * src/ops/bn-relu-conv.ts), the batch-norm outputs before a 1 x 1 x 1 convolution whose batch tensor holds at least
+ * `minBytes` are recomputed in the backward pass, not kept, and are left out.
  */
-export function savedActivationBytes(config: DenseNetConfig, input: VolumeShape): number {
+export function savedActivationBytes(config: DenseNetConfig, input: VolumeShape, recompute?: { batch: number; minBytes: number }): number {
   const voxels = (dims: number[]) => dims[0] * dims[1] * dims[2];
+  // A batch-norm output of `n` elements per volume that a fused BN-ReLU-conv may recompute instead of keep.
+  const normOutput = (n: number) => (recompute && recompute.batch * n * 4 >= recompute.minBytes ? 0 : n);
   const { stem, blocks } = denseNetGeometry(config, input);
   let elements = voxels(input) + 2 * voxels(stem) * config.initFeatures;
   const bottleneck = config.bnSize * config.growth;
-  for (const { dims, channels, layers } of blocks) {
+  blocks.forEach(({ dims, channels, layers }, bi) => {
     elements += voxels(dims) * channels;
     for (let i = 0; i < layers; i++) {
       const cin = channels + i * config.growth;
-      elements += voxels(dims) * (cin + 2 * bottleneck + cin + config.growth);
+      elements += voxels(dims) * (cin + 2 * bottleneck + config.growth) + normOutput(voxels(dims) * cin);
     }
-    elements += voxels(dims) * (channels + layers * config.growth);
-  }
+    // A transition's batch norm feeds its 1 x 1 x 1 convolution; the last block's (norm5) feeds the heads.
+    const end = voxels(dims) * (channels + layers * config.growth);
+    elements += bi < blocks.length - 1 ? normOutput(end) : end;
+  });
   return elements * 4;
 }
 
 /**
  * Peak memory of one fold's training on the CPU backends, in bytes: 0.72 GiB (Node, the addon, parameters, gradients
- * and AdamW moments) plus 1.37 x the saved activations per volume of a batch. Both fitted to the cpu backend at the
- * paper input, peak RSS 4.7 GiB at batch 2 and 16.5-16.7 GiB at batch 8 (bench/results/train-2026-11-28-cpu2-cpu-
- * onednn-release-saved-paper-b8.json): the 1.37 is what the backward pass holds beside the saved activations (their
- * gradients as it goes, the addon's work space). A guide for choosing how many folds to train at once, not a bound.
+ * and AdamW moments) plus, per volume of a batch, the saved activations it keeps and 0.37 x all of them (what the
+ * backward pass holds beside them: their gradients as it goes, the addon's work space; a recomputed batch-norm output
+ * is not kept but its gradient still passes). Fitted to the cpu backend at the paper input, peak RSS 4.7 GiB at batch 2
+ * and 16.5-16.7 GiB at batch 8 (bench/results/train-2026-11-28-cpu2-cpu-onednn-release-saved-paper-b8.json); with
+ * `recomputeMinBytes` (src/ops/bn-relu-conv.ts) it predicts the measured 13.6 GiB at batch 8 from 16 MiB within 1 %
+ * (bench/results/train-2026-11-28-cpu2-cpu-onednn-recompute16-paper-b8.json). A guide for planning, not a bound.
  */
-export function foldMemoryEstimate(profile: Profile): number {
-  return 0.72 * GIB + 1.37 * profile.batchSize * savedActivationBytes(profile.densenet, profile.inputSize);
+export function foldMemoryEstimate(profile: Profile, recomputeMinBytes = Infinity): number {
+  const all = savedActivationBytes(profile.densenet, profile.inputSize);
+  const kept = savedActivationBytes(profile.densenet, profile.inputSize, { batch: profile.batchSize, minBytes: recomputeMinBytes });
+  return 0.72 * GIB + profile.batchSize * (kept + 0.37 * all);
 }
 
-/** How many folds to train at once, and why when memory decides it. */
-export interface FoldWorkers {
+/**
+ * The threshold the fold plan recomputes from when memory asks for it: block 1's normalised inputs at the paper input
+ * (15-50 MB per volume each), not the small tensors of later blocks, where recomputing costs time and saves little.
+ */
+export const AUTO_RECOMPUTE_MIN_BYTES = 16 * 2 ** 20;
+
+/** How many folds to train at once and what to recompute, and why when memory decides it. */
+export interface FoldMemoryPlan {
   workers: number;
-  /** A line for the user when memory limited the count or a fold may not fit (null otherwise). */
+  /**
+   * Batch-norm outputs of at least this many bytes are recomputed in the backward pass (src/ops/bn-relu-conv.ts;
+   * Infinity: none). Same results to the bit, up to ~10 % more time per step.
+   */
+  recomputeMinBytes: number;
+  /** A line for the user when memory limited the count, turned recomputation on, or a fold may not fit (null otherwise). */
   note: string | null;
 }
 
 /**
- * Folds trained at once by default: on the CPU backends (wasm, cpu) one per core up to two (each worker one fold and
- * its own backend), as many as fit in 90 % of the machine's memory by {@link foldMemoryEstimate}, at least one; on a
- * GPU backend one. Says so when memory limits the count, and warns when one fold alone may not fit: the machine's
- * memory on the cpu backend, wasm's 4 GiB heap on wasm (where training would stop at the first step).
+ * Folds trained at once and batch-norm recomputation, chosen by memory. On the CPU backends (wasm, cpu): one fold per
+ * core up to two (each worker one fold and its own backend), as many as fit in 90 % of the machine's memory by
+ * {@link foldMemoryEstimate}, at least one; `workers` (the user's --workers) fixes the count instead. When one fold
+ * does not fit its share (or, on wasm, 90 % of the 4 GiB heap), the batch-norm outputs of at least
+ * {@link AUTO_RECOMPUTE_MIN_BYTES} are recomputed in the backward pass (the paper's batch 8 at 40 x 301 x 301: 16.7 ->
+ * 13.7 GiB); ICH_RECOMPUTE_MIN_MB, when set, decides that instead. Warns when a fold may still not fit: the machine's
+ * memory on the cpu backend, wasm's heap on wasm (where training would stop at the first step). On a GPU backend one
+ * fold at a time and recomputation as ICH_RECOMPUTE_MIN_MB says (only the native CPU kernels recompute).
  */
-export function defaultFoldWorkers(profile: Profile, backend: string, totalMemory = os.totalmem(), cores = os.availableParallelism()): FoldWorkers {
-  if (backend !== 'wasm' && backend !== 'cpu') return { workers: 1, note: null };
-  const perFold = foldMemoryEstimate(profile);
-  const byCores = Math.max(1, Math.min(2, cores));
-  const byMemory = Math.floor((0.9 * totalMemory) / perFold);
-  const workers = Math.max(1, Math.min(byCores, byMemory));
-  const gib = (n: number) => `${(n / GIB).toFixed(1)} GiB`;
-  const fold = `one fold of the ${profile.name} profile (batch ${profile.batchSize} at ${profile.inputSize.join('x')}) needs about ${gib(perFold)}`;
-  if (backend === 'wasm' && perFold > WASM_HEAP_BYTES) {
-    return { workers, note: `${fold}, more than the wasm backend's 4 GiB heap: training will stop at its first step; ICH_BACKEND=cpu has no heap limit` };
+export function foldMemoryPlan(
+  profile: Profile,
+  backend: string,
+  options: { workers?: number; totalMemory?: number; cores?: number } = {},
+): FoldMemoryPlan {
+  const asked = recomputeMinBytes();
+  if (backend !== 'wasm' && backend !== 'cpu') return { workers: options.workers ?? 1, recomputeMinBytes: asked, note: null };
+  const totalMemory = options.totalMemory ?? os.totalmem();
+  const byCores = Math.max(1, Math.min(2, options.cores ?? os.availableParallelism()));
+  const wasm = backend === 'wasm';
+  // What one fold may use: its share of 90 % of the machine's memory and, on wasm, of its own heap.
+  const budget = (workers: number) => Math.min((0.9 * totalMemory) / workers, wasm ? 0.9 * WASM_HEAP_BYTES : Infinity);
+  const workersFor = (perFold: number) => options.workers ?? Math.max(1, Math.min(byCores, Math.floor((0.9 * totalMemory) / perFold)));
+  const plain = foldMemoryEstimate(profile, asked);
+  let plan: FoldMemoryPlan = { workers: workersFor(plain), recomputeMinBytes: asked, note: null };
+  let perFold = plain;
+  // Infinity: ICH_RECOMPUTE_MIN_MB is unset, so the plan may choose.
+  const auto = asked === Infinity && plain > budget(plan.workers);
+  if (auto) {
+    perFold = foldMemoryEstimate(profile, AUTO_RECOMPUTE_MIN_BYTES);
+    plan = { workers: workersFor(perFold), recomputeMinBytes: AUTO_RECOMPUTE_MIN_BYTES, note: null };
   }
-  if (byMemory < 1) return { workers, note: `${fold}, more than this machine's ${gib(totalMemory)}: it may run out of memory (a GPU, or a smaller batch)` };
-  if (byMemory < byCores) return { workers, note: `${fold}; this machine's ${gib(totalMemory)} holds ${workers} at a time (--workers overrides)` };
-  return { workers, note: null };
+  const gib = (n: number) => `${(n / GIB).toFixed(1)} GiB`;
+  let note = `one fold of the ${profile.name} profile (batch ${profile.batchSize} at ${profile.inputSize.join('x')}) needs about ${gib(plain)}`;
+  if (auto) {
+    note += `; recomputing its batch-norm outputs of ${AUTO_RECOMPUTE_MIN_BYTES / 2 ** 20} MiB and more in the backward pass (same results, up to ~10 % slower; ICH_RECOMPUTE_MIN_MB overrides) brings it to about ${gib(perFold)}`;
+  }
+  if (wasm && perFold > WASM_HEAP_BYTES) {
+    note += `, more than the wasm backend's 4 GiB heap: training will stop at its first step; ICH_BACKEND=cpu has no heap limit`;
+  } else if (perFold > (0.9 * totalMemory) / plan.workers) {
+    note += `, more than ${plan.workers > 1 ? `a 1/${plan.workers} share of ` : ''}this machine's ${gib(totalMemory)}: it may run out of memory (a GPU, or a smaller batch)`;
+  } else if (options.workers === undefined && plan.workers < byCores) {
+    note += `; this machine's ${gib(totalMemory)} holds ${plan.workers} at a time (--workers overrides)`;
+  } else if (!auto) {
+    return plan;
+  }
+  return { ...plan, note };
 }

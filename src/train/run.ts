@@ -6,7 +6,7 @@ import { discoverCohort, Patient } from '../data/cohort';
 import { modelSpec, ModelSpec, TaskName } from '../models/tasks';
 import { profilePatients, runCrossValidation } from './cv';
 import { FoldResult, TrainProgress } from './loop';
-import { defaultFoldWorkers } from './memory';
+import { foldMemoryPlan } from './memory';
 import { TabularModelName } from '../models/tabular';
 import { runTabularCrossValidation, TabularFoldResult } from './tabular';
 
@@ -40,8 +40,8 @@ export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec
   const report = await initBackend();
   const cohort = discoverCohort(request.data ?? dataDir());
   const out = request.out ?? path.join(runsDir(), request.profile.name, spec.name);
-  const chosen = defaultFoldWorkers(request.profile, report.backend);
-  if (chosen.note && request.workers === undefined) console.log(chosen.note);
+  const plan = foldMemoryPlan(request.profile, report.backend, { workers: request.workers });
+  if (plan.note) console.log(plan.note);
   const results = await runCrossValidation({
     spec,
     profile: request.profile,
@@ -50,8 +50,9 @@ export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec
     folds: request.folds,
     seed: request.seed,
     cacheDir: cacheDir(),
-    workers: request.workers ?? chosen.workers,
+    workers: plan.workers,
     backend: report.backend,
+    recomputeMinBytes: plan.recomputeMinBytes,
     onProgress: request.onProgress,
   });
   return { spec, out, results };

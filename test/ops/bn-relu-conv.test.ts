@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { act3d } from '../../src/ops/act3d';
 import { batchNormReluConv1x1, recomputeMinBytes } from '../../src/ops/bn-relu-conv';
 import { conv3d } from '../../src/ops/conv3d';
-import { loadNativeDnnl, NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
+import { NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
+import { countingBatchNorm } from '../support/native';
 import { batchNormRelu3d, BatchNormParams } from '../../src/ops/norm';
 import { NATIVE_SKIP_REASON, onBackend, values } from '../support/tf';
 
@@ -92,18 +93,12 @@ describe('ops/bn-relu-conv: batch norm + ReLU + 1x1x1 conv with the normalised i
   it('falls back to the two ops without the addon or below its size, and checks the weight', async () => {
     assert.deepEqual(await run('wasm', true, true), await run('wasm', false, true));
     // Batch-norm forward passes: the value and the taped pass, plus the recomputation when it recomputes.
-    const r = loadNativeDnnl();
-    assert.ok(r.ok);
-    let calls = 0;
-    // The addon's functions are not enumerable: the wrapper inherits them.
-    const counting = Object.create(r.lib, {
-      batchNormForward: { value: (...args: Parameters<NativeDnnl['batchNormForward']>) => (calls++, r.lib.batchNormForward(...args)) },
-    }) as NativeDnnl;
+    const { lib: counting, passes } = countingBatchNorm();
     assert.deepEqual(await run('wasm+onednn', true, true, 1e9, counting), await run('wasm+onednn', false, true));
-    assert.equal(calls, 2, 'kept below its size');
-    calls = 0;
+    assert.equal(passes.count, 2, 'kept below its size');
+    passes.count = 0;
     await run('wasm+onednn', true, true, 0, counting);
-    assert.equal(calls, 3, 'recomputed at or above it');
+    assert.equal(passes.count, 3, 'recomputed at or above it');
     await onBackend('wasm+onednn', () =>
       tf.tidy(() => {
         const p = { gamma: tf.ones([3]), beta: tf.zeros([3]), runningMean: tf.zeros([3]), runningVar: tf.ones([3]) } as BatchNormParams;

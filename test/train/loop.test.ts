@@ -13,7 +13,9 @@ import { VolumeSource } from '../../src/train/data';
 import { FoldResult, predictPatients, trainFold, TrainRecipe } from '../../src/train/loop';
 import { smallCohort } from '../support/cohort';
 import { tempDir } from '../support/paths';
-import { onBackend, TEST_BACKENDS } from '../support/tf';
+import { useNativeKernels } from '../../src/ops/native-dnnl';
+import { countingBatchNorm } from '../support/native';
+import { NATIVE_SKIP_REASON, onBackend, TEST_BACKENDS } from '../support/tf';
 
 /** A profile small enough for unit tests: 16 x 24 x 24 inputs and a two-block DenseNet. */
 const TINY: Profile = {
@@ -57,6 +59,25 @@ describe('train/loop: one fold with the paper recipe', function () {
       });
     });
   }
+
+  it('recomputes batch-norm outputs where asked, with the same results to the bit (wasm+onednn)', async function () {
+    if (NATIVE_SKIP_REASON) this.skip();
+    const { lib: counting, passes } = countingBatchNorm();
+    const train = (recomputeMinBytes: number) =>
+      onBackend('wasm+onednn', async () => {
+        useNativeKernels(counting);
+        passes.count = 0;
+        const { patients, source } = await setup();
+        const fold = crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[0];
+        const result = await trainFold({ recipe: recipe({ epochs: 1 }), patients, fold, foldIndex: 0, source, dir: tempDir(), recomputeMinBytes });
+        return { result: strip(result), passes: passes.count };
+      });
+    const kept = await train(Infinity);
+    const recomputed = await train(0);
+    assert.deepEqual(recomputed.result, kept.result);
+    // One more batch-norm pass per BN-ReLU-conv in every training step's backward pass.
+    assert.ok(recomputed.passes > kept.passes, `${recomputed.passes} vs ${kept.passes} batch-norm passes`);
+  });
 
   it('resumes after an interruption with the same result as an uninterrupted run', async () => {
     await onBackend('wasm', async () => {
@@ -125,9 +146,10 @@ describe('train/loop: one fold with the paper recipe', function () {
     await onBackend(backend, async () => {
       const { patients } = await setup();
       const profile = { ...TINY, epochs: 1 };
-      const run = (workers: number) =>
-        runCrossValidation({ spec: MODEL_SPECS['mt-bin-gcs'], profile, patients, out: tempDir(), folds: [0, 1], cacheDir: tempDir(), workers, backend: 'wasm' });
-      const [sequential, parallel] = [await run(1), await run(2)];
+      // The workers recompute every batch-norm output they can (the plan's choice reaches them): same results.
+      const run = (workers: number, recomputeMinBytes?: number) =>
+        runCrossValidation({ spec: MODEL_SPECS['mt-bin-gcs'], profile, patients, out: tempDir(), folds: [0, 1], cacheDir: tempDir(), workers, backend: 'wasm', recomputeMinBytes });
+      const [sequential, parallel] = [await run(1), await run(2, 0)];
       assert.deepEqual(parallel.map((r) => r.fold), [0, 1]);
       assert.deepEqual(parallel.map((r) => r.predictions), sequential.map((r) => r.predictions));
     }, threadsPerWorker(2));

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROFILES } from '../../src/config/profiles';
 import { DENSENET121 } from '../../src/models/densenet-config';
-import { defaultFoldWorkers, foldMemoryEstimate, savedActivationBytes } from '../../src/train/memory';
+import { AUTO_RECOMPUTE_MIN_BYTES, foldMemoryEstimate, foldMemoryPlan, savedActivationBytes } from '../../src/train/memory';
 
 const GIB = 2 ** 30;
 const paper = PROFILES.paper;
@@ -34,18 +34,86 @@ describe('train/memory: how many folds fit at once', () => {
     assert.ok(Math.abs(one / b1 - 1) < 0.15, `${one / GIB} vs ${b1 / GIB} GiB`);
   });
 
-  it('trains two folds at once on two cores where memory allows, fewer where it does not, and says why', () => {
-    assert.deepEqual(defaultFoldWorkers(PROFILES.cpu, 'wasm', 24 * GIB, 2), { workers: 2, note: null });
-    assert.deepEqual(defaultFoldWorkers(PROFILES.quick, 'cpu', 24 * GIB, 16), { workers: 2, note: null });
-    assert.deepEqual(defaultFoldWorkers(PROFILES.cpu, 'cpu', 24 * GIB, 1), { workers: 1, note: null });
-    assert.deepEqual(defaultFoldWorkers(paper, 'cpu', 64 * GIB, 2), { workers: 2, note: null });
-    const short = defaultFoldWorkers(paper, 'cpu', 24 * GIB, 2);
-    assert.equal(short.workers, 1);
-    assert.match(short.note ?? '', /paper profile \(batch 8 at 40x301x301\) needs about 16\.7 GiB; this machine's 24\.0 GiB holds 1 at a time/);
-    const tiny = defaultFoldWorkers(paper, 'cpu', 8 * GIB, 2);
-    assert.equal(tiny.workers, 1);
-    assert.match(tiny.note ?? '', /more than this machine's 8\.0 GiB: it may run out of memory/);
-    assert.match(defaultFoldWorkers(paper, 'wasm', 64 * GIB, 2).note ?? '', /more than the wasm backend's 4 GiB heap: training will stop at its first step; ICH_BACKEND=cpu/);
-    assert.deepEqual(defaultFoldWorkers(paper, 'webgpu', 8 * GIB, 2), { workers: 1, note: null });
+  it('leaves out the batch-norm outputs a fused BN-ReLU-conv recomputes, from the threshold up', () => {
+    const all = savedActivationBytes(DENSENET121, [40, 301, 301]);
+    assert.equal(savedActivationBytes(DENSENET121, [40, 301, 301], { batch: 8, minBytes: Infinity }), all);
+    // Every recomputable output: each dense layer's normalised input and each transition's (0.3995 GiB per volume, by
+    // hand: block 1 alone 10 x 76 x 76 x (64 + ... + 224) floats); norm5's output feeds the heads and stays.
+    const none = savedActivationBytes(DENSENET121, [40, 301, 301], { batch: 8, minBytes: 0 });
+    assert.ok(Math.abs((all - none) / GIB - 0.3995) < 1e-3, `${(all - none) / GIB} GiB`);
+    // From 16 MiB: at batch 8 all but the smallest; at batch 1 only block 1's and the first transition's.
+    const b8 = savedActivationBytes(DENSENET121, [40, 301, 301], { batch: 8, minBytes: AUTO_RECOMPUTE_MIN_BYTES });
+    const b1 = savedActivationBytes(DENSENET121, [40, 301, 301], { batch: 1, minBytes: AUTO_RECOMPUTE_MIN_BYTES });
+    assert.ok(none < b8 && b8 < b1 && b1 < all, `${[none, b8, b1, all].map((n) => (n / GIB).toFixed(4))}`);
+    // Small inputs: nothing reaches 16 MiB, nothing is left out.
+    assert.equal(savedActivationBytes(PROFILES.cpu.densenet, PROFILES.cpu.inputSize, { batch: 2, minBytes: AUTO_RECOMPUTE_MIN_BYTES }), savedActivationBytes(PROFILES.cpu.densenet, PROFILES.cpu.inputSize));
+  });
+
+  it('estimates a fold with recomputation within 5 % of its measured peak (cpu backend, batch 8, from 16 MiB)', () => {
+    const measured = measuredPeak('train-2026-11-28-cpu2-cpu-onednn-recompute16-paper-b8.json');
+    const estimate = foldMemoryEstimate(paper, AUTO_RECOMPUTE_MIN_BYTES);
+    assert.ok(Math.abs(estimate / measured - 1) < 0.05, `${estimate / GIB} vs ${measured / GIB} GiB`);
+    assert.ok(estimate < foldMemoryEstimate(paper) - 2.5 * GIB);
+  });
+
+  describe('the fold plan', () => {
+    let saved: string | undefined;
+    beforeEach(() => {
+      saved = process.env.ICH_RECOMPUTE_MIN_MB;
+      delete process.env.ICH_RECOMPUTE_MIN_MB;
+    });
+    afterEach(() => {
+      if (saved === undefined) delete process.env.ICH_RECOMPUTE_MIN_MB;
+      else process.env.ICH_RECOMPUTE_MIN_MB = saved;
+    });
+    const plan = (profile: typeof paper, backend: string, totalGiB: number, cores: number, workers?: number) =>
+      foldMemoryPlan(profile, backend, { totalMemory: totalGiB * GIB, cores, workers });
+
+    it('trains two folds at once on two cores where memory allows, fewer where it does not, and says why', () => {
+      const none = { recomputeMinBytes: Infinity, note: null };
+      assert.deepEqual(plan(PROFILES.cpu, 'wasm', 24, 2), { workers: 2, ...none });
+      assert.deepEqual(plan(PROFILES.quick, 'cpu', 24, 16), { workers: 2, ...none });
+      assert.deepEqual(plan(PROFILES.cpu, 'cpu', 24, 1), { workers: 1, ...none });
+      assert.deepEqual(plan(paper, 'cpu', 64, 2), { workers: 2, ...none });
+      const short = plan(paper, 'cpu', 24, 2);
+      assert.equal(short.workers, 1);
+      assert.equal(short.recomputeMinBytes, Infinity);
+      assert.match(short.note ?? '', /paper profile \(batch 8 at 40x301x301\) needs about 16\.7 GiB; this machine's 24\.0 GiB holds 1 at a time/);
+      assert.deepEqual(plan(paper, 'webgpu', 8, 2), { workers: 1, ...none });
+    });
+
+    it('recomputes batch-norm outputs when one fold would not fit otherwise, and says so', () => {
+      // 16 GiB: 90 % is 14.4 GiB, less than 16.7 but more than the 13.7 with recomputation.
+      const sixteen = plan(paper, 'cpu', 16, 2);
+      assert.equal(sixteen.workers, 1);
+      assert.equal(sixteen.recomputeMinBytes, AUTO_RECOMPUTE_MIN_BYTES);
+      assert.match(sixteen.note ?? '', /needs about 16\.7 GiB; recomputing its batch-norm outputs of 16 MiB and more in the backward pass \(same results, up to ~10 % slower; ICH_RECOMPUTE_MIN_MB overrides\) brings it to about 13\.7 GiB; this machine's 16\.0 GiB holds 1 at a time/);
+      // Two folds asked for on 24 GiB: neither fits half of it without recomputation, nor with it.
+      const two = plan(paper, 'cpu', 24, 2, 2);
+      assert.equal(two.workers, 2);
+      assert.equal(two.recomputeMinBytes, AUTO_RECOMPUTE_MIN_BYTES);
+      assert.match(two.note ?? '', /brings it to about 13\.7 GiB, more than a 1\/2 share of this machine's 24\.0 GiB: it may run out of memory/);
+      const tiny = plan(paper, 'cpu', 8, 2);
+      assert.equal(tiny.workers, 1);
+      assert.equal(tiny.recomputeMinBytes, AUTO_RECOMPUTE_MIN_BYTES);
+      assert.match(tiny.note ?? '', /more than this machine's 8\.0 GiB: it may run out of memory/);
+      // wasm: batch 1 fits the heap as it is; batch 8 does not, even recomputed.
+      assert.deepEqual(plan({ ...paper, batchSize: 1 }, 'wasm', 24, 2, 1), { workers: 1, recomputeMinBytes: Infinity, note: null });
+      assert.match(plan(paper, 'wasm', 64, 2).note ?? '', /more than the wasm backend's 4 GiB heap: training will stop at its first step; ICH_BACKEND=cpu/);
+      // Small profiles never recompute.
+      assert.equal(plan(PROFILES.cpu, 'cpu', 2, 2).recomputeMinBytes, Infinity);
+    });
+
+    it('follows ICH_RECOMPUTE_MIN_MB when it is set, and estimates with it', () => {
+      process.env.ICH_RECOMPUTE_MIN_MB = '0';
+      const every = plan(paper, 'cpu', 16, 2);
+      assert.equal(every.recomputeMinBytes, 0);
+      assert.match(every.note ?? '', /needs about 13\.5 GiB; this machine's 16\.0 GiB holds 1 at a time/);
+      process.env.ICH_RECOMPUTE_MIN_MB = '100000';
+      const never = plan(paper, 'cpu', 16, 2);
+      assert.equal(never.recomputeMinBytes, 100000 * 2 ** 20);
+      assert.match(never.note ?? '', /needs about 16\.7 GiB, more than this machine's 16\.0 GiB: it may run out of memory/);
+      assert.equal(plan(paper, 'webgpu', 16, 2).recomputeMinBytes, 100000 * 2 ** 20);
+    });
   });
 });

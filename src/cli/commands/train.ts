@@ -6,13 +6,14 @@ import { discoverCohort } from '../../data/cohort';
 import { balancedAccuracy } from '../../eval/metrics';
 import { modelSpec } from '../../models/tasks';
 import { profilePatients, runCrossValidation } from '../../train/cv';
-import { defaultFoldWorkers } from '../../train/memory';
+import { foldMemoryPlan } from '../../train/memory';
 import { foldsFlag, intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
  * `ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1] [--data DIR] [--workers N]`:
  * cross-validation of one model; checkpoints and results under DIR (default runs/<profile>/<model>). On CPU
- * backends N folds train at once in worker threads (default: min(2, cores), fewer where memory is short: train/memory.ts).
+ * backends N folds train at once in worker threads (default: min(2, cores), fewer where memory is short, and batch-norm
+ * outputs are recomputed in the backward pass where one fold would not fit otherwise: train/memory.ts).
  */
 export async function trainCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { profile: 'string', model: 'string', folds: 'string', out: 'string', seed: 'string', data: 'string', workers: 'string' }, 'ich train');
@@ -25,9 +26,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const out = path.resolve(stringFlag(args, 'out', path.join(runsDir(), profile.name, spec.name))!);
   const report = await initBackend();
   process.stderr.write(`${describeBackend(report)}\n`);
-  const chosen = defaultFoldWorkers(profile, report.backend);
-  const workers = intFlag(args, 'workers', chosen.workers, 1, 16);
-  if (chosen.note && stringFlag(args, 'workers') === undefined) process.stderr.write(`${chosen.note}\n`);
+  const asked = stringFlag(args, 'workers') === undefined ? undefined : intFlag(args, 'workers', 1, 1, 16);
+  const plan = foldMemoryPlan(profile, report.backend, { workers: asked });
+  if (plan.note) process.stderr.write(`${plan.note}\n`);
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
   const patients = profilePatients(cohort.patients, profile);
   process.stderr.write(`training ${spec.name} on ${patients.length} patients, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
@@ -41,8 +42,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     folds,
     seed,
     cacheDir: cacheDir(),
-    workers,
+    workers: plan.workers,
     backend: report.backend,
+    recomputeMinBytes: plan.recomputeMinBytes,
     onProgress: (p) => {
       const line = `fold ${p.fold} epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ETA ${p.etaSeconds.toFixed(0)}s` +
         (p.valBalancedAccuracy !== undefined ? ` val BAcc ${p.valBalancedAccuracy.toFixed(3)}` : '');
