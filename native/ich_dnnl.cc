@@ -6,6 +6,8 @@
 // Primitives are cached per thread (each fold worker is its own thread) and per shape.
 #include <node_api.h>
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cmath>
@@ -52,6 +54,29 @@ struct Geometry {
              (long long)stride, (long long)pad);
     return buf;
   }
+};
+
+// oneDNN 2.x's JIT GEMM kernels (x64:gemm:jit, used by the gemm-based convolutions) point rsp into the heap while
+// they run, so a signal handled on a thread inside one writes its frame onto the heap: "corrupted size vs. prev_size"
+// later (oneDNN issue #4845, fixed in 3.11; Debian has 2.6.3). Node handles signals (SIGINT from a notebook's
+// interrupt, SIGPROF from --cpu-prof, SIGCHLD, SIGUSR1, ...), so every call that runs oneDNN or an OpenMP region
+// blocks the asynchronous signals on the calling thread until it returns: they are delivered then, a call's duration
+// late. OpenMP's pool threads are created inside such calls and inherit the blocked mask for good. Faults raised by
+// the code itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT) stay unblocked.
+class SignalGuard {
+ public:
+  SignalGuard() {
+    sigset_t blocked;
+    sigfillset(&blocked);
+    for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&blocked, s);
+    pthread_sigmask(SIG_BLOCK, &blocked, &saved_);
+  }
+  ~SignalGuard() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  sigset_t saved_;
 };
 
 struct Runtime {
@@ -207,6 +232,7 @@ bool parseArgs(napi_env env, napi_callback_info info, size_t want, napi_value* a
 //   backwardData:    a = dy,                b = w                  -> dx [n,d,h,w,cin]
 //   backwardWeights: a = x,                 b = dy                 -> dw [k,k,k,cin,cout]
 napi_value Conv3d(napi_env env, napi_callback_info info) {
+  SignalGuard guard;  // oneDNN / OpenMP inside (see SignalGuard)
   napi_value argv[4];
   Op op;
   Geometry g;
@@ -255,6 +281,7 @@ napi_value Conv3d(napi_env env, napi_callback_info info) {
 
 // implementation(op, geometry) -> the oneDNN implementation name (e.g. "jit:avx2"), for reports and tests.
 napi_value Implementation(napi_env env, napi_callback_info info) {
+  SignalGuard guard;  // oneDNN / OpenMP inside (see SignalGuard)
   napi_value argv[2];
   Op op;
   Geometry g;
@@ -641,6 +668,7 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
 // copies). Float arithmetic op by op in the order of the TensorFlow.js formulation (src/train/adamw.ts), built without
 // FMA contraction, so the result is that formulation's to the bit. Elementwise, so threads do not change it.
 napi_value AdamStep(napi_env env, napi_callback_info info) {
+  SignalGuard guard;  // oneDNN / OpenMP inside (see SignalGuard)
   size_t argc = 8;
   napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
@@ -716,6 +744,7 @@ bool channelArgs(napi_env env, napi_callback_info info, float** joined, float** 
 
 // Both directions of the copy: join (a, b -> joined) or split (joined -> a, b).
 napi_value CopyChannels(napi_env env, napi_callback_info info, bool join, const char* name) {
+  SignalGuard guard;  // oneDNN / OpenMP inside (see SignalGuard)
   float *joined, *a, *b;
   int64_t rows, ca, cb;
   if (!channelArgs(env, info, &joined, &a, &b, &rows, &ca, &cb, name)) return nullptr;
