@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // register_all_gradients module is ESM with extensionless imports, which Node cannot load from CommonJS).
 import '@tensorflow/tfjs';
 import * as os from 'node:os';
+import { registerNativeAddKernel } from './ops/native-add';
 import { registerNativeAdamKernel } from './ops/native-adamw';
 import { registerNativeConcatKernels } from './ops/native-concat';
 import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
@@ -234,7 +235,10 @@ function chooseNative(name: BackendName, options: BackendOptions): { native: str
   if (adam) registerNativeAdamKernel();
   const concat = typeof loaded.lib.concatChannels === 'function';
   if (concat) registerNativeConcatKernels();
-  const parts = ['pooling', 'batch norm', ...(concat ? ['concatenation'] : []), ...(adam ? ['AdamW'] : [])];
+  // wasm's own Add is compiled already; the cpu backend's is a JavaScript loop.
+  const add = name === 'cpu' && typeof loaded.lib.addInto === 'function';
+  if (add) registerNativeAddKernel();
+  const parts = ['pooling', 'batch norm', ...(concat ? ['concatenation'] : []), ...(add ? ['addition'] : []), ...(adam ? ['AdamW'] : [])];
   const listed = `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
   return { native: `oneDNN ${loaded.lib.version()} conv3d + native ${listed}, ${threads} thread${threads > 1 ? 's' : ''}` };
 }

@@ -66,6 +66,8 @@ export interface NativeDnnl {
    */
   concatChannels?(joined: Float32Array, a: Float32Array, b: Float32Array, ca: number, cb: number): void;
   splitChannels?(joined: Float32Array, a: Float32Array, b: Float32Array, ca: number, cb: number): void;
+  /** out = a + b elementwise (three arrays of one length); src/ops/native-add.ts. Absent in builds from before it existed. */
+  addInto?(out: Float32Array, a: Float32Array, b: Float32Array): void;
   /** OpenMP threads for the calling thread's oneDNN work. */
   setThreads(n: number): void;
   version(): string;

@@ -38,13 +38,23 @@ export function memoryOf(backendName: NativeMemoryBackend, backend: unknown): Te
   }
   const b = backend as CpuBackendMemory;
   return {
-    allocate: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((a, d) => a * d, 1))),
+    allocate: (shape) => b.makeTensorInfo(shape, 'float32', uninitializedFloats(shape.reduce((a, d) => a * d, 1))),
     view: (t) => {
       const values = b.data.get(t.dataId)?.values;
       if (!(values instanceof Float32Array)) throw new Error(`native kernel expected float32 values on the cpu backend, got ${t.dtype} [${t.shape.join(', ')}]`);
       return values;
     },
   };
+}
+
+/**
+ * A Float32Array of `length` values left as the allocator found them (malloc, not calloc): a native kernel writes every
+ * value of its outputs, as it must on wasm, whose heap is never cleared; zeroing first cost the cpu backend ~0.1 s of a
+ * 1.4 s step at 40 x 160 x 160 (bench/NOTES.md).
+ */
+function uninitializedFloats(length: number): Float32Array {
+  const bytes = Buffer.allocUnsafeSlow(length * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, length);
 }
 
 /** Whether the active backend is one whose tensors the addon can reach in place. */
@@ -114,8 +124,8 @@ export function registerNativeEmptyKernel(): void {
 
 /**
  * A new float32 tensor of `shape` for the addon to write its result into ({@link valuesInPlace} of it, taken after the
- * last allocation), instead of a new array copied into a tensor afterwards: on wasm its values are whatever the heap
- * held (every value must be written before anyone reads it), on cpu zeros.
+ * last allocation), instead of a new array copied into a tensor afterwards: its values are whatever the memory held
+ * (the wasm heap's, or malloc's on cpu): every value must be written before anyone reads it.
  */
 export function emptyTensor(shape: number[]): tf.Tensor {
   return tf.engine().runKernel(NATIVE_EMPTY_KERNEL, {}, { shape } as never) as tf.Tensor;
