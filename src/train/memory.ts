@@ -44,7 +44,7 @@ export function savedActivationBytes(config: DenseNetConfig, input: VolumeShape,
  * backward pass holds beside them: their gradients as it goes, the addon's work space; a recomputed batch-norm output
  * is not kept but its gradient still passes). Fitted to the cpu backend at the paper input, peak RSS 4.7 GiB at batch 2
  * and 16.5-16.7 GiB at batch 8 (bench/results/train-2026-11-28-cpu2-cpu-onednn-release-saved-paper-b8.json); with
- * `recomputeMinBytes` (src/ops/bn-relu-conv.ts) it predicts the measured 13.6 GiB at batch 8 from 16 MiB within 1 %
+ * `recomputeMinBytes` (src/ops/bn-relu-conv.ts) it predicts the measured 13.7 GiB at batch 8 from 16 MiB within 1 %
  * (bench/results/train-2026-11-28-cpu2-cpu-onednn-recompute16-paper-b8.json). A guide for planning, not a bound.
  */
 export function foldMemoryEstimate(profile: Profile, recomputeMinBytes = Infinity): number {
