@@ -57,7 +57,16 @@ export interface BackendOptions {
    * default on the tensorflow backend (native there); elsewhere only to check that formulation on cpu (tests).
    */
   tfKernels?: boolean;
+  /**
+   * Bytes one training thread's tensors will need at their peak (a fold's estimate, src/train/memory.ts): the
+   * automatic choice passes over wasm when they exceed 90 % of its heap ({@link WASM_HEAP_BYTES}), where training would
+   * stop at its first step, for the cpu backend (no heap limit, the same native kernels). A named backend is kept.
+   */
+  memoryNeeded?: number;
 }
+
+/** wasm32's heap, which holds every tensor of the wasm backend (DESIGN.md). */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 const NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 let current: BackendReport | null = null;
@@ -169,7 +178,7 @@ export function assertDeviceHealthy(where: string): void {
 
 /**
  * Chooses and initialises the backend: `requested`, else `ICH_BACKEND`, else automatic (tfjs-node-gpu, tfjs-node,
- * wasm, cpu in that order, each tried only when its package loads). Warnings are also written to stderr (each once).
+ * wasm, cpu in that order, each tried only when its package loads; wasm only when `options.memoryNeeded` fits its heap). Warnings are also written to stderr (each once).
  * @throws when a backend is named explicitly and cannot start, with the reason.
  */
 export async function initBackend(requested: string | undefined = process.env.ICH_BACKEND, options: BackendOptions = {}): Promise<BackendReport> {
@@ -180,6 +189,10 @@ export async function initBackend(requested: string | undefined = process.env.IC
   const order: BackendName[] = want === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [want as BackendName];
   const skipped: string[] = [];
   for (const name of order) {
+    if (want === 'auto' && name === 'wasm' && (options.memoryNeeded ?? 0) > 0.9 * WASM_HEAP_BYTES) {
+      skipped.push(`wasm: training needs at least ~${(options.memoryNeeded! / 2 ** 30).toFixed(1)} GiB, more than its 4 GiB heap holds`);
+      continue;
+    }
     try {
       const { pkg, gpu, warnings } = await activate(name);
       await tf.ready();

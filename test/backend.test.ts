@@ -25,6 +25,16 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
     assert.ok(['tensorflow', 'wasm'].includes(r.backend));
   });
 
+  it('passes over wasm when training would not fit its heap, and only when choosing automatically', async () => {
+    const big = await initBackend('', { memoryNeeded: 13.7 * 2 ** 30 });
+    assert.ok(['tensorflow', 'cpu'].includes(big.backend), big.backend);
+    if (big.backend === 'cpu') assert.ok(big.skipped.includes('wasm: training needs at least ~13.7 GiB, more than its 4 GiB heap holds'), big.skipped.join('; '));
+    const small = await initBackend('', { memoryNeeded: 2.5 * 2 ** 30 });
+    assert.ok(['tensorflow', 'wasm'].includes(small.backend), small.backend);
+    assert.ok(!small.skipped.some((s) => s.startsWith('wasm')));
+    assert.equal((await initBackend('wasm', { memoryNeeded: 13.7 * 2 ** 30 })).backend, 'wasm', 'a named backend is kept');
+  });
+
   it('reports the native kernels it uses with the CPU backends, and why not when it does not', async () => {
     const off = await initBackend('wasm', { native: false });
     assert.equal(off.native, null);

@@ -1,4 +1,5 @@
 import * as os from 'node:os';
+import { WASM_HEAP_BYTES } from '../backend';
 import { Profile } from '../config/profiles';
 import { VolumeShape } from '../data/preprocess';
 import { DenseNetConfig, denseNetGeometry } from '../models/densenet-config';
@@ -6,8 +7,6 @@ import { recomputeMinBytes } from '../ops/bn-relu-conv';
 
 const GIB = 2 ** 30;
 
-/** wasm32's heap, which holds every tensor of a wasm backend (DESIGN.md). */
-export const WASM_HEAP_BYTES = 4 * GIB;
 
 /**
  * Bytes of the activations one training volume keeps for the backward pass in the DenseNet 3D (float32): the image,
@@ -118,4 +117,15 @@ export function foldMemoryPlan(
     return plan;
   }
   return { ...plan, note };
+}
+
+/**
+ * The least memory one fold of `profile` trains in by {@link foldMemoryEstimate}: with the recomputation the fold plan
+ * would turn on ({@link AUTO_RECOMPUTE_MIN_BYTES}), or with what ICH_RECOMPUTE_MIN_MB asks when set. What `ich train`
+ * and `trainModel` pass to initBackend as `memoryNeeded`, so that the paper profile (13.7 GiB) trains on the cpu
+ * backend instead of stopping in wasm's 4 GiB heap.
+ */
+export function leastFoldMemory(profile: Profile): number {
+  const asked = recomputeMinBytes();
+  return foldMemoryEstimate(profile, asked === Infinity ? AUTO_RECOMPUTE_MIN_BYTES : asked);
 }

@@ -6,7 +6,7 @@ import { discoverCohort, Patient } from '../data/cohort';
 import { modelSpec, ModelSpec, TaskName } from '../models/tasks';
 import { profilePatients, runCrossValidation } from './cv';
 import { FoldResult, TrainProgress } from './loop';
-import { foldMemoryPlan } from './memory';
+import { foldMemoryPlan, leastFoldMemory } from './memory';
 import { TabularModelName } from '../models/tabular';
 import { runTabularCrossValidation, TabularFoldResult } from './tabular';
 
@@ -37,7 +37,7 @@ export interface RunRequest {
  */
 export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec; out: string; results: FoldResult[] }> {
   const spec = typeof request.model === 'string' ? modelSpec(request.model) : request.model;
-  const report = await initBackend();
+  const report = await initBackend(undefined, { memoryNeeded: leastFoldMemory(request.profile) });
   const cohort = discoverCohort(request.data ?? dataDir());
   const out = request.out ?? path.join(runsDir(), request.profile.name, spec.name);
   const plan = foldMemoryPlan(request.profile, report.backend, { workers: request.workers });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROFILES } from '../../src/config/profiles';
 import { DENSENET121 } from '../../src/models/densenet-config';
-import { AUTO_RECOMPUTE_MIN_BYTES, foldMemoryEstimate, foldMemoryPlan, savedActivationBytes } from '../../src/train/memory';
+import { AUTO_RECOMPUTE_MIN_BYTES, foldMemoryEstimate, foldMemoryPlan, leastFoldMemory, savedActivationBytes } from '../../src/train/memory';
 
 const GIB = 2 ** 30;
 const paper = PROFILES.paper;
@@ -102,6 +102,15 @@ describe('train/memory: how many folds fit at once', () => {
       assert.match(plan(paper, 'wasm', 64, 2).note ?? '', /more than the wasm backend's 4 GiB heap: training will stop at its first step; ICH_BACKEND=cpu/);
       // Small profiles never recompute.
       assert.equal(plan(PROFILES.cpu, 'cpu', 2, 2).recomputeMinBytes, Infinity);
+    });
+
+    it('gives initBackend the least a fold needs: with recomputation unless ICH_RECOMPUTE_MIN_MB says otherwise', () => {
+      assert.equal(leastFoldMemory(paper), foldMemoryEstimate(paper, AUTO_RECOMPUTE_MIN_BYTES));
+      assert.ok(leastFoldMemory(paper) > 0.9 * 4 * GIB, 'the paper profile does not fit wasm');
+      assert.ok(leastFoldMemory({ ...paper, batchSize: 1 }) < 0.9 * 4 * GIB, 'its batch 1 does');
+      assert.ok(leastFoldMemory(PROFILES.quick) < GIB);
+      process.env.ICH_RECOMPUTE_MIN_MB = '100000';
+      assert.equal(leastFoldMemory(paper), foldMemoryEstimate(paper));
     });
 
     it('follows ICH_RECOMPUTE_MIN_MB when it is set, and estimates with it', () => {

@@ -6,7 +6,7 @@ import { discoverCohort } from '../../data/cohort';
 import { balancedAccuracy } from '../../eval/metrics';
 import { modelSpec } from '../../models/tasks';
 import { profilePatients, runCrossValidation } from '../../train/cv';
-import { foldMemoryPlan } from '../../train/memory';
+import { foldMemoryPlan, leastFoldMemory } from '../../train/memory';
 import { foldsFlag, intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
@@ -24,7 +24,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const folds = foldsFlag(args);
   const seed = intFlag(args, 'seed', 1, 0, 0xffffffff);
   const out = path.resolve(stringFlag(args, 'out', path.join(runsDir(), profile.name, spec.name))!);
-  const report = await initBackend();
+  const report = await initBackend(undefined, { memoryNeeded: leastFoldMemory(profile) });
   process.stderr.write(`${describeBackend(report)}\n`);
   const asked = stringFlag(args, 'workers') === undefined ? undefined : intFlag(args, 'workers', 1, 1, 16);
   const plan = foldMemoryPlan(profile, report.backend, { workers: asked });
