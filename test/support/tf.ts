@@ -32,10 +32,11 @@ if (!WEBGPU.ok) process.stderr.write(`webgpu tests skipped: ${WEBGPU.reason}\n`)
 /**
  * Backends every op, model and training test runs on: the TypeScript ops on cpu and wasm, the backend's own rank-5
  * conv3d and pooling kernels on cpu (`cpu+tfops`: the formulation the tensorflow backend, tfjs-node, uses natively),
- * the oneDNN addon's kernels under wasm (`wasm+onednn`) when it is built, and when an adapter exists the TypeScript
- * ops on webgpu and the project's WGSL kernels (`webgpu+wgsl`, what `ICH_BACKEND=webgpu` uses by default).
+ * the oneDNN addon's kernels under wasm and cpu (`wasm+onednn`, `cpu+onednn`: the route training takes when a fold
+ * does not fit wasm's heap, with its own addition and unzeroed outputs) when it is built, and when an adapter exists
+ * the TypeScript ops on webgpu and the project's WGSL kernels (`webgpu+wgsl`, what `ICH_BACKEND=webgpu` uses by default).
  */
-const AVAILABLE: string[] = ['cpu', 'cpu+tfops', 'wasm', ...(native.ok ? ['wasm+onednn'] : []), ...(WEBGPU.ok ? ['webgpu', 'webgpu+wgsl'] : [])];
+const AVAILABLE: string[] = ['cpu', 'cpu+tfops', 'wasm', ...(native.ok ? ['wasm+onednn', 'cpu+onednn'] : []), ...(WEBGPU.ok ? ['webgpu', 'webgpu+wgsl'] : [])];
 /** ICH_TEST_BACKENDS=cpu,webgpu narrows the list (bench/gpu.sh checks a GPU that way); unknown names are an error. */
 const WANTED = process.env.ICH_TEST_BACKENDS?.split(',').map((b) => b.trim()).filter(Boolean);
 for (const b of WANTED ?? []) if (!AVAILABLE.includes(b)) throw new Error(`ICH_TEST_BACKENDS expected some of ${AVAILABLE.join(', ')}, got "${b}"`);
