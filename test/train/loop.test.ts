@@ -139,7 +139,7 @@ describe('train/loop: one fold with the paper recipe', function () {
     });
   });
 
-  for (const backend of TEST_BACKENDS.filter((b) => b.startsWith('wasm'))) {
+  for (const backend of TEST_BACKENDS.filter((b) => b.startsWith('wasm') || b === 'cpu+onednn')) {
   it(`trains folds in parallel worker threads with the same results as in sequence (${backend})`, async () => {
     // oneDNN's weight gradients may sum in another order with another thread count: the sequential run uses the
     // threads each of the two workers gets, as results are reproducible for a given number of threads per fold.
@@ -148,7 +148,7 @@ describe('train/loop: one fold with the paper recipe', function () {
       const profile = { ...TINY, epochs: 1 };
       // The workers recompute every batch-norm output they can (the plan's choice reaches them): same results.
       const run = (workers: number, recomputeMinBytes?: number) =>
-        runCrossValidation({ spec: MODEL_SPECS['mt-bin-gcs'], profile, patients, out: tempDir(), folds: [0, 1], cacheDir: tempDir(), workers, backend: 'wasm', recomputeMinBytes });
+        runCrossValidation({ spec: MODEL_SPECS['mt-bin-gcs'], profile, patients, out: tempDir(), folds: [0, 1], cacheDir: tempDir(), workers, backend: backend.split('+')[0], recomputeMinBytes });
       const [sequential, parallel] = [await run(1), await run(2, 0)];
       assert.deepEqual(parallel.map((r) => r.fold), [0, 1]);
       assert.deepEqual(parallel.map((r) => r.predictions), sequential.map((r) => r.predictions));
