@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -79,6 +80,19 @@ class SignalGuard {
  private:
   sigset_t saved_;
 };
+
+// Loops of the addon's own (copies, elementwise passes, batch-norm sums) go parallel from this many values: below it
+// OpenMP's fork and join costs more than the loop.
+constexpr int64_t kParallelMinValues = 262144;
+
+// The calling OpenMP thread's share [first, last) of `total` items, in blocks of `align` (e.g. 16 channels, so that two
+// threads' sums never share a cache line). Inside a parallel region.
+std::pair<size_t, size_t> threadShare(size_t total, size_t align) {
+  const size_t threads = static_cast<size_t>(omp_get_num_threads()), t = static_cast<size_t>(omp_get_thread_num());
+  const size_t per = ((total + threads - 1) / threads + align - 1) / align * align;
+  const size_t first = std::min(total, t * per);
+  return {first, std::min(total, first + per)};
+}
 
 struct Runtime {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
@@ -536,20 +550,6 @@ napi_value AvgPool3dBackward(napi_env env, napi_callback_info info) {
 // mean of 50 loses ~0.5 % of the gamma gradient over 1,080 rows: measured on wasm). The forward pass runs on one
 // thread (memory-bound, ~5 ms for 7.4 M values); the backward pass splits its sums by channel blocks and its input
 // gradient by rows over the calling thread's OpenMP threads.
-constexpr int64_t kBnParallelMin = 262144;
-
-// Calls f(c0, c1) for the threads' blocks of channels (multiples of 16: a thread's sums do not share a cache line).
-template <class F>
-void forChannelBlocks(size_t c, size_t elements, F&& f) {
-#pragma omp parallel if (static_cast<int64_t>(elements) > kBnParallelMin)
-  {
-    const size_t threads = static_cast<size_t>(omp_get_num_threads()), t = static_cast<size_t>(omp_get_thread_num());
-    const size_t per = ((c + threads - 1) / threads + 15) / 16 * 16;
-    const size_t c0 = std::min(c, t * per), c1 = std::min(c, c0 + per);
-    if (c0 < c1) f(c0, c1);
-  }
-}
-
 struct BnArgs {
   float* x = nullptr;
   size_t lx = 0;
@@ -680,6 +680,30 @@ void bnInputGrad(const BnGrad& b, size_t r0, size_t r1, bool training, double n,
     }
 }
 
+// Both loops over the calling thread's OpenMP threads: the sums (sg, sgx: C each) by channel blocks, then dx by rows.
+void bnBackwardSplit(const BnGrad& b, size_t rows, bool training, double* sg, double* sgx, float* dx) {
+#pragma omp parallel
+  {
+    const auto [c0, c1] = threadShare(b.c, 16);
+    std::vector<double> tg(b.c, 0.0), tgx(b.c, 0.0);
+    bnGradSums(b, rows, c0, c1, tg.data(), tgx.data());
+    std::copy(tg.begin() + c0, tg.begin() + c1, sg + c0);
+    std::copy(tgx.begin() + c0, tgx.begin() + c1, sgx + c0);
+  }
+  const double n = static_cast<double>(rows);
+  // Per channel: k = gamma / std and k / n, the same doubles the per-element expression computed.
+  std::vector<double> k(b.c), kn(b.c);
+  for (size_t ch = 0; ch < b.c; ch++) {
+    k[ch] = b.gamma[ch] * b.invstd[ch];
+    kn[ch] = k[ch] / n;
+  }
+#pragma omp parallel
+  {
+    const auto [r0, r1] = threadShare(rows, 1);
+    bnInputGrad(b, r0, r1, training, n, k.data(), kn.data(), sg, sgx, dx);
+  }
+}
+
 // batchNormBackward(dy, x, gamma, beta, eps, relu, stats, training[, out]) -> [dx, dgamma, dbeta]: the gradient masked
 // by the ReLU where the output was <= 0; in training the input gradient runs through the batch statistics (PyTorch).
 // dx is `out` when given.
@@ -701,14 +725,19 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   const size_t c = a.c, rows = a.lx / c;
   std::vector<double> invstd(c), sg(c, 0.0), sgx(c, 0.0);
   for (size_t ch = 0; ch < c; ch++) invstd[ch] = 1.0 / std::sqrt(static_cast<double>(stats[c + ch]) + a.eps);
-  // One thread: the plain loops, which gcc vectorises (26 ms for 7.4 M values, where the functions below take 31);
-  // more: the functions, split (17 ms on two threads). The same bits either way (tested).
-  const bool split = omp_get_max_threads() > 1 && static_cast<int64_t>(a.lx) > kBnParallelMin;
-  auto masked = [&](size_t r, size_t ch, double xh) -> double {
-    const double g = dy[r * c + ch];
-    return a.relu && !(a.gamma[ch] * xh + a.beta[ch] > 0.0) ? 0.0 : g;
-  };
-  if (!split) {
+  float *dx = nullptr, *dgamma = nullptr, *dbeta = nullptr;
+  napi_value dxv;
+  if (!outputOrNew(env, argv, argc, 8, a.lx, &dx, &dxv, "batchNormBackward")) return nullptr;
+  napi_value dgv = newFloats(env, c, &dgamma), dbv = newFloats(env, c, &dbeta);
+  // One thread: the plain loops, which gcc vectorises (26 ms for 7.4 M values, where the functions above take 31);
+  // more: the functions, split (17 ms on two threads). The same bits either way (native-dnnl.test.ts).
+  if (omp_get_max_threads() > 1 && static_cast<int64_t>(a.lx) > kParallelMinValues) {
+    bnBackwardSplit(BnGrad{a.x, dy, a.gamma, a.beta, stats, invstd.data(), c, a.relu}, rows, training, sg.data(), sgx.data(), dx);
+  } else {
+    auto masked = [&](size_t r, size_t ch, double xh) -> double {
+      const double g = dy[r * c + ch];
+      return a.relu && !(a.gamma[ch] * xh + a.beta[ch] > 0.0) ? 0.0 : g;
+    };
     for (size_t r = 0; r < rows; r++)
       for (size_t ch = 0; ch < c; ch++) {
         const double xh = (a.x[r * c + ch] - static_cast<double>(stats[ch])) * invstd[ch];
@@ -716,24 +745,7 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
         sg[ch] += g;
         sgx[ch] += g * xh;
       }
-  }
-  const BnGrad grad{a.x, dy, a.gamma, a.beta, stats, invstd.data(), c, a.relu};
-  if (split) forChannelBlocks(c, a.lx, [&](size_t c0, size_t c1) {
-    std::vector<double> tg(c, 0.0), tgx(c, 0.0);
-    bnGradSums(grad, rows, c0, c1, tg.data(), tgx.data());
-    std::copy(tg.begin() + c0, tg.begin() + c1, sg.begin() + c0);
-    std::copy(tgx.begin() + c0, tgx.begin() + c1, sgx.begin() + c0);
-  });
-  float *dx = nullptr, *dgamma = nullptr, *dbeta = nullptr;
-  napi_value dxv;
-  if (!outputOrNew(env, argv, argc, 8, a.lx, &dx, &dxv, "batchNormBackward")) return nullptr;
-  napi_value dgv = newFloats(env, c, &dgamma), dbv = newFloats(env, c, &dbeta);
-  for (size_t ch = 0; ch < c; ch++) {
-    dgamma[ch] = static_cast<float>(sgx[ch]);
-    dbeta[ch] = static_cast<float>(sg[ch]);
-  }
-  const double n = static_cast<double>(rows);
-  if (!split) {
+    const double n = static_cast<double>(rows);
     for (size_t r = 0; r < rows; r++)
       for (size_t ch = 0; ch < c; ch++) {
         const double xh = (a.x[r * c + ch] - static_cast<double>(stats[ch])) * invstd[ch];
@@ -741,19 +753,10 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
         const double k = a.gamma[ch] * invstd[ch];
         dx[r * c + ch] = static_cast<float>(training ? k / n * (n * g - sg[ch] - xh * sgx[ch]) : k * g);
       }
-    return arrayOf(env, {dxv, dgv, dbv});
   }
-  // Per channel: k = gamma / std and k / n, the same doubles the per-element expression computed.
-  std::vector<double> k(c), kn(c);
   for (size_t ch = 0; ch < c; ch++) {
-    k[ch] = a.gamma[ch] * invstd[ch];
-    kn[ch] = k[ch] / n;
-  }
-#pragma omp parallel
-  {
-    const size_t threads = static_cast<size_t>(omp_get_num_threads()), t = static_cast<size_t>(omp_get_thread_num());
-    const size_t per = (rows + threads - 1) / threads, r0 = std::min(rows, t * per), r1 = std::min(rows, r0 + per);
-    bnInputGrad(grad, r0, r1, training, n, k.data(), kn.data(), sg.data(), sgx.data(), dx);
+    dgamma[ch] = static_cast<float>(sgx[ch]);
+    dbeta[ch] = static_cast<float>(sg[ch]);
   }
   return arrayOf(env, {dxv, dgv, dbv});
 }
@@ -844,7 +847,7 @@ napi_value CopyChannels(napi_env env, napi_callback_info info, bool join, const 
   float *joined, *a, *b;
   int64_t rows, ca, cb;
   if (!channelArgs(env, info, &joined, &a, &b, &rows, &ca, &cb, name)) return nullptr;
-#pragma omp parallel for schedule(static) if (rows * (ca + cb) > 262144)
+#pragma omp parallel for schedule(static) if (rows * (ca + cb) > kParallelMinValues)
   for (int64_t r = 0; r < rows; r++) {
     float* row = joined + r * (ca + cb);
     if (join) {
@@ -879,7 +882,7 @@ napi_value AddInto(napi_env env, napi_callback_info info) {
     return throwError(env, "addInto expected three arrays of one length, got " + std::to_string(no) + ", " + std::to_string(na) +
                                " and " + std::to_string(nb));
   const int64_t n = static_cast<int64_t>(no);
-#pragma omp parallel for schedule(static) if (n > 262144)
+#pragma omp parallel for schedule(static) if (n > kParallelMinValues)
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
   return nullptr;
 }

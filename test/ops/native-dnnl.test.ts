@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { act3d } from '../../src/ops/act3d';
 import { conv3d } from '../../src/ops/conv3d';
 import { loadNativeDnnl, NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
 import { batchNormRelu3d } from '../../src/ops/norm';
 import { maxPool3d } from '../../src/ops/pool3d';
-import { NATIVE_SKIP_REASON, onBackend } from '../support/tf';
+import { NATIVE_SKIP_REASON, onBackend, values } from '../support/tf';
 
 // The op-by-op and model checks of the addon run in ops.test.ts, models.test.ts and loop.test.ts under the
 // `wasm+onednn` backend entry; these cover what only the addon has.
@@ -34,6 +35,33 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
         const impl = r.lib.implementation(op, g);
         assert.doesNotMatch(impl, /^ref/, `${op} [${g.join(',')}] runs on ${impl}`);
       }
+    }
+  });
+
+  it('gives the same batch-norm gradients to the bit on one thread (its plain loops) and on two (split by channels and rows)', () => {
+    const r = loadNativeDnnl();
+    assert.ok(r.ok);
+    // 4,001 rows of 100 channels: above the addon's parallel threshold (262,144 values), rows and channels uneven.
+    const [rows, c] = [4001, 100];
+    const x = values(rows * c, 21).map((v) => 3 * v + 0.5);
+    const dy = values(rows * c, 22);
+    const [gamma, beta] = [values(c, 23), values(c, 24)];
+    const run = (threads: number, relu: boolean, training: boolean) => {
+      r.lib.setThreads(threads);
+      const [, stats] = r.lib.batchNormForward(x, gamma, beta, 1e-5, relu, null);
+      return r.lib.batchNormBackward(dy, x, gamma, beta, 1e-5, relu, stats, training).map((a) => Array.from(a));
+    };
+    try {
+      for (const relu of [false, true]) {
+        for (const training of [false, true]) {
+          const one = run(1, relu, training);
+          assert.ok(one[0].some((v) => v !== 0) && one[0].some((v) => v === 0) === relu, 'the ReLU cut some gradients only with relu');
+          // deepEqual compares with Object.is: +0 and -0 differ.
+          assert.deepEqual(run(2, relu, training), one, `relu ${relu}, training ${training}`);
+        }
+      }
+    } finally {
+      r.lib.setThreads(os.availableParallelism());
     }
   });
 
