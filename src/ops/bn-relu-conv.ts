@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Act3d, shape5, withTensor } from './act3d';
-import { conv3d } from './conv3d';
+import { conv3d, nativeConvInto } from './conv3d';
 import { nativeKernels } from './native-dnnl';
 import { emptyTensor, valuesInPlace, writtenInto } from './native-memory';
 import { BatchNormParams, BatchStats, batchNormRelu3d, nativeBatchStats, runningStatsArray } from './norm';
@@ -59,8 +59,7 @@ export function batchNormReluConv1x1(
     const normedView = valuesInPlace(normed);
     const [normedValues, stats] = lib.batchNormForward(valuesInPlace(input), valuesInPlace(gamma), valuesInPlace(beta), eps, true, given, normedView);
     writtenInto(normedView, normedValues);
-    const yView = valuesInPlace(y);
-    writtenInto(yView, lib.conv3d('forward', geometry, normedView, valuesInPlace(wt), yView));
+    nativeConvInto(lib, geometry, y, 'forward', normed, wt);
     normed.dispose();
     used = stats;
     return {
@@ -71,17 +70,15 @@ export function batchNormReluConv1x1(
         const dNormed = emptyTensor(xs.shape);
         const dw = emptyTensor(ws.shape);
         const dx = emptyTensor(xs.shape);
-        const [x, g, bt, dyView] = [valuesInPlace(xs), valuesInPlace(gs), valuesInPlace(bs), valuesInPlace(dy)];
+        const [x, g, bt] = [valuesInPlace(xs), valuesInPlace(gs), valuesInPlace(bs)];
         // The batch norm's output again from the statistics this batch gave (the addon derives its scale and shift
         // from the float statistics in both cases: the same bits as the forward pass).
         const againView = valuesInPlace(again);
         writtenInto(againView, lib.batchNormForward(x, g, bt, eps, true, stats, againView)[0]);
-        const dNormedView = valuesInPlace(dNormed);
-        writtenInto(dNormedView, lib.conv3d('backwardData', geometry, dyView, valuesInPlace(ws), dNormedView));
-        const dwView = valuesInPlace(dw);
-        writtenInto(dwView, lib.conv3d('backwardWeights', geometry, againView, dyView, dwView));
+        nativeConvInto(lib, geometry, dNormed, 'backwardData', dy, ws);
+        nativeConvInto(lib, geometry, dw, 'backwardWeights', again, dy);
         const dxView = valuesInPlace(dx);
-        const [dxValues, dgamma, dbeta] = lib.batchNormBackward(dNormedView, x, g, bt, eps, true, stats, training, dxView);
+        const [dxValues, dgamma, dbeta] = lib.batchNormBackward(valuesInPlace(dNormed), x, g, bt, eps, true, stats, training, dxView);
         writtenInto(dxView, dxValues);
         tf.dispose([again, dNormed]);
         return [dx, tf.tensor1d(dgamma), tf.tensor1d(dbeta), dw];

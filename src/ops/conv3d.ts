@@ -136,6 +136,17 @@ function shiftConv(x: tf.Tensor4D, weight: tf.Tensor2D, batch: number, depth: nu
 }
 
 /**
+ * One native convolution pass (`geometry` [n, d, h, w, cin, cout, k, stride, pad]) into `out`'s own memory, its
+ * operands `a` and `w` read in place (forward: x and the weight; backwardData: dy and the weight; backwardWeights: x
+ * and dy). The views are taken here, so call it after the pass's last allocation (an allocation may move the wasm
+ * heap); an addon built before `out` existed returns a new array, copied in.
+ */
+export function nativeConvInto(lib: NativeDnnl, geometry: number[], out: tf.Tensor, op: NativeConvOp, a: tf.Tensor, w: tf.Tensor): void {
+  const view = valuesInPlace(out);
+  writtenInto(view, lib.conv3d(op, geometry, valuesInPlace(a), valuesInPlace(w), view));
+}
+
+/**
  * The convolution by oneDNN (native/ich_dnnl.cc) on the tensors' CPU memory: forward, input gradient and weight
  * gradient are one native call each. Used on the cpu and wasm backends when the addon is built (backend.ts decides);
  * a constant input (the image) gets a zero gradient without computing one.
@@ -146,11 +157,7 @@ function nativeConv(a: Act3d, weight: tf.Tensor2D, g: Conv3dGeometry, lib: Nativ
   const cout = weight.shape[1];
   const geometry = [b, d, h, w, cin, cout, k, s, p];
   const [od, oh, ow] = [d, h, w].map((n) => Math.floor((n + 2 * p - k) / s) + 1);
-  /** One pass into `out`'s memory; an addon built before `out` existed returns a new array, copied in. */
-  const into = (out: tf.Tensor, op: NativeConvOp, a: tf.Tensor, w: tf.Tensor) => {
-    const view = valuesInPlace(out);
-    writtenInto(view, lib.conv3d(op, geometry, valuesInPlace(a), valuesInPlace(w), view));
-  };
+  const into = (out: tf.Tensor, op: NativeConvOp, a: tf.Tensor, w: tf.Tensor) => nativeConvInto(lib, geometry, out, op, a, w);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, wt] = args as [tf.Tensor4D, tf.Tensor2D];
     // Results are written into new tensors' own memory, and operands read in place: every view is taken after the

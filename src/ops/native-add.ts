@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from './native-dnnl';
 import { memoryOf } from './native-memory';
 
-/** tfjs's own Add kernel for the cpu backend, kept when {@link registerNativeAddKernel} takes its place. */
-let tfjsAdd: tf.KernelConfig | null = null;
+/** Whether {@link registerNativeAddKernel} has taken the place of tfjs's cpu Add (its closure keeps tfjs's kernel). */
+let registered = false;
 
 /**
  * Routes the cpu backend's Add of two float32 tensors of one shape through the addon (`addInto`) while the native
@@ -14,10 +14,10 @@ let tfjsAdd: tf.KernelConfig | null = null;
  * values are the same to the bit. Registered once per process by backend.ts with an addon that has `addInto`.
  */
 export function registerNativeAddKernel(): void {
-  if (tfjsAdd) return;
+  if (registered) return;
   const original = tf.getKernel(tf.Add, 'cpu');
   if (!original) throw new Error(`native Add expected tfjs's Add kernel for the cpu backend, got none`);
-  tfjsAdd = original;
+  registered = true;
   tf.unregisterKernel(tf.Add, 'cpu');
   tf.registerKernel({
     ...original,
