@@ -6,6 +6,9 @@
 // Primitives are cached per thread (each fold worker is its own thread) and per shape.
 #include <node_api.h>
 #include <omp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 
@@ -320,6 +323,35 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
     return throwError(env, "ich_dnnl setThreads expected a positive integer");
   omp_set_num_threads(n);
   return nullptr;
+}
+
+// keepFreedMemory(on) -> boolean: whether glibc's malloc keeps what is freed for the next allocation. By default
+// every block over 32 MiB is its own mapping, unmapped when freed, so each new tensor of the cpu backend (block 1's
+// feature maps: 30-470 MB at the paper input) is fresh memory that faults in page by page on first write (~1.3 us per
+// 4 KiB page; 21 M faults and 46 s of system time in a 3-step benchmark at batch 8, bench/NOTES.md). On: no mappings
+// per block and no trimming, so the heap grows to a step's peak once and is reused. Off: glibc's defaults (the mmap
+// threshold stays where it was), and malloc_trim returns what is free. Process-wide; false where the C library is not
+// glibc.
+napi_value KeepFreedMemory(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool on = false;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return throwError(env, "keepFreedMemory expected a boolean");
+  bool kept = false;
+#ifdef __GLIBC__
+  if (on) {
+    // -1: never trim (mallopt(3)). A block larger than a thread arena's 64 MiB heap comes from the main arena's heap.
+    kept = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, -1) == 1;
+  } else {
+    mallopt(M_MMAP_MAX, 65536);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+    malloc_trim(0);
+  }
+#endif
+  napi_value result;
+  napi_get_boolean(env, kept, &result);
+  return result;
 }
 
 napi_value Version(napi_env env, napi_callback_info) {
@@ -902,6 +934,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"concatChannels", nullptr, ConcatChannels, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"splitChannels", nullptr, SplitChannels, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addInto", nullptr, AddInto, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"keepFreedMemory", nullptr, KeepFreedMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

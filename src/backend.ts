@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { registerNativeAddKernel } from './ops/native-add';
 import { registerNativeAdamKernel } from './ops/native-adamw';
 import { registerNativeConcatKernels } from './ops/native-concat';
-import { loadNativeDnnl, useNativeKernels } from './ops/native-dnnl';
+import { loadNativeDnnl, nativeKernels, useNativeKernels } from './ops/native-dnnl';
 import { registerNativeEmptyKernel } from './ops/native-memory';
 import { useTfKernels } from './ops/tf-kernels';
 import { readConvTuning, useConvTuning } from './ops/webgpu/conv-tuning';
@@ -63,6 +63,11 @@ export interface BackendOptions {
    * stop at its first step, for the cpu backend (no heap limit, the same native kernels). A named backend is kept.
    */
   memoryNeeded?: number;
+  /**
+   * With the cpu backend's native kernels: keep freed memory for reuse ({@link keepFreedMemory}; default true). The
+   * fold plan (src/train/memory.ts) turns it off when a fold would not fit otherwise; fold workers pass the parent's.
+   */
+  keepFreedMemory?: boolean;
 }
 
 /** wasm32's heap, which holds every tensor of the wasm backend (DESIGN.md). */
@@ -197,6 +202,7 @@ export async function initBackend(requested: string | undefined = process.env.IC
       const { pkg, gpu, warnings } = await activate(name);
       await tf.ready();
       const native = chooseNative(name, options);
+      if (keepFreedMemory(options.keepFreedMemory ?? true)) native.native += '; freed memory kept for reuse';
       if (name === 'webgpu' && native.native) {
         const tuning = applyConvTuning(pkg);
         if (tuning) {
@@ -254,6 +260,31 @@ function chooseNative(name: BackendName, options: BackendOptions): { native: str
   const parts = ['pooling', 'batch norm', ...(concat ? ['concatenation'] : []), ...(add ? ['addition'] : []), ...(adam ? ['AdamW'] : [])];
   const listed = `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
   return { native: `oneDNN ${loaded.lib.version()} conv3d + native ${listed}, ${threads} thread${threads > 1 ? 's' : ''}` };
+}
+
+let freedMemoryKept = false;
+
+/**
+ * Whether this process keeps freed memory for reuse instead of returning it to the system: glibc's malloc without a
+ * separate mapping per large block and without trimming (the addon's keepFreedMemory). The cpu backend's tensors are
+ * malloc'd arrays, and by default each block over 32 MiB (block 1's feature maps: 30-470 MB at the paper input) is
+ * mapped fresh and faults in page by page on first write: at the paper's batch 8 this took a training step from 20.5
+ * to 29.5 s (bench/NOTES.md). Kept, the heap grows to a step's peak once (~10 % above the peak without, by the fold
+ * estimate of src/train/memory.ts) and the process holds it while the backend is active, as the wasm heap is held.
+ * `on` takes effect only with the cpu backend's native kernels active (initBackend turns it on there unless
+ * `keepFreedMemory: false`); off, what is free goes back to the system. Returns whether it is on.
+ */
+export function keepFreedMemory(on: boolean): boolean {
+  const want = on && tf.getBackend() === 'cpu' && nativeKernels() !== null;
+  if (want === freedMemoryKept) return freedMemoryKept;
+  const loaded = loadNativeDnnl();
+  freedMemoryKept = loaded.ok && typeof loaded.lib.keepFreedMemory === 'function' ? loaded.lib.keepFreedMemory(want) : false;
+  return freedMemoryKept;
+}
+
+/** Whether freed memory is kept for reuse now ({@link keepFreedMemory}). */
+export function keepsFreedMemory(): boolean {
+  return freedMemoryKept;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { assertDeviceHealthy, backendReport, describeBackend, explainBackendError, initBackend } from '../src/backend';
+import { assertDeviceHealthy, backendReport, describeBackend, explainBackendError, initBackend, keepFreedMemory, keepsFreedMemory } from '../src/backend';
 import { WEBGPU } from './support/tf';
 
 describe('backend: the one place that chooses a TensorFlow.js backend', () => {
@@ -43,6 +43,24 @@ describe('backend: the one place that chooses a TensorFlow.js backend', () => {
     if (on.native) {
       assert.match(on.native, /^oneDNN \d+\.\d+\.\d+ conv3d \+ native pooling, batch norm, concatenation and AdamW, 1 thread$/);
       assert.match(describeBackend(on), /; oneDNN/);
+      // The cpu backend's tensors are malloc'd arrays: it also adds and keeps freed memory for reuse (wasm has its heap).
+      const cpu = await initBackend('cpu', { threads: 2 });
+      assert.match(cpu.native ?? '', /^oneDNN \d+\.\d+\.\d+ conv3d \+ native pooling, batch norm, concatenation, addition and AdamW, 2 threads; freed memory kept for reuse$/);
+      assert.equal(keepsFreedMemory(), true);
+      // Off when asked (the fold plan, when a fold fits only so), and whenever another backend or no addon takes over.
+      assert.equal(keepFreedMemory(false), false);
+      assert.equal(keepFreedMemory(true), true);
+      assert.doesNotMatch((await initBackend('cpu', { keepFreedMemory: false })).native ?? '', /freed memory/);
+      assert.equal(keepsFreedMemory(), false);
+      await initBackend('cpu');
+      assert.equal(keepsFreedMemory(), true);
+      await initBackend('cpu', { native: false });
+      assert.equal(keepsFreedMemory(), false);
+      assert.equal(keepFreedMemory(true), false, 'not without the native kernels');
+      await initBackend('cpu');
+      await initBackend('wasm');
+      assert.equal(keepsFreedMemory(), false);
+      assert.equal(keepFreedMemory(true), false, 'not on wasm');
     } else {
       assert.match(on.nativeSkipped ?? '', /not built|failed to load|ICH_NATIVE/);
     }

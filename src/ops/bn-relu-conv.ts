@@ -11,7 +11,8 @@ import { releasingSaved, saveInPlace } from './saved-tensors';
  * (MiB; 0: every one); unset, none (training's fold plan may still choose a size where memory is short:
  * train/memory.ts), since recomputing costs time and saves memory only where tensors are large. Measured at
  * the paper input with 16 (block 1's inputs, 15-50 MB per volume each): the cpu backend's peak at batch 8 16.7 ->
- * 13.6 GiB and wasm's heap at batch 1 2.45 -> 2.27 GiB, for 5-10% more time per step (bench/NOTES.md).
+ * 13.6 GiB (18.4 -> 15.4 GiB when it keeps freed memory, src/backend.ts) and wasm's heap at batch 1 2.45 -> 2.27 GiB,
+ * for 0-10% more time per step (bench/NOTES.md).
  */
 export function recomputeMinBytes(): number {
   const text = process.env.ICH_RECOMPUTE_MIN_MB;

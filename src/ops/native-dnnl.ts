@@ -68,6 +68,12 @@ export interface NativeDnnl {
   splitChannels?(joined: Float32Array, a: Float32Array, b: Float32Array, ca: number, cb: number): void;
   /** out = a + b elementwise (three arrays of one length); src/ops/native-add.ts. Absent in builds from before it existed. */
   addInto?(out: Float32Array, a: Float32Array, b: Float32Array): void;
+  /**
+   * Whether glibc's malloc keeps freed memory for reuse (on: no mmap per large block, no trimming; off: glibc's
+   * defaults, and what is free goes back to the system): process-wide, set by backend.ts only. Returns whether it is
+   * on: false where the C library is not glibc. Absent in builds from before it existed.
+   */
+  keepFreedMemory?(on: boolean): boolean;
   /** OpenMP threads for the calling thread's oneDNN work. */
   setThreads(n: number): void;
   version(): string;

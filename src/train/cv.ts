@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { nativeKernels } from '../ops/native-dnnl';
-import { explainBackendError } from '../backend';
+import { explainBackendError, keepsFreedMemory } from '../backend';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -131,6 +131,7 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
             cacheOptions: { size: profile.inputSize, padDepth: profile.padDepth, quirks: recipe.quirks },
             size: profile.inputSize,
             recomputeMinBytes: options.recomputeMinBytes,
+            keepFreedMemory: keepsFreedMemory(),
           },
           options.onProgress,
         ),

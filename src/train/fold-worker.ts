@@ -24,11 +24,13 @@ export type WorkerJob =
       size: [number, number, number];
       /** Batch-norm outputs recomputed in the backward pass from this size in bytes up (trainFold). */
       recomputeMinBytes?: number;
+      /** Whether the process keeps freed memory for reuse (as the parent does: the setting is process-wide). */
+      keepFreedMemory: boolean;
     }
-  | { kind: 'bench'; backend: string; threads: number; native: boolean; shape: [number, number, number]; batch: number; steps: number };
+  | { kind: 'bench'; backend: string; threads: number; native: boolean; keepFreedMemory: boolean; shape: [number, number, number]; batch: number; steps: number };
 
 async function run(job: WorkerJob): Promise<void> {
-  await initBackend(job.backend, { threads: job.threads, native: job.native });
+  await initBackend(job.backend, { threads: job.threads, native: job.native, keepFreedMemory: job.keepFreedMemory });
   if (job.kind === 'bench') {
     parentPort!.postMessage({ type: 'bench', timing: await timeTrainingSteps(job.shape, job.batch, job.steps) });
     return;

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { initBackend } from '../backend';
+import { initBackend, keepFreedMemory } from '../backend';
 import { cacheDir, dataDir, runsDir } from '../config/paths';
 import { Profile } from '../config/profiles';
 import { discoverCohort, Patient } from '../data/cohort';
@@ -42,6 +42,7 @@ export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec
   const out = request.out ?? path.join(runsDir(), request.profile.name, spec.name);
   const plan = foldMemoryPlan(request.profile, report.backend, { workers: request.workers });
   if (plan.note) console.log(plan.note);
+  keepFreedMemory(plan.keepFreedMemory);
   const results = await runCrossValidation({
     spec,
     profile: request.profile,

@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { act3d } from '../../src/ops/act3d';
 import { conv3d } from '../../src/ops/conv3d';
-import { loadNativeDnnl, NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
+import { loadNativeDnnl, nativeAddonPath, NativeDnnl, useNativeKernels } from '../../src/ops/native-dnnl';
 import { batchNormRelu3d } from '../../src/ops/norm';
 import { maxPool3d } from '../../src/ops/pool3d';
 import { NATIVE_SKIP_REASON, onBackend, values } from '../support/tf';
@@ -63,6 +64,36 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     } finally {
       r.lib.setThreads(os.availableParallelism());
     }
+  });
+
+  it('keeps freed memory for reuse when asked: a new 64 MiB block no longer faults in page by page, and returns it when asked again', function () {
+    if (process.platform !== 'linux') this.skip();
+    // In a child process: the setting is process-wide. Each round allocates and writes four 64 MiB blocks (16,384
+    // pages each), dropping each before the next; glibc's default maps each afresh (~65,000 faults a round, measured).
+    const script = `
+const lib = require(${JSON.stringify(nativeAddonPath())});
+function faults() {
+  const f0 = process.resourceUsage().minorPageFault;
+  for (let i = 0; i < 4; i++) { let b = Buffer.allocUnsafeSlow(64 << 20); b.fill(1); b = null; gc(); }
+  return process.resourceUsage().minorPageFault - f0;
+}
+faults();
+const before = faults();
+const on = lib.keepFreedMemory(true);
+faults();
+const kept = faults();
+const off = lib.keepFreedMemory(false);
+faults();
+console.log(JSON.stringify({ before, on, kept, off, after: faults() }));`;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout) as { before: number; on: boolean; kept: number; off: boolean; after: number };
+    assert.deepEqual([m.on, m.off], [true, false]);
+    assert.ok(m.before > 3 * 16384, `faults before: ${m.before}`);
+    // A block the collector has not freed yet (it frees array buffers on its own thread) may still be mapped anew.
+    assert.ok(m.kept < m.before / 2, `faults kept ${m.kept} vs before ${m.before}`);
+    assert.ok(m.after > 3 * 16384, `faults after returning: ${m.after}`);
+    assert.throws(() => (loadNativeDnnl() as { lib: { keepFreedMemory(on: unknown): boolean } }).lib.keepFreedMemory('yes'), /keepFreedMemory expected a boolean/);
   });
 
   it('rejects operands of the wrong size with the expected and actual lengths', () => {

@@ -56,6 +56,18 @@ describe('train/memory: how many folds fit at once', () => {
     assert.ok(estimate < foldMemoryEstimate(paper) - 2.5 * GIB);
   });
 
+  it('estimates a fold that keeps freed memory within 5 % of its measured peak (cpu backend, batch 8), recomputing or not', () => {
+    const plain = measuredPeak('train-2026-11-28-cpu2-cpu-onednn-keep-freed-paper-b8.json');
+    const estimate = foldMemoryEstimate(paper, Infinity, true);
+    assert.ok(Math.abs(estimate / plain - 1) < 0.05, `${estimate / GIB} vs ${plain / GIB} GiB`);
+    const recomputed = measuredPeak('train-2026-11-28-cpu2-cpu-onednn-keep-freed-recompute16-paper-b8.json');
+    const less = foldMemoryEstimate(paper, AUTO_RECOMPUTE_MIN_BYTES, true);
+    assert.ok(Math.abs(less / recomputed - 1) < 0.05, `${less / GIB} vs ${recomputed / GIB} GiB`);
+    // Keeping costs memory (the heap's free blocks do not always fit the next request): more than recomputing saves
+    // least, less than it saves most.
+    assert.ok(estimate > foldMemoryEstimate(paper) && less > foldMemoryEstimate(paper, AUTO_RECOMPUTE_MIN_BYTES) && less < foldMemoryEstimate(paper));
+  });
+
   describe('the fold plan', () => {
     let saved: string | undefined;
     beforeEach(() => {
@@ -66,11 +78,12 @@ describe('train/memory: how many folds fit at once', () => {
       if (saved === undefined) delete process.env.ICH_RECOMPUTE_MIN_MB;
       else process.env.ICH_RECOMPUTE_MIN_MB = saved;
     });
-    const plan = (profile: typeof paper, backend: string, totalGiB: number, cores: number, workers?: number) =>
-      foldMemoryPlan(profile, backend, { totalMemory: totalGiB * GIB, cores, workers });
+    // `keeps`: whether the process keeps freed memory for reuse (the cpu backend's default with the addon).
+    const plan = (profile: typeof paper, backend: string, totalGiB: number, cores: number, workers?: number, keeps = false) =>
+      foldMemoryPlan(profile, backend, { totalMemory: totalGiB * GIB, cores, workers, keepsFreedMemory: keeps });
 
     it('trains two folds at once on two cores where memory allows, fewer where it does not, and says why', () => {
-      const none = { recomputeMinBytes: Infinity, note: null };
+      const none = { recomputeMinBytes: Infinity, keepFreedMemory: false, note: null };
       assert.deepEqual(plan(PROFILES.cpu, 'wasm', 24, 2), { workers: 2, ...none });
       assert.deepEqual(plan(PROFILES.quick, 'cpu', 24, 16), { workers: 2, ...none });
       assert.deepEqual(plan(PROFILES.cpu, 'cpu', 24, 1), { workers: 1, ...none });
@@ -98,10 +111,35 @@ describe('train/memory: how many folds fit at once', () => {
       assert.equal(tiny.recomputeMinBytes, AUTO_RECOMPUTE_MIN_BYTES);
       assert.match(tiny.note ?? '', /more than this machine's 8\.0 GiB: it may run out of memory/);
       // wasm: batch 1 fits the heap as it is; batch 8 does not, even recomputed.
-      assert.deepEqual(plan({ ...paper, batchSize: 1 }, 'wasm', 24, 2, 1), { workers: 1, recomputeMinBytes: Infinity, note: null });
+      assert.deepEqual(plan({ ...paper, batchSize: 1 }, 'wasm', 24, 2, 1), { workers: 1, recomputeMinBytes: Infinity, keepFreedMemory: false, note: null });
       assert.match(plan(paper, 'wasm', 64, 2).note ?? '', /more than the wasm backend's 4 GiB heap: training will stop at its first step; ICH_BACKEND=cpu/);
       // Small profiles never recompute.
       assert.equal(plan(PROFILES.cpu, 'cpu', 2, 2).recomputeMinBytes, Infinity);
+    });
+
+    it('keeps freed memory where a fold fits with it, recomputes first, and returns it to the system only when that does not fit', () => {
+      // 24 GiB: 18.4 GiB fits 90 % (21.6) as it is.
+      const roomy = plan(paper, 'cpu', 24, 2, undefined, true);
+      assert.deepEqual([roomy.workers, roomy.recomputeMinBytes, roomy.keepFreedMemory], [1, Infinity, true]);
+      assert.match(roomy.note ?? '', /needs about 18\.4 GiB; this machine's 24\.0 GiB holds 1 at a time/);
+      // 20 GiB (18): recomputing brings it to 15.4 GiB, memory still kept.
+      const twenty = plan(paper, 'cpu', 20, 2, undefined, true);
+      assert.deepEqual([twenty.workers, twenty.recomputeMinBytes, twenty.keepFreedMemory], [1, AUTO_RECOMPUTE_MIN_BYTES, true]);
+      assert.match(twenty.note ?? '', /needs about 18\.4 GiB; recomputing its batch-norm outputs of 16 MiB and more in the backward pass \(same results, up to ~10 % slower; ICH_RECOMPUTE_MIN_MB overrides\) brings it to about 15\.4 GiB; this machine's 20\.0 GiB holds 1 at a time/);
+      // 16 GiB (14.4): 15.4 does not fit; returning freed memory too brings it to 13.7.
+      const sixteen = plan(paper, 'cpu', 16, 2, undefined, true);
+      assert.deepEqual([sixteen.workers, sixteen.recomputeMinBytes, sixteen.keepFreedMemory], [1, AUTO_RECOMPUTE_MIN_BYTES, false]);
+      assert.match(sixteen.note ?? '', /ICH_RECOMPUTE_MIN_MB overrides\) and returning freed memory to the system instead of keeping it for reuse \(same results, up to ~45 % slower: fresh memory faults in page by page\) brings it to about 13\.7 GiB; this machine's 16\.0 GiB holds 1 at a time/);
+      assert.match(plan(paper, 'cpu', 8, 2, undefined, true).note ?? '', /returning freed memory .* brings it to about 13\.7 GiB, more than this machine's 8\.0 GiB: it may run out of memory/);
+      // Recomputation fixed by ICH_RECOMPUTE_MIN_MB: only the memory is returned.
+      process.env.ICH_RECOMPUTE_MIN_MB = '100000';
+      const fixed = plan(paper, 'cpu', 20, 2, undefined, true);
+      assert.deepEqual([fixed.recomputeMinBytes, fixed.keepFreedMemory], [100000 * 2 ** 20, false]);
+      assert.match(fixed.note ?? '', /needs about 18\.4 GiB; returning freed memory to the system .* brings it to about 16\.7 GiB; this machine's 20\.0 GiB holds 1 at a time/);
+      delete process.env.ICH_RECOMPUTE_MIN_MB;
+      // Small profiles keep it without a note; only the cpu backend's memory is malloc'd.
+      assert.deepEqual(plan(PROFILES.quick, 'cpu', 24, 2, undefined, true), { workers: 2, recomputeMinBytes: Infinity, keepFreedMemory: true, note: null });
+      assert.equal(plan(PROFILES.quick, 'wasm', 24, 2, undefined, true).keepFreedMemory, false);
     });
 
     it('gives initBackend the least a fold needs: with recomputation unless ICH_RECOMPUTE_MIN_MB says otherwise', () => {

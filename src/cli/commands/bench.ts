@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { explainBackendError, initBackend } from '../../backend';
+import { explainBackendError, initBackend, keepsFreedMemory } from '../../backend';
 import { projectRoot } from '../../config/paths';
 import { DENSENET121, denseNetConvLayers } from '../../models/densenet-config';
 import { recordConvPasses, writeConvTuning } from '../../ops/webgpu/conv-tuning';
@@ -34,6 +34,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const steps = intFlag(args, 'steps', 3, 1, 1000);
   const threads = intFlag(args, 'threads', 2, 1, 64);
   const report = await initBackend();
+  // PyTorch first: the cpu backend keeps the memory it freed for reuse (src/backend.ts), so after the paper's batch 8
+  // this process still holds its ~19 GiB peak and a reference started then would not fit beside it.
+  const references = precisions.map((precision) => {
+    const py = runTorchReference('torch_train_reference.py', ['--shape', shapeText, '--batch', String(batch), '--steps', String(Math.max(3, steps)), '--threads', String(threads)], torchDevice, precision);
+    return { precision, torch: (py.lines.pop() ?? null) as { volumesPerSecond: number; stepMs: number; torch: string; params: number; device?: string } | null, torchError: py.error };
+  });
   const cpuBackend = report.backend === 'wasm' || report.backend === 'cpu';
   const workers = intFlag(args, 'workers', cpuBackend ? Math.min(2, os.cpus().length) : 1, 1, 16);
   // The cross-validation workload: on CPU backends the runner trains `workers` folds at once, so the same number of
@@ -42,15 +48,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   try {
     timings = (workers === 1
       ? [await timeTrainingSteps(shape as [number, number, number], batch, steps)]
-      : await Promise.all(Array.from({ length: workers }, () => runWorker({ kind: 'bench', backend: report.backend, threads: threadsPerWorker(workers), native: report.native !== null, shape: shape as [number, number, number], batch, steps }).then((r) => r[0])))) as StepTiming[];
+      : await Promise.all(Array.from({ length: workers }, () => runWorker({ kind: 'bench', backend: report.backend, threads: threadsPerWorker(workers), native: report.native !== null, keepFreedMemory: keepsFreedMemory(), shape: shape as [number, number, number], batch, steps }).then((r) => r[0])))) as StepTiming[];
   } catch (err) {
     throw explainBackendError(err, report.backend);
   }
   const ts = { stepMs: timings[0].stepMs, volumesPerSecond: timings.reduce((a, t) => a + t.volumesPerSecond, 0), params: timings[0].params };
-  for (const precision of precisions) {
-    const py = runTorchReference('torch_train_reference.py', ['--shape', shapeText, '--batch', String(batch), '--steps', String(Math.max(3, steps)), '--threads', String(threads)], torchDevice, precision);
-    const torch = (py.lines.pop() ?? null) as { volumesPerSecond: number; stepMs: number; torch: string; params: number; device?: string } | null;
-    const torchError = py.error;
+  for (const { precision, torch, torchError } of references) {
     const result = {
       backend: report.backend,
       adapter: report.package,

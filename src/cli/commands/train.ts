@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { describeBackend, initBackend } from '../../backend';
+import { describeBackend, initBackend, keepFreedMemory } from '../../backend';
 import { cacheDir, dataDir, runsDir } from '../../config/paths';
 import { getProfile } from '../../config/profiles';
 import { discoverCohort } from '../../data/cohort';
@@ -29,6 +29,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const asked = stringFlag(args, 'workers') === undefined ? undefined : intFlag(args, 'workers', 1, 1, 16);
   const plan = foldMemoryPlan(profile, report.backend, { workers: asked });
   if (plan.note) process.stderr.write(`${plan.note}\n`);
+  keepFreedMemory(plan.keepFreedMemory);
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
   const patients = profilePatients(cohort.patients, profile);
   process.stderr.write(`training ${spec.name} on ${patients.length} patients, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
