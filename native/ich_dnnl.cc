@@ -364,7 +364,7 @@ napi_value Version(napi_env env, napi_callback_info) {
 }
 
 
-// ---- Pooling (plain loops: memory-bound, and PyTorch's tie rule needs the first maximum) ---------------------------
+// ---- Pooling (plain loops, PyTorch's tie rule: the first maximum; forward passes split by output rows) -------------
 
 struct PoolGeometry {
   int64_t n, d, h, w, c, k, stride, pad;
@@ -375,36 +375,47 @@ struct PoolGeometry {
   int64_t outSize() const { return n * od() * oh() * ow() * c; }
 };
 
-// Visits every output position with the input voxel offsets (in voxels, not channels) of its in-bounds window.
-template <typename F>
+// Visits every output position with the input voxel offsets (in voxels, not channels) of its in-bounds window. With
+// `parallel`, rows of outputs (one batch item, depth and height each) are shared out over the calling thread's OpenMP
+// threads when there are enough values: for passes that write only their own output position (the forward passes;
+// a backward pass adds into inputs that windows share).
+template <bool parallel = false, typename F>
 void forEachWindow(const PoolGeometry& g, F&& f) {
-  int64_t taps[512];
-  int64_t o = 0;
-  for (int64_t b = 0; b < g.n; b++)
-    for (int64_t z = 0; z < g.od(); z++)
-      for (int64_t y = 0; y < g.oh(); y++)
-        for (int64_t x = 0; x < g.ow(); x++, o++) {
-          int count = 0;
-          for (int64_t kd = 0; kd < g.k; kd++) {
-            const int64_t iz = z * g.stride - g.pad + kd;
-            if (iz < 0 || iz >= g.d) continue;
-            for (int64_t kh = 0; kh < g.k; kh++) {
-              const int64_t iy = y * g.stride - g.pad + kh;
-              if (iy < 0 || iy >= g.h) continue;
-              for (int64_t kw = 0; kw < g.k; kw++) {
-                const int64_t ix = x * g.stride - g.pad + kw;
-                if (ix < 0 || ix >= g.w) continue;
-                taps[count++] = ((b * g.d + iz) * g.h + iy) * g.w + ix;
-              }
-            }
+  const int64_t od = g.od(), oh = g.oh(), ow = g.ow(), rows = g.n * od * oh;
+  auto row = [&](int64_t r) {
+    const int64_t b = r / (od * oh), z = r / oh % od, y = r % oh;
+    int64_t taps[512];
+    for (int64_t x = 0, o = r * ow; x < ow; x++, o++) {
+      int count = 0;
+      for (int64_t kd = 0; kd < g.k; kd++) {
+        const int64_t iz = z * g.stride - g.pad + kd;
+        if (iz < 0 || iz >= g.d) continue;
+        for (int64_t kh = 0; kh < g.k; kh++) {
+          const int64_t iy = y * g.stride - g.pad + kh;
+          if (iy < 0 || iy >= g.h) continue;
+          for (int64_t kw = 0; kw < g.k; kw++) {
+            const int64_t ix = x * g.stride - g.pad + kw;
+            if (ix < 0 || ix >= g.w) continue;
+            taps[count++] = ((b * g.d + iz) * g.h + iy) * g.w + ix;
           }
-          f(o, taps, count);
         }
+      }
+      f(o, taps, count);
+    }
+  };
+  if (parallel && g.outSize() > kParallelMinValues) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) row(r);
+  } else {
+    for (int64_t r = 0; r < rows; r++) row(r);
+  }
 }
 
-bool poolArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv, PoolGeometry* g) {
-  size_t argc = want;
+// The arguments (up to `capacity`, at least `want`; `argc` how many were given) and the geometry of a pooling call.
+bool poolArgs(napi_env env, napi_callback_info info, size_t want, size_t capacity, napi_value* argv, size_t* argcOut, PoolGeometry* g) {
+  size_t argc = capacity;
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  *argcOut = argc;
   if (argc < want) {
     throwError(env, "ich_dnnl pooling expected " + std::to_string(want) + " arguments, got " + std::to_string(argc));
     return false;
@@ -429,8 +440,7 @@ bool poolArgs(napi_env env, napi_callback_info info, size_t want, napi_value* ar
 napi_value newFloats(napi_env env, int64_t length, float** data) {
   napi_value buffer, result;
   void* raw = nullptr;
-  napi_create_arraybuffer(env, length * sizeof(float), &raw, &buffer);
-  std::memset(raw, 0, length * sizeof(float));
+  napi_create_arraybuffer(env, length * sizeof(float), &raw, &buffer);  // zeroed, as every new ArrayBuffer
   napi_create_typedarray(env, napi_float32_array, length, buffer, 0, &result);
   *data = static_cast<float*>(raw);
   return result;
@@ -465,49 +475,64 @@ napi_value arrayOf(napi_env env, std::initializer_list<napi_value> values) {
   return result;
 }
 
-// maxPool3d([n,d,h,w,c,k,stride,pad], x) -> [y, argmax]: padding is -infinity; the first maximum in window order
-// wins (PyTorch's rule), and argmax holds its flat input index for the gradient.
+// maxPool3d([n,d,h,w,c,k,stride,pad], x[, out]) -> [y, argmax]: padding is -infinity; the first maximum in window
+// order wins (PyTorch's rule), and argmax holds its flat input index for the gradient. y is `out` when given.
 napi_value MaxPool3d(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  SignalGuard guard;  // OpenMP inside (see SignalGuard)
+  napi_value argv[3];
+  size_t argc = 0;
   PoolGeometry g;
-  if (!poolArgs(env, info, 2, argv, &g)) return nullptr;
+  if (!poolArgs(env, info, 2, 3, argv, &argc, &g)) return nullptr;
   float* x = nullptr;
   size_t lx = 0;
   if (!floatArray(env, argv[1], &x, &lx) || (int64_t)lx != g.inSize())
     return throwError(env, "ich_dnnl maxPool3d expected a Float32Array input of length " + std::to_string(g.inSize()));
   float* y = nullptr;
-  napi_value yv = newFloats(env, g.outSize(), &y);
+  napi_value yv;
+  if (!outputOrNew(env, argv, argc, 2, g.outSize(), &y, &yv, "maxPool3d")) return nullptr;
   napi_value ab, iv;
   void* raw = nullptr;
   napi_create_arraybuffer(env, g.outSize() * sizeof(int32_t), &raw, &ab);
   napi_create_typedarray(env, napi_int32_array, g.outSize(), ab, 0, &iv);
   int32_t* arg = static_cast<int32_t*>(raw);
   const int64_t c = g.c;
-  forEachWindow(g, [&](int64_t o, const int64_t* taps, int count) {
-    float* yo = y + o * c;
-    int32_t* ao = arg + o * c;
-    for (int64_t ch = 0; ch < c; ch++) {
-      yo[ch] = -INFINITY;
-      ao[ch] = -1;
-    }
-    for (int t = 0; t < count; t++) {
-      const float* xi = x + taps[t] * c;
+  // The first tap initialises the window (the rule's "no maximum yet"); a later one replaces the maximum only when
+  // greater, or when it is the window's first NaN: as selects, not branches on the data, so the channels vectorise.
+  forEachWindow<true>(g, [&](int64_t o, const int64_t* taps, int count) {
+    float* __restrict yo = y + o * c;
+    int32_t* __restrict ao = arg + o * c;
+    if (count == 0) {
       for (int64_t ch = 0; ch < c; ch++) {
-        const float v = xi[ch];
-        if (v > yo[ch] || ao[ch] < 0 || (std::isnan(v) && !std::isnan(yo[ch]))) {
-          yo[ch] = v;
-          ao[ch] = static_cast<int32_t>(taps[t] * c + ch);
-        }
+        yo[ch] = -INFINITY;
+        ao[ch] = -1;
+      }
+      return;
+    }
+    const float* x0 = x + taps[0] * c;
+    const int32_t base0 = static_cast<int32_t>(taps[0] * c);
+    for (int64_t ch = 0; ch < c; ch++) {
+      yo[ch] = x0[ch];
+      ao[ch] = base0 + static_cast<int32_t>(ch);
+    }
+    for (int t = 1; t < count; t++) {
+      const float* __restrict xi = x + taps[t] * c;
+      const int32_t base = static_cast<int32_t>(taps[t] * c);
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float v = xi[ch], m = yo[ch];
+        const bool take = (v > m) | ((v != v) & (m == m));
+        yo[ch] = take ? v : m;
+        ao[ch] = take ? base + static_cast<int32_t>(ch) : ao[ch];
       }
     }
   });
   return arrayOf(env, {yv, iv});
 }
 
-// maxPool3dBackward(inputLength, dy, argmax) -> dx: each output's gradient goes to its maximum.
+// maxPool3dBackward(inputLength, dy, argmax[, out]) -> dx: each output's gradient goes to its maximum. dx is `out`
+// when given (zeroed here: a tensor's memory holds anything).
 napi_value MaxPool3dBackward(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int64_t n = 0;
   float* dy = nullptr;
@@ -525,27 +550,33 @@ napi_value MaxPool3dBackward(napi_env env, napi_callback_info info) {
     return throwError(env, "ich_dnnl maxPool3dBackward expected an Int32Array argmax as long as dy");
   const int32_t* arg = static_cast<const int32_t*>(raw);
   float* dx = nullptr;
-  napi_value result = newFloats(env, n, &dx);
+  napi_value result;
+  if (!outputOrNew(env, argv, argc, 3, n, &dx, &result, "maxPool3dBackward")) return nullptr;
+  if (argc > 3) std::memset(dx, 0, n * sizeof(float));
   for (size_t o = 0; o < ldy; o++)
     if (arg[o] >= 0 && arg[o] < n) dx[arg[o]] += dy[o];
   return result;
 }
 
-// avgPool3d([n,d,h,w,c,k,stride,0], x) -> y: the mean of each window (no padding).
+// avgPool3d([n,d,h,w,c,k,stride,0], x[, out]) -> y: the mean of each window (no padding); y is `out` when given.
 napi_value AvgPool3d(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  SignalGuard guard;  // OpenMP inside (see SignalGuard)
+  napi_value argv[3];
+  size_t argc = 0;
   PoolGeometry g;
-  if (!poolArgs(env, info, 2, argv, &g)) return nullptr;
+  if (!poolArgs(env, info, 2, 3, argv, &argc, &g)) return nullptr;
   float* x = nullptr;
   size_t lx = 0;
   if (g.pad != 0 || !floatArray(env, argv[1], &x, &lx) || (int64_t)lx != g.inSize())
     return throwError(env, "ich_dnnl avgPool3d expected padding 0 and a Float32Array input of length " + std::to_string(g.inSize()));
   float* y = nullptr;
-  napi_value yv = newFloats(env, g.outSize(), &y);
+  napi_value yv;
+  if (!outputOrNew(env, argv, argc, 2, g.outSize(), &y, &yv, "avgPool3d")) return nullptr;
   const int64_t c = g.c;
   const float scale = 1.0f / static_cast<float>(g.k * g.k * g.k);
-  forEachWindow(g, [&](int64_t o, const int64_t* taps, int count) {
+  forEachWindow<true>(g, [&](int64_t o, const int64_t* taps, int count) {
     float* yo = y + o * c;
+    for (int64_t ch = 0; ch < c; ch++) yo[ch] = 0.0f;  // `out` holds anything; the sum starts from +0 as it always did
     for (int t = 0; t < count; t++) {
       const float* xi = x + taps[t] * c;
       for (int64_t ch = 0; ch < c; ch++) yo[ch] += xi[ch];
@@ -555,17 +586,20 @@ napi_value AvgPool3d(napi_env env, napi_callback_info info) {
   return yv;
 }
 
-// avgPool3dBackward([n,d,h,w,c,k,stride,0], dy) -> dx.
+// avgPool3dBackward([n,d,h,w,c,k,stride,0], dy[, out]) -> dx; dx is `out` when given (zeroed here).
 napi_value AvgPool3dBackward(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3];
+  size_t argc = 0;
   PoolGeometry g;
-  if (!poolArgs(env, info, 2, argv, &g)) return nullptr;
+  if (!poolArgs(env, info, 2, 3, argv, &argc, &g)) return nullptr;
   float* dy = nullptr;
   size_t ldy = 0;
   if (g.pad != 0 || !floatArray(env, argv[1], &dy, &ldy) || (int64_t)ldy != g.outSize())
     return throwError(env, "ich_dnnl avgPool3dBackward expected padding 0 and a Float32Array dy of length " + std::to_string(g.outSize()));
   float* dx = nullptr;
-  napi_value result = newFloats(env, g.inSize(), &dx);
+  napi_value result;
+  if (!outputOrNew(env, argv, argc, 2, g.inSize(), &dx, &result, "avgPool3dBackward")) return nullptr;
+  if (argc > 2) std::memset(dx, 0, g.inSize() * sizeof(float));
   const int64_t c = g.c;
   const float scale = 1.0f / static_cast<float>(g.k * g.k * g.k);
   forEachWindow(g, [&](int64_t o, const int64_t* taps, int count) {
@@ -579,9 +613,8 @@ napi_value AvgPool3dBackward(napi_env env, napi_callback_info info) {
 }
 
 // Batch normalisation (+ ReLU) over the rows of [rows, C] activations, sums in double (a float32 running sum around a
-// mean of 50 loses ~0.5 % of the gamma gradient over 1,080 rows: measured on wasm). The forward pass runs on one
-// thread (memory-bound, ~5 ms for 7.4 M values); the backward pass splits its sums by channel blocks and its input
-// gradient by rows over the calling thread's OpenMP threads.
+// mean of 50 loses ~0.5 % of the gamma gradient over 1,080 rows: measured on wasm). Both passes split their sums by
+// channel blocks and their elementwise loops by rows over the calling thread's OpenMP threads.
 struct BnArgs {
   float* x = nullptr;
   size_t lx = 0;
@@ -606,10 +639,36 @@ bool bnCommon(napi_env env, napi_value* argv, int xi, int gi, int bi, int ei, in
   return true;
 }
 
+// The forward pass's two loops on a share of the work: per-channel sums of x and x^2 for channels [c0, c1) (each
+// channel over the rows in order: the same bits for any thread count), and the output of rows [r0, r1).
+void bnSums(const float* __restrict x, size_t rows, size_t c, size_t c0, size_t c1, double* __restrict s1, double* __restrict s2) {
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * c;
+    for (size_t ch = c0; ch < c1; ch++) {
+      const double v = xr[ch];
+      s1[ch] += v;
+      s2[ch] += v * v;
+    }
+  }
+}
+
+void bnNormalise(const float* __restrict x, float* __restrict y, size_t r0, size_t r1, size_t c, const float* __restrict scale,
+                 const float* __restrict shift, bool relu) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* xr = x + r * c;
+    float* yr = y + r * c;
+    for (size_t ch = 0; ch < c; ch++) {
+      const float v = xr[ch] * scale[ch] + shift[ch];
+      yr[ch] = relu && !(v > 0.0f) ? 0.0f : v;
+    }
+  }
+}
+
 // batchNormForward(x, gamma, beta, eps, relu, stats | null[, out]) -> [y, stats]: with stats ([mean; var], 2C: the
 // running statistics, eval mode) it normalises with them; with null it computes the batch mean and biased variance.
 // y is `out` when given (a tensor's own memory, written in place).
 napi_value BatchNormForward(napi_env env, napi_callback_info info) {
+  SignalGuard guard;  // OpenMP inside (see SignalGuard)
   size_t argc = 7;
   napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
@@ -620,15 +679,17 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   napi_value statsValue = newFloats(env, 2 * c, &statsOut);
   napi_valuetype t;
   napi_typeof(env, argv[5], &t);
+  const bool split = omp_get_max_threads() > 1 && static_cast<int64_t>(a.lx) > kParallelMinValues;
   if (t == napi_null) {
     std::vector<double> s1(c, 0.0), s2(c, 0.0);
-    for (size_t r = 0; r < rows; r++) {
-      const float* xr = a.x + r * c;
-      for (size_t ch = 0; ch < c; ch++) {
-        const double v = xr[ch];
-        s1[ch] += v;
-        s2[ch] += v * v;
+    if (split) {
+#pragma omp parallel
+      {
+        const auto [c0, c1] = threadShare(c, 16);
+        bnSums(a.x, rows, c, c0, c1, s1.data(), s2.data());
       }
+    } else {
+      bnSums(a.x, rows, c, 0, c, s1.data(), s2.data());
     }
     for (size_t ch = 0; ch < c; ch++) {
       const double mean = s1[ch] / rows;
@@ -650,13 +711,14 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   float* y = nullptr;
   napi_value yv;
   if (!outputOrNew(env, argv, argc, 6, a.lx, &y, &yv, "batchNormForward")) return nullptr;
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = a.x + r * c;
-    float* yr = y + r * c;
-    for (size_t ch = 0; ch < c; ch++) {
-      const float v = xr[ch] * scale[ch] + shift[ch];
-      yr[ch] = a.relu && !(v > 0.0f) ? 0.0f : v;
+  if (split) {
+#pragma omp parallel
+    {
+      const auto [r0, r1] = threadShare(rows, 1);
+      bnNormalise(a.x, y, r0, r1, c, scale.data(), shift.data(), a.relu);
     }
+  } else {
+    bnNormalise(a.x, y, 0, rows, c, scale.data(), shift.data(), a.relu);
   }
   return arrayOf(env, {yv, statsValue});
 }

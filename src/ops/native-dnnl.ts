@@ -13,16 +13,16 @@ export interface NativeDnnl {
   /** The oneDNN implementation chosen for a pass (e.g. "jit:avx2"); "ref" means slow reference code. */
   implementation(op: NativeConvOp, geometry: number[]): string;
   /**
-   * Max pooling, geometry [n, d, h, w, c, k, stride, pad], padding -infinity; returns the output and, per output, the
-   * flat input index of its first maximum (PyTorch's tie rule).
+   * Max pooling, geometry [n, d, h, w, c, k, stride, pad], padding -infinity; returns the output (`out` when given: a
+   * tensor's own memory) and, per output, the flat input index of its first maximum (PyTorch's tie rule).
    */
-  maxPool3d(geometry: number[], x: Float32Array): [Float32Array, Int32Array];
-  /** The input gradient of max pooling: dy routed to the recorded maxima. */
-  maxPool3dBackward(inputLength: number, dy: Float32Array, argmax: Int32Array): Float32Array;
-  /** Average pooling without padding (geometry as maxPool3d, pad 0). */
-  avgPool3d(geometry: number[], x: Float32Array): Float32Array;
-  /** The input gradient of average pooling. */
-  avgPool3dBackward(geometry: number[], dy: Float32Array): Float32Array;
+  maxPool3d(geometry: number[], x: Float32Array, out?: Float32Array): [Float32Array, Int32Array];
+  /** The input gradient of max pooling: dy routed to the recorded maxima (into `out` when given, zeroed first). */
+  maxPool3dBackward(inputLength: number, dy: Float32Array, argmax: Int32Array, out?: Float32Array): Float32Array;
+  /** Average pooling without padding (geometry as maxPool3d, pad 0), into `out` when given. */
+  avgPool3d(geometry: number[], x: Float32Array, out?: Float32Array): Float32Array;
+  /** The input gradient of average pooling (into `out` when given, zeroed first). */
+  avgPool3dBackward(geometry: number[], dy: Float32Array, out?: Float32Array): Float32Array;
   /**
    * Batch norm (+ ReLU when `relu`) of x [rows * C] with gamma and beta [C]: `stats` [mean; var] (2C) normalises
    * with given statistics (eval); null computes the batch mean and biased variance (training, sums in double).

@@ -3,29 +3,45 @@ import { Act3d, shape5, withTensor } from './act3d';
 import { gatherWindows, windowTable } from './im2col';
 import { concatChannelsNative, nativeConcatActive } from './native-concat';
 import { NativeDnnl, nativeKernels } from './native-dnnl';
-import { valuesInPlace } from './native-memory';
+import { emptyTensor, valuesInPlace, writtenInto } from './native-memory';
 import { avgPool3dTf, maxPool3dTf, tfKernelsActive } from './tf-kernels';
 import { webGpuKernelsActive } from './webgpu/kernels';
 import { maxPool3dGpu, poolOutDims } from './webgpu/maxpool';
 
-/** Pooling by the native addon on the tensor's CPU memory, with its gradient (backend.ts decides when). */
+/**
+ * Pooling by the native addon on the tensor's CPU memory, with its gradient (backend.ts decides when). Outputs are
+ * written into new tensors' own memory (emptyTensor), every view taken after the allocation (a wasm allocation may
+ * move the heap); an addon built before output arguments returns new arrays, copied in.
+ */
 function nativePool(a: Act3d, kind: 'max' | 'avg', kernel: number, stride: number, padding: number, lib: NativeDnnl): Act3d {
   const [b, d, h, w, c] = shape5(a);
   const geometry = [b, d, h, w, c, kernel, stride, padding];
   const [od, oh, ow] = [d, h, w].map((n) => Math.floor((n + 2 * padding - kernel) / stride) + 1);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor4D;
+    const y = emptyTensor([b * od, oh, ow, c]) as tf.Tensor4D;
+    const yView = valuesInPlace(y);
     // Read in place (the gradient needs only the maxima's positions, not the input); they stay in JS memory (not a
     // tensor) until the gradient needs them.
     const x = valuesInPlace(input);
-    const [y, argmax] = kind === 'max' ? lib.maxPool3d(geometry, x) : [lib.avgPool3d(geometry, x), null];
+    let argmax: Int32Array | null = null;
+    if (kind === 'max') {
+      const [yValues, positions] = lib.maxPool3d(geometry, x, yView);
+      writtenInto(yView, yValues);
+      argmax = positions;
+    } else {
+      writtenInto(yView, lib.avgPool3d(geometry, x, yView));
+    }
+    const inputShape = input.shape;
     const inputLength = input.size;
     return {
-      value: tf.tensor4d(y, [b * od, oh, ow, c]),
+      value: y,
       gradFunc: (dy: tf.Tensor) => {
+        const dx = emptyTensor(inputShape);
+        const dxView = valuesInPlace(dx);
         const g = valuesInPlace(dy);
-        const dx = argmax ? lib.maxPool3dBackward(inputLength, g, argmax) : lib.avgPool3dBackward(geometry, g);
-        return [tf.tensor4d(dx, input.shape)];
+        writtenInto(dxView, argmax ? lib.maxPool3dBackward(inputLength, g, argmax, dxView) : lib.avgPool3dBackward(geometry, g, dxView));
+        return [dx];
       },
     };
   });

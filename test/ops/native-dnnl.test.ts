@@ -39,7 +39,7 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     }
   });
 
-  it('gives the same batch-norm gradients to the bit on one thread (its plain loops) and on two (split by channels and rows)', () => {
+  it('gives the same batch-norm outputs and gradients to the bit on one thread and on two (split by channels and rows)', () => {
     const r = loadNativeDnnl();
     assert.ok(r.ok);
     // 4,001 rows of 100 channels: above the addon's parallel threshold (262,144 values), rows and channels uneven.
@@ -49,17 +49,79 @@ describe('native kernels: the oneDNN addon (native/ich_dnnl.cc)', function () {
     const [gamma, beta] = [values(c, 23), values(c, 24)];
     const run = (threads: number, relu: boolean, training: boolean) => {
       r.lib.setThreads(threads);
-      const [, stats] = r.lib.batchNormForward(x, gamma, beta, 1e-5, relu, null);
-      return r.lib.batchNormBackward(dy, x, gamma, beta, 1e-5, relu, stats, training).map((a) => Array.from(a));
+      const [y, stats] = r.lib.batchNormForward(x, gamma, beta, 1e-5, relu, null);
+      return [y, stats, ...r.lib.batchNormBackward(dy, x, gamma, beta, 1e-5, relu, stats, training)].map((a) => Array.from(a));
     };
     try {
       for (const relu of [false, true]) {
         for (const training of [false, true]) {
           const one = run(1, relu, training);
-          assert.ok(one[0].some((v) => v !== 0) && one[0].some((v) => v === 0) === relu, 'the ReLU cut some gradients only with relu');
+          assert.ok(one[2].some((v) => v !== 0) && one[2].some((v) => v === 0) === relu, 'the ReLU cut some gradients only with relu');
           // deepEqual compares with Object.is: +0 and -0 differ.
           assert.deepEqual(run(2, relu, training), one, `relu ${relu}, training ${training}`);
         }
+      }
+    } finally {
+      r.lib.setThreads(os.availableParallelism());
+    }
+  });
+
+  it('max pools by the first maximum (a NaN beats any number, the first NaN stays), the same on one thread and two, into given memory or not', () => {
+    const r = loadNativeDnnl();
+    assert.ok(r.ok);
+    // 2 x 12 x 48 x 48 x 64 with a 3x3x3 window, stride 2, padding 1: 442,368 outputs, above the parallel threshold.
+    const g = [2, 12, 48, 48, 64, 3, 2, 1];
+    const [n, d, h, w, c, k, s, p] = g;
+    const x = values(n * d * h * w * c, 31).map((v) => Math.round(v * 4) / 4); // quarters: many ties
+    for (let i = 0; i < x.length; i += 997) x[i] = NaN;
+    for (let i = 3; i < x.length; i += 1009) x[i] = -Infinity;
+    // The rule, written out: taps in window order, the first counts, a later one replaces the maximum when greater or
+    // when it is the window's first NaN.
+    const [od, oh, ow] = [d, h, w].map((m) => Math.floor((m + 2 * p - k) / s) + 1);
+    const yRef = new Float32Array(n * od * oh * ow * c);
+    const aRef = new Int32Array(yRef.length);
+    for (let b = 0, o = 0; b < n; b++)
+      for (let z = 0; z < od; z++)
+        for (let yy = 0; yy < oh; yy++)
+          for (let xx = 0; xx < ow; xx++, o++)
+            for (let ch = 0; ch < c; ch++) {
+              let best = -Infinity;
+              let at = -1;
+              for (let kd = 0; kd < k; kd++)
+                for (let kh = 0; kh < k; kh++)
+                  for (let kw = 0; kw < k; kw++) {
+                    const [iz, iy, ix] = [z * s - p + kd, yy * s - p + kh, xx * s - p + kw];
+                    if (iz < 0 || iz >= d || iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                    const i = (((b * d + iz) * h + iy) * w + ix) * c + ch;
+                    const v = x[i];
+                    if (at < 0 || v > best || (Number.isNaN(v) && !Number.isNaN(best))) [best, at] = [v, i];
+                  }
+              yRef[o * c + ch] = best;
+              aRef[o * c + ch] = at;
+            }
+    try {
+      for (const threads of [1, 2]) {
+        r.lib.setThreads(threads);
+        const [y, argmax] = r.lib.maxPool3d(g, x);
+        assert.deepEqual([Array.from(y), Array.from(argmax)], [Array.from(yRef), Array.from(aRef)], `${threads} threads`);
+        // Into memory that holds anything: the same values; the gradient zeroes it first.
+        const dirty = new Float32Array(y.length).fill(7);
+        assert.equal(r.lib.maxPool3d(g, x, dirty)[0], dirty);
+        assert.deepEqual(Array.from(dirty), Array.from(y));
+        const dy = values(y.length, 32);
+        const fresh = r.lib.maxPool3dBackward(x.length, dy, argmax);
+        const given = new Float32Array(x.length).fill(-3);
+        assert.equal(r.lib.maxPool3dBackward(x.length, dy, argmax, given), given);
+        assert.deepEqual(Array.from(given), Array.from(fresh));
+        const ag = [2, 12, 48, 48, 64, 2, 2, 0];
+        const mean = r.lib.avgPool3d(ag, x);
+        const meanInto = new Float32Array(mean.length).fill(5);
+        r.lib.avgPool3d(ag, x, meanInto);
+        assert.deepEqual(Array.from(meanInto), Array.from(mean));
+        const meanGrad = r.lib.avgPool3dBackward(ag, dy.subarray(0, mean.length));
+        const meanGradInto = new Float32Array(x.length).fill(2);
+        r.lib.avgPool3dBackward(ag, dy.subarray(0, mean.length), meanGradInto);
+        assert.deepEqual(Array.from(meanGradInto), Array.from(meanGrad));
       }
     } finally {
       r.lib.setThreads(os.availableParallelism());
