@@ -4,6 +4,7 @@ import { Profile } from '../config/profiles';
 import { VolumeShape } from '../data/preprocess';
 import { DenseNetConfig, denseNetGeometry } from '../models/densenet-config';
 import { recomputeMinBytes } from '../ops/bn-relu-conv';
+import { nativeKernels } from '../ops/native-dnnl';
 
 const GIB = 2 ** 30;
 
@@ -57,6 +58,17 @@ export function foldMemoryEstimate(profile: Profile, recomputeMinBytes = Infinit
 }
 
 /**
+ * Peak memory of one fold's training on the TypeScript ops (no native addon: scripts/build-native.sh not run, or
+ * ICH_NATIVE=0), in bytes: 0.72 GiB plus 15.5 x the saved activations per volume, since the tfjs formulation
+ * materialises each 3x3x3 convolution's shifted inputs and products. Fitted to the wasm backend's peak RSS with
+ * DenseNet-121: 1.48 GiB at 32 x 64 x 64 batch 1, 2.33 GiB at batch 2, 2.75 GiB at 40 x 64 x 64 batch 2 (14.3-15.6
+ * x); 40 x 64 x 64 at batch 4 (4.8 GiB by this) ran out of wasm's 4 GiB heap (bench/NOTES.md). A guide, not a bound.
+ */
+export function typeScriptFoldMemoryEstimate(profile: Profile): number {
+  return 0.72 * GIB + profile.batchSize * 15.5 * savedActivationBytes(profile.densenet, profile.inputSize);
+}
+
+/**
  * The threshold the fold plan recomputes from when memory asks for it: block 1's normalised inputs at the paper input
  * (15-50 MB per volume each), not the small tensors of later blocks, where recomputing costs time and saves little.
  */
@@ -88,17 +100,21 @@ export interface FoldMemoryPlan {
  * 18.4 -> 15.4 GiB on the cpu backend); ICH_RECOMPUTE_MIN_MB, when set, decides that instead. When it still does not
  * fit and the process keeps freed memory (`keepsFreedMemory`: the cpu backend's default), the plan returns it to the
  * system instead (15.4 -> 13.7 GiB, slower). Warns when a fold may still not fit: the machine's memory on the cpu
- * backend, wasm's heap on wasm (where training would stop at the first step). On a GPU backend one fold at a time,
+ * backend, wasm's heap on wasm (where training would stop at the first step). Without the native kernels
+ * (`nativeKernels`, default: whether they are in use) the estimate is {@link typeScriptFoldMemoryEstimate} and the note
+ * names the native kernels' figure. On a GPU backend one fold at a time,
  * recomputation as ICH_RECOMPUTE_MIN_MB says (only the native CPU kernels recompute) and memory as it is.
  */
 export function foldMemoryPlan(
   profile: Profile,
   backend: string,
-  options: { workers?: number; totalMemory?: number; cores?: number; keepsFreedMemory?: boolean } = {},
+  options: { workers?: number; totalMemory?: number; cores?: number; keepsFreedMemory?: boolean; nativeKernels?: boolean } = {},
 ): FoldMemoryPlan {
   const asked = recomputeMinBytes();
-  // Only the cpu backend's tensors are malloc'd; wasm's heap and a GPU's memory are what they are.
-  const keeps = backend === 'cpu' && (options.keepsFreedMemory ?? keepsFreedMemory());
+  const native = options.nativeKernels ?? nativeKernels() !== null;
+  // Only the cpu backend's tensors are malloc'd (wasm's heap and a GPU's memory are what they are), and only the
+  // native kernels keep freed memory.
+  const keeps = native && backend === 'cpu' && (options.keepsFreedMemory ?? keepsFreedMemory());
   if (backend !== 'wasm' && backend !== 'cpu') return { workers: options.workers ?? 1, recomputeMinBytes: asked, keepFreedMemory: keeps, note: null };
   const totalMemory = options.totalMemory ?? os.totalmem();
   const byCores = Math.max(1, Math.min(2, options.cores ?? os.availableParallelism()));
@@ -107,11 +123,12 @@ export function foldMemoryPlan(
   const budget = (workers: number) => Math.min((0.9 * totalMemory) / workers, wasm ? 0.9 * WASM_HEAP_BYTES : Infinity);
   const workersFor = (perFold: number) => options.workers ?? Math.max(1, Math.min(byCores, Math.floor((0.9 * totalMemory) / perFold)));
   const fits = (perFold: number) => perFold <= budget(workersFor(perFold));
-  const plain = foldMemoryEstimate(profile, asked, keeps);
+  // The TypeScript ops neither recompute nor keep memory (both belong to the native kernels).
+  const plain = native ? foldMemoryEstimate(profile, asked, keeps) : typeScriptFoldMemoryEstimate(profile);
   let perFold = plain;
   let minBytes = asked;
   // Infinity: ICH_RECOMPUTE_MIN_MB is unset, so the plan may choose.
-  const auto = asked === Infinity && !fits(plain);
+  const auto = native && asked === Infinity && !fits(plain);
   if (auto) {
     minBytes = AUTO_RECOMPUTE_MIN_BYTES;
     perFold = foldMemoryEstimate(profile, minBytes, keeps);
@@ -121,12 +138,13 @@ export function foldMemoryPlan(
   const plan: FoldMemoryPlan = { workers: workersFor(perFold), recomputeMinBytes: minBytes, keepFreedMemory: keeps && !returned, note: null };
   const gib = (n: number) => `${(n / GIB).toFixed(1)} GiB`;
   let note = `one fold of the ${profile.name} profile (batch ${profile.batchSize} at ${profile.inputSize.join('x')}) needs about ${gib(plain)}`;
+  if (!native) note += ` on the TypeScript ops (about ${gib(leastFoldMemory(profile))} with the native kernels, which scripts/build-native.sh builds)`;
   const steps: string[] = [];
   if (auto) steps.push(`recomputing its batch-norm outputs of ${AUTO_RECOMPUTE_MIN_BYTES / 2 ** 20} MiB and more in the backward pass (same results, up to ~10 % slower; ICH_RECOMPUTE_MIN_MB overrides)`);
   if (returned) steps.push('returning freed memory to the system instead of keeping it for reuse (same results, up to ~45 % slower: fresh memory faults in page by page)');
   if (steps.length) note += `; ${steps.join(' and ')} brings it to about ${gib(perFold)}`;
   if (wasm && perFold > WASM_HEAP_BYTES) {
-    note += `, more than the wasm backend's 4 GiB heap: training will stop at its first step; ICH_BACKEND=cpu has no heap limit`;
+    note += `, more than the wasm backend's 4 GiB heap: training will stop at its first step; ${native ? 'ICH_BACKEND=cpu has no heap limit' : 'build the native kernels, or ICH_BACKEND=cpu (no heap limit, far slower without them)'}`;
   } else if (perFold > (0.9 * totalMemory) / plan.workers) {
     note += `, more than ${plan.workers > 1 ? `a 1/${plan.workers} share of ` : ''}this machine's ${gib(totalMemory)}: it may run out of memory (a GPU, or a smaller batch)`;
   } else if (options.workers === undefined && plan.workers < byCores) {
@@ -140,9 +158,8 @@ export function foldMemoryPlan(
 /**
  * The least memory one fold of `profile` trains in by {@link foldMemoryEstimate}: with the recomputation the fold plan
  * would turn on ({@link AUTO_RECOMPUTE_MIN_BYTES}), or with what ICH_RECOMPUTE_MIN_MB asks when set, and freed memory
- * returned to the system. What `ich train`
- * and `trainModel` pass to initBackend as `memoryNeeded`, so that the paper profile (13.7 GiB) trains on the cpu
- * backend instead of stopping in wasm's 4 GiB heap.
+ * returned to the system. What `ich train` and `trainModel` pass to initBackend as `memoryNeeded`, so that the paper
+ * profile (13.7 GiB) trains on the cpu backend instead of stopping in wasm's 4 GiB heap.
  */
 export function leastFoldMemory(profile: Profile): number {
   const asked = recomputeMinBytes();

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROFILES } from '../../src/config/profiles';
 import { DENSENET121 } from '../../src/models/densenet-config';
-import { AUTO_RECOMPUTE_MIN_BYTES, foldMemoryEstimate, foldMemoryPlan, leastFoldMemory, savedActivationBytes } from '../../src/train/memory';
+import { AUTO_RECOMPUTE_MIN_BYTES, foldMemoryEstimate, foldMemoryPlan, leastFoldMemory, savedActivationBytes, typeScriptFoldMemoryEstimate } from '../../src/train/memory';
 
 const GIB = 2 ** 30;
 const paper = PROFILES.paper;
@@ -68,6 +68,20 @@ describe('train/memory: how many folds fit at once', () => {
     assert.ok(estimate > foldMemoryEstimate(paper) && less > foldMemoryEstimate(paper, AUTO_RECOMPUTE_MIN_BYTES) && less < foldMemoryEstimate(paper));
   });
 
+  it('estimates a fold on the TypeScript ops within 10 % of its measured peak (wasm without the addon, DenseNet-121)', () => {
+    for (const [file, inputSize, batchSize] of [
+      ['train-2026-11-28-cpu2-wasm-typescript-32x64x64-b1.json', [32, 64, 64], 1],
+      ['train-2026-11-28-cpu2-wasm-typescript-32x64x64-b2.json', [32, 64, 64], 2],
+      ['train-2026-11-28-cpu2-wasm-typescript-40x64x64-b2.json', [40, 64, 64], 2],
+    ] as const) {
+      const estimate = typeScriptFoldMemoryEstimate({ ...paper, inputSize: [...inputSize], batchSize });
+      const measured = measuredPeak(file);
+      assert.ok(Math.abs(estimate / measured - 1) < 0.1, `${file}: ${estimate / GIB} vs ${measured / GIB} GiB`);
+    }
+    // 40 x 64 x 64 at batch 4 ran out of the 4 GiB heap.
+    assert.ok(typeScriptFoldMemoryEstimate({ ...paper, inputSize: [40, 64, 64], batchSize: 4 }) > 4 * GIB);
+  });
+
   describe('the fold plan', () => {
     let saved: string | undefined;
     beforeEach(() => {
@@ -80,7 +94,7 @@ describe('train/memory: how many folds fit at once', () => {
     });
     // `keeps`: whether the process keeps freed memory for reuse (the cpu backend's default with the addon).
     const plan = (profile: typeof paper, backend: string, totalGiB: number, cores: number, workers?: number, keeps = false) =>
-      foldMemoryPlan(profile, backend, { totalMemory: totalGiB * GIB, cores, workers, keepsFreedMemory: keeps });
+      foldMemoryPlan(profile, backend, { totalMemory: totalGiB * GIB, cores, workers, keepsFreedMemory: keeps, nativeKernels: true });
 
     it('trains two folds at once on two cores where memory allows, fewer where it does not, and says why', () => {
       const none = { recomputeMinBytes: Infinity, keepFreedMemory: false, note: null };
@@ -140,6 +154,21 @@ describe('train/memory: how many folds fit at once', () => {
       // Small profiles keep it without a note; only the cpu backend's memory is malloc'd.
       assert.deepEqual(plan(PROFILES.quick, 'cpu', 24, 2, undefined, true), { workers: 2, recomputeMinBytes: Infinity, keepFreedMemory: true, note: null });
       assert.equal(plan(PROFILES.quick, 'wasm', 24, 2, undefined, true).keepFreedMemory, false);
+    });
+
+    it('plans the TypeScript ops (no addon) by their own estimate, and says ahead when a fold would not fit the wasm heap', () => {
+      const typeScript = (profile: typeof paper, backend: string) => foldMemoryPlan(profile, backend, { totalMemory: 24 * GIB, cores: 2, nativeKernels: false });
+      // The cpu profile (the small DenseNet at 40 x 64 x 64, batch 8) trains without the addon: two folds, no note.
+      assert.deepEqual(typeScript(PROFILES.cpu, 'wasm'), { workers: 2, recomputeMinBytes: Infinity, keepFreedMemory: false, note: null });
+      // DenseNet-121 at 40 x 160 x 160, batch 1: ~7.0 GiB on the TypeScript ops, ~1.3 GiB with the native kernels.
+      const mid = { ...paper, inputSize: [40, 160, 160] as [number, number, number], batchSize: 1 };
+      const without = typeScript(mid, 'wasm');
+      assert.equal(without.recomputeMinBytes, Infinity, 'only the native kernels recompute');
+      assert.match(without.note ?? '', /needs about 7\.0 GiB on the TypeScript ops \(about 1\.3 GiB with the native kernels, which scripts\/build-native\.sh builds\), more than the wasm backend's 4 GiB heap: training will stop at its first step; build the native kernels, or ICH_BACKEND=cpu/);
+      assert.equal(plan(mid, 'wasm', 24, 2, 1).note, null, 'with the native kernels it fits');
+      assert.equal(typeScript({ ...mid, inputSize: [32, 64, 64] }, 'wasm').note, null);
+      // Keeping freed memory belongs to the native kernels.
+      assert.equal(foldMemoryPlan(paper, 'cpu', { totalMemory: 24 * GIB, cores: 2, nativeKernels: false, keepsFreedMemory: true }).keepFreedMemory, false);
     });
 
     it('gives initBackend the least a fold needs: with recomputation unless ICH_RECOMPUTE_MIN_MB says otherwise', () => {
