@@ -184,9 +184,16 @@ export interface ConvLayerTiming {
 }
 
 /**
+ * Backends whose kernels have run when the op returns (nothing to wait for before stopping a clock); not tensorflow,
+ * whose GPU build queues work on the device.
+ */
+const SYNCHRONOUS_BACKENDS = ['cpu', 'wasm'];
+
+/**
  * Times the convolutions of a network (e.g. {@link denseNetConvLayers}) through src/ops' conv3d with whatever kernels
  * the backend uses (oneDNN, WGSL, TensorFlow's, or the TypeScript formulation): forward, then forward with the
- * gradients that training computes, each the median of `repeats` runs after one warm-up, read back to finish the work.
+ * gradients that training computes, each the median of `repeats` runs after one warm-up; on a GPU each run waits for
+ * one value of each result (not a full read back, which PyTorch's timing does not have either).
  */
 export async function timeConvLayers(layers: DenseNetConvLayer[], repeats = 3): Promise<ConvLayerTiming[]> {
   const out: ConvLayerTiming[] = [];
@@ -208,8 +215,13 @@ export async function timeConvLayers(layers: DenseNetConvLayer[], repeats = 3): 
         const t0 = performance.now();
         const result = run();
         const parts = Array.isArray(result) ? result : [result];
-        await Promise.all(parts.map((t) => t.data()));
-        tf.dispose(parts);
+        // The CPU backends have finished when the call returns; a GPU's queue runs in order, so one value of each
+        // result waits for the whole pass. Reading all of it would add a copy PyTorch's timing does not have (wasm:
+        // 1.4-2.7 ms of block 1's first 1x1x1 convolution at 40 x 160 x 160, whose pass takes 0.9 ms; a GPU's
+        // transfer of up to 3.7 GB).
+        const probes = SYNCHRONOUS_BACKENDS.includes(tf.getBackend()) ? [] : parts.map((t) => tf.tidy(() => tf.slice(tf.reshape(t, [-1]), [0], [1])));
+        await Promise.all(probes.map((p) => p.data()));
+        tf.dispose([...parts, ...probes]);
         assertDeviceHealthy(`conv3d ${l.name}, input [${l.input.join(', ')}]`);
         if (r > 0) times.push(performance.now() - t0);
       }
