@@ -382,7 +382,8 @@ struct PoolGeometry {
 template <bool parallel = false, typename F>
 void forEachWindow(const PoolGeometry& g, F&& f) {
   const int64_t od = g.od(), oh = g.oh(), ow = g.ow(), rows = g.n * od * oh;
-  auto row = [&](int64_t r) {
+#pragma omp parallel for schedule(static) if (parallel && g.outSize() > kParallelMinValues)
+  for (int64_t r = 0; r < rows; r++) {
     const int64_t b = r / (od * oh), z = r / oh % od, y = r % oh;
     int64_t taps[512];
     for (int64_t x = 0, o = r * ow; x < ow; x++, o++) {
@@ -402,12 +403,6 @@ void forEachWindow(const PoolGeometry& g, F&& f) {
       }
       f(o, taps, count);
     }
-  };
-  if (parallel && g.outSize() > kParallelMinValues) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) row(r);
-  } else {
-    for (int64_t r = 0; r < rows; r++) row(r);
   }
 }
 
@@ -679,17 +674,14 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   napi_value statsValue = newFloats(env, 2 * c, &statsOut);
   napi_valuetype t;
   napi_typeof(env, argv[5], &t);
-  const bool split = omp_get_max_threads() > 1 && static_cast<int64_t>(a.lx) > kParallelMinValues;
+  // Below the threshold both regions run on the calling thread alone, whose share is everything.
+  const bool parallel = static_cast<int64_t>(a.lx) > kParallelMinValues;
   if (t == napi_null) {
     std::vector<double> s1(c, 0.0), s2(c, 0.0);
-    if (split) {
-#pragma omp parallel
-      {
-        const auto [c0, c1] = threadShare(c, 16);
-        bnSums(a.x, rows, c, c0, c1, s1.data(), s2.data());
-      }
-    } else {
-      bnSums(a.x, rows, c, 0, c, s1.data(), s2.data());
+#pragma omp parallel if (parallel)
+    {
+      const auto [c0, c1] = threadShare(c, 16);
+      bnSums(a.x, rows, c, c0, c1, s1.data(), s2.data());
     }
     for (size_t ch = 0; ch < c; ch++) {
       const double mean = s1[ch] / rows;
@@ -711,14 +703,10 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   float* y = nullptr;
   napi_value yv;
   if (!outputOrNew(env, argv, argc, 6, a.lx, &y, &yv, "batchNormForward")) return nullptr;
-  if (split) {
-#pragma omp parallel
-    {
-      const auto [r0, r1] = threadShare(rows, 1);
-      bnNormalise(a.x, y, r0, r1, c, scale.data(), shift.data(), a.relu);
-    }
-  } else {
-    bnNormalise(a.x, y, 0, rows, c, scale.data(), shift.data(), a.relu);
+#pragma omp parallel if (parallel)
+  {
+    const auto [r0, r1] = threadShare(rows, 1);
+    bnNormalise(a.x, y, r0, r1, c, scale.data(), shift.data(), a.relu);
   }
   return arrayOf(env, {yv, statsValue});
 }

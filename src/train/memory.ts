@@ -8,7 +8,6 @@ import { nativeKernels } from '../ops/native-dnnl';
 
 const GIB = 2 ** 30;
 
-
 /**
  * Bytes of the activations one training volume keeps for the backward pass in the DenseNet 3D (float32): the image,
  * the stem convolution's output and its batch norm's, the max-pooled stem, and per dense layer its concatenated input,
@@ -102,8 +101,8 @@ export interface FoldMemoryPlan {
  * system instead (15.4 -> 13.7 GiB, slower). Warns when a fold may still not fit: the machine's memory on the cpu
  * backend, wasm's heap on wasm (where training would stop at the first step). Without the native kernels
  * (`nativeKernels`, default: whether they are in use) the estimate is {@link typeScriptFoldMemoryEstimate} and the note
- * names the native kernels' figure. On a GPU backend one fold at a time,
- * recomputation as ICH_RECOMPUTE_MIN_MB says (only the native CPU kernels recompute) and memory as it is.
+ * names the native kernels' figure. On a GPU backend one fold at a time, recomputation as ICH_RECOMPUTE_MIN_MB says
+ * (only the native CPU kernels recompute) and memory as it is.
  */
 export function foldMemoryPlan(
   profile: Profile,

@@ -1,12 +1,12 @@
 import * as path from 'node:path';
-import { initBackend, keepFreedMemory } from '../backend';
+import { BackendReport, initBackend, keepFreedMemory } from '../backend';
 import { cacheDir, dataDir, runsDir } from '../config/paths';
 import { Profile } from '../config/profiles';
 import { discoverCohort, Patient } from '../data/cohort';
 import { modelSpec, ModelSpec, TaskName } from '../models/tasks';
 import { profilePatients, runCrossValidation } from './cv';
 import { FoldResult, TrainProgress } from './loop';
-import { foldMemoryPlan, leastFoldMemory } from './memory';
+import { FoldMemoryPlan, foldMemoryPlan, leastFoldMemory } from './memory';
 import { TabularModelName } from '../models/tabular';
 import { runTabularCrossValidation, TabularFoldResult } from './tabular';
 
@@ -32,17 +32,27 @@ export interface RunRequest {
 }
 
 /**
+ * Starts the backend for training `profile` and plans its folds by memory (src/train/memory.ts): the automatic choice
+ * passes over wasm when a fold cannot fit its heap, and the plan's choice of keeping freed memory is applied. For
+ * `ich train` and {@link trainModel}; the caller shows `plan.note`. `workers`: the user's fold count, if any.
+ */
+export async function startTraining(profile: Profile, workers?: number): Promise<{ report: BackendReport; plan: FoldMemoryPlan }> {
+  const report = await initBackend(undefined, { memoryNeeded: leastFoldMemory(profile) });
+  const plan = foldMemoryPlan(profile, report.backend, { workers });
+  keepFreedMemory(plan.keepFreedMemory);
+  return { report, plan };
+}
+
+/**
  * Cross-validates a model for a notebook cell: starts the backend, discovers the cohort, trains (resuming finished
  * folds from `runs/<profile>/<model>`), and returns the fold results.
  */
 export async function trainModel(request: RunRequest): Promise<{ spec: ModelSpec; out: string; results: FoldResult[] }> {
   const spec = typeof request.model === 'string' ? modelSpec(request.model) : request.model;
-  const report = await initBackend(undefined, { memoryNeeded: leastFoldMemory(request.profile) });
+  const { report, plan } = await startTraining(request.profile, request.workers);
+  if (plan.note) console.log(plan.note);
   const cohort = discoverCohort(request.data ?? dataDir());
   const out = request.out ?? path.join(runsDir(), request.profile.name, spec.name);
-  const plan = foldMemoryPlan(request.profile, report.backend, { workers: request.workers });
-  if (plan.note) console.log(plan.note);
-  keepFreedMemory(plan.keepFreedMemory);
   const results = await runCrossValidation({
     spec,
     profile: request.profile,

@@ -1,12 +1,12 @@
 import * as path from 'node:path';
-import { describeBackend, initBackend, keepFreedMemory } from '../../backend';
+import { describeBackend } from '../../backend';
 import { cacheDir, dataDir, runsDir } from '../../config/paths';
 import { getProfile } from '../../config/profiles';
 import { discoverCohort } from '../../data/cohort';
 import { balancedAccuracy } from '../../eval/metrics';
 import { modelSpec } from '../../models/tasks';
 import { profilePatients, runCrossValidation } from '../../train/cv';
-import { foldMemoryPlan, leastFoldMemory } from '../../train/memory';
+import { startTraining } from '../../train/run';
 import { foldsFlag, intFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
@@ -24,12 +24,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const folds = foldsFlag(args);
   const seed = intFlag(args, 'seed', 1, 0, 0xffffffff);
   const out = path.resolve(stringFlag(args, 'out', path.join(runsDir(), profile.name, spec.name))!);
-  const report = await initBackend(undefined, { memoryNeeded: leastFoldMemory(profile) });
-  process.stderr.write(`${describeBackend(report)}\n`);
   const asked = stringFlag(args, 'workers') === undefined ? undefined : intFlag(args, 'workers', 1, 1, 16);
-  const plan = foldMemoryPlan(profile, report.backend, { workers: asked });
+  const { report, plan } = await startTraining(profile, asked);
+  process.stderr.write(`${describeBackend(report)}\n`);
   if (plan.note) process.stderr.write(`${plan.note}\n`);
-  keepFreedMemory(plan.keepFreedMemory);
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
   const patients = profilePatients(cohort.patients, profile);
   process.stderr.write(`training ${spec.name} on ${patients.length} patients, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
