@@ -25,7 +25,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich bench train [--shape 32,64,64] [--batch 2] [--json]   DenseNet-121 training throughput vs PyTorch
   ich bench profile [--shape 32,32,32] [--batch 1]          kernel launches and times of one training step
   ich bench conv [--shape 32,64,64] [--batch 2] [--json]    DenseNet-121's convolutions, each vs PyTorch
-  ich bench tune [--shape 32,64,64] [--batch 2] [--out F]   webgpu: the fastest conv tiling per pass, for ICH_WGSL_CONV_TUNING
+  ich bench tune [--shape 32,64,64] [--batch 2] [--passes N] [--out F]   webgpu: the fastest conv tiling per pass, for ICH_WGSL_CONV_TUNING
   ich explain --model CHECKPOINT --patient ID --method gbp|gradcam|ggcam [--head prognosis] [--display] --out FILE.nii.gz
   ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
 

@@ -83,6 +83,11 @@ export interface ConvTuningOptions {
   trialMs?: number;
   /** Least share of the default's time a candidate must save to replace it (default 0.03). */
   margin?: number;
+  /**
+   * Tune only this many passes, the largest first ({@link passWork}); the rest keep the default tiling (default: all).
+   * For a time budget: the largest passes carry most of a step's time.
+   */
+  maxPasses?: number;
   /** Called after each pass is tuned (progress), with every pass tuned so far (`t` last). */
   onPass?: (t: ConvPassTuning, index: number, total: number, tuned: readonly ConvPassTuning[]) => void;
 }
@@ -91,7 +96,8 @@ export interface ConvTuningOptions {
  * Times every candidate tiling ({@link convTilingCandidates}) of each recorded pass on operands of its shape,
  * on the active webgpu backend with the project's kernels, and picks one per pass ({@link chooseTiling}). Passes
  * with a single candidate are left out; a pass with an operand over the GPU's per-binding limit, or none of whose
- * candidates runs, is skipped with the reason, not fatal. Passes are tuned largest first ({@link passWork}). Each
+ * candidates runs, is skipped with the reason, not fatal. Passes are tuned largest first ({@link passWork}),
+ * at most `maxPasses` of them (`notTuned` counts those left at the default). Each
  * candidate runs once to compile its pipeline and once timed, then `trials` times a batch of back-to-back passes
  * ended by reading one value back (which waits for the GPU), the trials taken in turn across candidates (only those
  * within 1.5x of the best so far, and the default); a candidate keeps its best time.
@@ -99,16 +105,21 @@ export interface ConvTuningOptions {
 export async function tuneConvPasses(
   passes: RecordedConvPass[],
   options: ConvTuningOptions = {},
-): Promise<{ tuned: ConvPassTuning[]; skipped: { key: string; reason: string }[] }> {
+): Promise<{ tuned: ConvPassTuning[]; skipped: { key: string; reason: string }[]; notTuned: number }> {
+  const maxPasses = options.maxPasses ?? Infinity;
+  if (!(maxPasses >= 1) || (Number.isFinite(maxPasses) && !Number.isInteger(maxPasses))) {
+    throw new Error(`conv tuning maxPasses expected an integer >= 1, got ${maxPasses}`);
+  }
   if (tf.getBackend() !== 'webgpu' || !webGpuKernelsActive()) {
     throw new Error(`conv tuning expected the webgpu backend with the project's WGSL kernels, got ${tf.getBackend()}${webGpuKernelsActive() ? '' : ' without them'}`);
   }
   const trials = options.trials ?? 3;
   const trialMs = options.trialMs ?? 20;
-  const tunable = passes
+  const withChoice = passes
     .map((p) => ({ ...p, tilings: convTilingCandidates(p.pass, p.shape) }))
     .filter((p) => p.tilings.length > 1)
     .sort((a, b) => passWork(b) - passWork(a));
+  const tunable = withChoice.slice(0, maxPasses);
   const backend = tf.backend() as unknown as WebGpuBackend;
   const tuned: ConvPassTuning[] = [];
   const skipped: { key: string; reason: string }[] = [];
@@ -154,7 +165,7 @@ export async function tuneConvPasses(
     tuned.push(result);
     options.onPass?.(result, index, tunable.length, tuned);
   }
-  return { tuned, skipped };
+  return { tuned, skipped, notTuned: withChoice.length - tunable.length };
 }
 
 /** A tuning table of the chosen tilings, for writeConvTuning (conv-tuning.ts) and ICH_WGSL_CONV_TUNING. */

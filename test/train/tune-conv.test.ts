@@ -58,6 +58,9 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
     await initBackend('cpu');
     const g = { b: 1, d: 4, h: 4, w: 4, cin: 4, cout: 4, k: 3, s: 1, p: 1 };
     await assert.rejects(tuneConvPasses([{ pass: 'forward', shape: g, count: 1 }]), /conv tuning expected the webgpu backend with the project's WGSL kernels, got cpu without them/);
+    for (const bad of [0, 2.5, NaN]) {
+      await assert.rejects(tuneConvPasses([{ pass: 'forward', shape: g, count: 1 }], { maxPasses: bad }), new RegExp(`conv tuning maxPasses expected an integer >= 1, got ${bad}`));
+    }
   });
 
   for (const backend of TEST_BACKENDS.filter((b) => b === 'webgpu+wgsl')) {
@@ -78,6 +81,16 @@ describe('train/tune-conv: the fastest conv GEMM tiling per pass, measured on th
         // The forward pass runs twice per step (twice the weight gradient's work): tuned first. The direct input
         // gradient has nothing to tune.
         assert.deepEqual(progress, ['1/2 forward', '2/2 backwardWeights']);
+        // At most one pass: the largest is tuned, the other left at the default and counted.
+        const one = await tuneConvPasses(
+          [
+            { pass: 'backwardWeights', shape: g, count: 1 },
+            { pass: 'forward', shape: g, count: 2 },
+          ],
+          { trials: 1, trialMs: 1, maxPasses: 1 },
+        );
+        assert.deepEqual(one.tuned.map((r) => r.pass), ['forward']);
+        assert.equal(one.notTuned, 1);
         for (const r of tuned) {
           assert.equal(r.candidates.length, convTilingCandidates(r.pass, r.shape).length);
           assert.ok(r.candidates.every((c) => c.ms > 0 && Number.isFinite(c.ms) && !c.error), JSON.stringify(r.candidates));

@@ -209,28 +209,31 @@ async function convCommand(argv: string[]): Promise<number> {
 }
 
 /**
- * `ich bench tune [--shape 32,64,64] [--batch 2] [--trials 3] [--trial-ms 20] [--out FILE] [--json]` (webgpu with the
- * WGSL kernels):
+ * `ich bench tune [--shape 32,64,64] [--batch 2] [--trials 3] [--trial-ms 20] [--passes N] [--out FILE] [--json]` (webgpu
+ * with the WGSL kernels):
  * records the convolution passes of one training step of the benchmark network at an input size and batch, times
  * every tiling of each (src/train/tune-conv.ts) and prints, per pass, the default's and the fastest tiling's time;
- * the totals weight each pass by how often the step runs it. `--out` writes the choices for ICH_WGSL_CONV_TUNING
+ * the totals weight each pass by how often the step runs it. `--passes N` tunes only the N largest passes (the rest
+ * keep the default tiling; the summary's `notTuned` counts them). `--out` writes the choices for ICH_WGSL_CONV_TUNING
  * (atomically, after every pass, so that a run stopped part-way leaves what it tuned).
  */
 async function tuneCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { shape: 'string', batch: 'string', trials: 'string', 'trial-ms': 'string', out: 'string', json: 'boolean' }, 'ich bench tune');
+  const args = parseArgs(argv, { shape: 'string', batch: 'string', trials: 'string', 'trial-ms': 'string', passes: 'string', out: 'string', json: 'boolean' }, 'ich bench tune');
   const shape = parseShape(stringFlag(args, 'shape', '32,64,64')!);
   const batch = intFlag(args, 'batch', 2, 1, 64);
   const trials = intFlag(args, 'trials', 3, 1, 100);
   const trialMs = intFlag(args, 'trial-ms', 20, 1, 10000);
+  const maxPasses = args.flags.passes === undefined ? undefined : intFlag(args, 'passes', 1, 1, 100000);
   const out = stringFlag(args, 'out');
   const report = await initBackend();
   if (report.backend !== 'webgpu' || !report.native) {
     throw new UsageError(`ich bench tune expected ICH_BACKEND=webgpu with the WGSL kernels (not ICH_NATIVE=0), got ${report.backend}${report.native ? '' : ` (${report.nativeSkipped ?? 'no kernels'})`}`);
   }
   const passes = await recordConvPasses(() => withTrainingStep(shape, batch, (step) => step()));
-  const { tuned: results, skipped } = await tuneConvPasses(passes, {
+  const { tuned: results, skipped, notTuned } = await tuneConvPasses(passes, {
     trials,
     trialMs,
+    maxPasses,
     onPass: (r, i, n, tunedSoFar) => {
       // Written after every pass: a run stopped part-way (a time limit) leaves the passes tuned so far.
       if (out) writeConvTuning(out, convTuningTable(tunedSoFar, report.package, { shape, batch }));
@@ -253,6 +256,7 @@ async function tuneCommand(argv: string[]): Promise<number> {
     batch,
     passes: results.length,
     changed: results.filter((r) => r.ms !== r.defaultMs).length,
+    notTuned,
     skipped,
     defaultMs: total((r) => r.defaultMs),
     tunedMs: total((r) => r.ms),
@@ -262,6 +266,7 @@ async function tuneCommand(argv: string[]): Promise<number> {
   else
     process.stdout.write(
       `${summary.passes} passes, ${summary.changed} changed: ${summary.defaultMs.toFixed(1)} ms -> ${summary.tunedMs.toFixed(1)} ms per step in these passes` +
+        `${notTuned > 0 ? ` (${notTuned} smaller passes left at the default: --passes)` : ''}` +
         `${out ? `; written to ${out} (use with ICH_WGSL_CONV_TUNING=${out})` : ''}\n` +
         skipped.map((s) => `skipped ${s.key}: ${s.reason}\n`).join(''),
     );
