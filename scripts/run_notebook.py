@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Executes one notebook on the tslab kernel and writes it as HTML; used by `ich export` (src/report/export.ts).
 
-Usage: /usr/bin/python3 scripts/run_notebook.py NOTEBOOK OUT_HTML TIMEOUT_S
+Usage: /usr/bin/python3 scripts/run_notebook.py NOTEBOOK OUT_HTML TIMEOUT_S   (seconds per cell, 0: no limit)
 Prints one JSON line: {"ok": true} or {"ok": false, "cell": index, "source": ..., "error": ...}.
 Stops at the first failing cell; no HTML is written for a failing notebook, so exported HTML never holds errors.
 tslab reports a cell's exception only on stderr, so the failing cell's stderr is the error text.
@@ -34,7 +34,8 @@ def main():
         failed['index'] = cell_index
         failed['cell'] = cell
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name='tslab',
+    # 0: no limit (the long profiles' training cells run for hours).
+    client = NotebookClient(nb, timeout=timeout if timeout > 0 else None, kernel_name='tslab',
                             resources={'metadata': {'path': os.path.dirname(os.path.abspath(path))}},
                             on_cell_error=on_cell_error)
     try:

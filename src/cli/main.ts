@@ -27,7 +27,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich bench conv [--shape 32,64,64] [--batch 2] [--json]    DenseNet-121's convolutions, each vs PyTorch
   ich bench tune [--shape 32,64,64] [--batch 2] [--passes N] [--out F]   webgpu: the fastest conv tiling per pass, for ICH_WGSL_CONV_TUNING
   ich explain --model CHECKPOINT --patient ID --method gbp|gradcam|ggcam [--head prognosis] [--display] --out FILE.nii.gz
-  ich export [--notebooks NAME,...] [--out figures/notebooks]   execute the notebooks, write their HTML
+  ich export [--notebooks NAME,...] [--out figures/notebooks] [--cell-timeout S]   execute the notebooks, write their HTML
 
 DIR defaults to $ICH_DATA_DIR, else data/synthetic.`;
 

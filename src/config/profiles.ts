@@ -24,6 +24,12 @@ export interface Profile {
   accumulation: number;
   /** DenseNet size: the paper's DenseNet-121, or a narrower one where a CPU must finish in time. */
   densenet: DenseNetConfig;
+  /**
+   * Seconds one notebook cell may run under `ich export` (null: no limit). A limit catches a hung kernel in CI; a
+   * cell of the longer profiles trains several models over 10 folds (hours on a CPU, days for `paper`), and the runs
+   * it leaves in runs/ resume on the next export anyway.
+   */
+  cellTimeoutSeconds: number | null;
 }
 
 /** The three profiles. `paper` is the study's exact configuration (paper.md, "Training"). */
@@ -40,6 +46,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     batchSize: 4,
     accumulation: 3,
     densenet: { blocks: [1, 2, 2, 1], growth: 8, initFeatures: 16, bnSize: 2, dropout: 0.2 },
+    cellTimeoutSeconds: 3600,
   },
   cpu: {
     name: 'cpu',
@@ -53,6 +60,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     batchSize: 8,
     accumulation: 3,
     densenet: { blocks: [3, 6, 12, 8], growth: 16, initFeatures: 32, bnSize: 4, dropout: 0.2 },
+    cellTimeoutSeconds: null,
   },
   paper: {
     name: 'paper',
@@ -66,6 +74,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     batchSize: 8,
     accumulation: 3,
     densenet: DENSENET121,
+    cellTimeoutSeconds: null,
   },
 };
 

@@ -10,8 +10,8 @@ export interface ExportOptions {
   outDir: string;
   /** Prefix under which the tslab kernel is registered (`<prefix>/share/jupyter/kernels/tslab`). */
   jupyterPrefix: string;
-  /** Seconds one cell may run; default 3600. */
-  cellTimeout?: number;
+  /** Seconds one cell may run; null: no limit; default 3600. */
+  cellTimeout?: number | null;
   /** Extra environment for the kernel (e.g. ICH_PROFILE). */
   env?: NodeJS.ProcessEnv;
   /** scripts/run_notebook.py of the project. */
@@ -48,7 +48,9 @@ export function summariseCellError(stderr: string): string {
 function runNotebook(notebook: string, html: string, options: ExportOptions, runner: string): Promise<RunnerVerdict> {
   return new Promise((resolve) => {
     // Debian's python3 runs nbclient/nbconvert (its modules load only in Debian's own interpreter).
-    const child = spawn('/usr/bin/python3', [runner, notebook, html, String(options.cellTimeout ?? 3600)], {
+    // The runner takes 0 for no limit.
+    const timeout = options.cellTimeout === undefined ? 3600 : (options.cellTimeout ?? 0);
+    const child = spawn('/usr/bin/python3', [runner, notebook, html, String(timeout)], {
       cwd: path.dirname(notebook),
       env: { ...process.env, ...options.env, JUPYTER_PATH: path.join(options.jupyterPrefix, 'share', 'jupyter') },
       stdio: ['ignore', 'pipe', 'pipe'],

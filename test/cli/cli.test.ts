@@ -36,6 +36,8 @@ describe('cli: ich', () => {
     assertCleanError(ich('volume', 'info', 'x.nii', '--jsn'), /option expected one of --json/);
     assertCleanError(ich('bench', 'train', '--torch-device', 'tpu'), /--torch-device expected cpu or cuda\[:N\], got "tpu"/);
     assertCleanError(ich('bench', 'train', '--torch-precisions', 'fp16'), /--torch-precisions expected fp32 and\/or tf32, got "fp16"/);
+    assertCleanError(ich('export', '--cell-timeout', '5'), /--cell-timeout expected 0 \(no limit\) or at least 10 seconds, got 5/);
+    assertCleanError(ich('export', '--cell-timeout', '-1'), /--cell-timeout expected an integer >= 0, got "-1"/);
     assertCleanError(ich('bench', 'sprint'), /ich bench: expected "train", "profile", "conv" or "tune", got "sprint"/);
     assertCleanError(ich('bench', 'profile', '--shape', '8,8'), /--shape expected depth,height,width \(each >= 8\), got "8,8"/);
     assertCleanError(ich('bench', 'conv', '--layers', 'stem,block9.3x3'), /--layers expected names among stem, block1\.1x1\.first, .*, got "block9\.3x3"/);

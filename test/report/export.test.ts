@@ -34,4 +34,17 @@ describe('report/export (nbconvert on the tslab kernel)', function () {
     assert.match(results[1].error ?? '', /^SyntaxError: .*JSON/);
     assert.ok(!fs.existsSync(path.join(out, 'fails.html')), 'no HTML with error outputs');
   });
+
+  it('stops a cell at the cell time limit, and lets it run without one (null, the long profiles)', async function () {
+    if (!kernelReady) this.skip();
+    const out = tempDir();
+    const run = (cellTimeout: number | null) =>
+      exportNotebooks({ notebooks: [path.join(FIXTURES, 'notebooks/slow.ipynb')], outDir: out, jupyterPrefix: prefix, runner: path.join(ROOT, 'scripts', 'run_notebook.py'), cellTimeout });
+    const [limited] = await run(10);
+    assert.equal(limited.ok, false);
+    assert.match(limited.error ?? '', /timed out|Timeout/i);
+    const [unlimited] = await run(null);
+    assert.ok(unlimited.ok, unlimited.error);
+    assert.match(fs.readFileSync(unlimited.html!, 'utf8'), /slow cell done/);
+  });
 });
