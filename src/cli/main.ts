@@ -7,6 +7,7 @@ import { metricsCommand } from './commands/metrics';
 import { preprocessCommand } from './commands/preprocess';
 import { splitsCommand } from './commands/splits';
 import { statsCommand } from './commands/stats';
+import { summaryCommand } from './commands/summary';
 import { trainCommand } from './commands/train';
 import { trainTabularCommand } from './commands/train-tabular';
 import { volumeInfoCommand } from './commands/volume';
@@ -21,6 +22,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
   ich metrics --predictions FILE.csv [--threshold 0.5] [--json]   columns label, score
   ich train-tabular --model mlp|logistic|forest|clinical [--folds 0,3] [--out DIR]
+  ich summary [NAME=]RUN_DIR ... [--reference NAME] [--resamples 2000] [--seed 1] [--json]   fold-mean table and pooled comparison
   ich stats [DIR] [--json]   association statistics of the cohort (GCS/age analysis)
   ich bench train [--shape 32,64,64] [--batch 2] [--json]   DenseNet-121 training throughput vs PyTorch
   ich bench profile [--shape 32,32,32] [--batch 1]          kernel launches and times of one training step
@@ -46,6 +48,7 @@ const COMMANDS: Record<string, Command> = {
   metrics: metricsCommand,
   stats: statsCommand,
   'train-tabular': trainTabularCommand,
+  summary: summaryCommand,
 };
 
 /** Runs `ich` with its arguments; returns the exit status. Bad input prints one line on stderr, never a stack. */

@@ -168,7 +168,13 @@ export function runWorker(job: WorkerJob, onProgress?: (p: TrainProgress) => voi
 
 /** Reads a finished fold's result and test predictions back from its folder. */
 export function readFoldResult(dir: string): FoldResult {
-  const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')) as FoldResult;
+  const file = path.join(dir, 'result.json');
+  let result: FoldResult;
+  try {
+    result = JSON.parse(fs.readFileSync(file, 'utf8')) as FoldResult;
+  } catch (err) {
+    throw new Error(`fold result expected JSON, got ${(err as Error).message} (${file})`);
+  }
   const lines = fs.readFileSync(path.join(dir, 'predictions.csv'), 'utf8').trim().split('\n');
   const header = lines[0].split(',');
   result.predictions = lines.slice(1).map((line) => {
@@ -182,4 +188,64 @@ export function readFoldResult(dir: string): FoldResult {
     return { patientId: cells[0], label: Number(cells[1]), probabilities };
   });
   return result;
+}
+
+/** A run folder read back (`ich train` or `ich train-tabular` output): its finished folds and what was passed over. */
+export interface RunFolder {
+  /** The model's name: the one given, else run.json's model, else the folder's name. */
+  model: string;
+  dir: string;
+  /** Finished folds (fold-K/ with result.json and predictions.csv), in fold order. */
+  results: FoldResult[];
+  /** Fold folders not used, each with why (unfinished, unreadable, or a prediction that is not a probability). */
+  skipped: { fold: string; reason: string }[];
+}
+
+/**
+ * Reads every finished fold of a run folder, for summaries outside a notebook. A fold still training or with a
+ * broken file is passed over and listed in `skipped`, so one bad fold does not hide the rest.
+ * @throws when the folder is missing or holds no fold-K folders.
+ */
+export function readRunFolder(dir: string, name?: string): RunFolder {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch (err) {
+    throw new Error(`run folder expected a readable directory, got ${(err as NodeJS.ErrnoException).code ?? 'an error'} (${dir})`);
+  }
+  const folds = entries
+    .map((e) => /^fold-(\d+)$/.exec(e))
+    .filter((m): m is RegExpExecArray => m !== null && fs.statSync(path.join(dir, m[0])).isDirectory())
+    .sort((a, b) => Number(a[1]) - Number(b[1]));
+  if (folds.length === 0) throw new Error(`run folder expected fold-K folders (ich train or ich train-tabular output), got none (${dir})`);
+  let model = name;
+  if (!model) {
+    try {
+      model = String(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).model ?? '') || undefined;
+    } catch {
+      model = undefined; // tabular runs write no run.json; the folder's name says which model it is
+    }
+  }
+  const out: RunFolder = { model: model ?? path.basename(path.resolve(dir)), dir, results: [], skipped: [] };
+  for (const [folder] of folds) {
+    const foldDir = path.join(dir, folder);
+    const missing = ['result.json', 'predictions.csv'].filter((f) => !fs.existsSync(path.join(foldDir, f)));
+    if (missing.length > 0) {
+      out.skipped.push({ fold: folder, reason: `unfinished (no ${missing.join(' or ')})` });
+      continue;
+    }
+    try {
+      const result = readFoldResult(foldDir);
+      const csv = path.join(foldDir, 'predictions.csv');
+      result.predictions.forEach((p, i) => {
+        const score = p.probabilities.prognosis?.[0];
+        if (p.label !== 0 && p.label !== 1) throw new Error(`label expected 0 or 1, got ${p.label} (${csv}, row ${i + 2})`);
+        if (score === undefined || !(score >= 0 && score <= 1)) throw new Error(`p_prognosis expected a probability in [0, 1], got ${score} (${csv}, row ${i + 2})`);
+      });
+      out.results.push(result);
+    } catch (err) {
+      out.skipped.push({ fold: folder, reason: (err as Error).message });
+    }
+  }
+  return out;
 }

@@ -137,6 +137,73 @@ describe('cli: ich', () => {
     assertCleanError(ich('volume', 'info', '/no/such/file.nii.gz'), /ENOENT/);
   });
 
+  it('summary prints the fold-mean table and the pooled comparison of run folders, passing over unfinished and broken folds', () => {
+    // Test predictions of two models on the same 17 patients in 3 folds.
+    const folds: [number[], number[], number[]][] = [
+      [[1, 1, 0, 0, 1, 0], [0.9, 0.4, 0.35, 0.8, 0.7, 0.1], [0.6, 0.7, 0.2, 0.3, 0.8, 0.4]],
+      [[0, 1, 1, 0, 1], [0.2, 0.65, 0.3, 0.55, 0.95], [0.5, 0.5, 0.9, 0.1, 0.6]],
+      [[1, 0, 0, 1, 1, 0], [0.6, 0.5, 0.45, 0.52, 0.3, 0.05], [0.7, 0.2, 0.6, 0.9, 0.4, 0.3]],
+    ];
+    const root = tempDir();
+    const write = (model: string, column: 1 | 2) => {
+      const dir = path.join(root, model);
+      let id = 0;
+      folds.forEach(([labels, ...scores], k) => {
+        const fold = path.join(dir, `fold-${k}`);
+        fs.mkdirSync(fold, { recursive: true });
+        fs.writeFileSync(path.join(fold, 'result.json'), JSON.stringify({ fold: k, selectedEpoch: 1, bestValBalancedAccuracy: 0.5, history: [], stoppedEarly: false }));
+        const rows = labels.map((y, i) => `${++id},${y},${k},${scores[column - 1][i]}`);
+        fs.writeFileSync(path.join(fold, 'predictions.csv'), ['PatientID,label,fold,p_prognosis', ...rows].join('\n') + '\n');
+      });
+      fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ model }));
+      return dir;
+    };
+    const a = write('model-a', 1);
+    const b = write('model-b', 2);
+    fs.mkdirSync(path.join(a, 'fold-3'));
+    fs.writeFileSync(path.join(a, 'fold-3', 'state.json'), '{}');
+    fs.mkdirSync(path.join(a, 'fold-10'));
+    fs.writeFileSync(path.join(a, 'fold-10', 'result.json'), '{"fold": 10,');
+    fs.writeFileSync(path.join(a, 'fold-10', 'predictions.csv'), 'PatientID,label,fold,p_prognosis\n');
+    fs.mkdirSync(path.join(b, 'fold-3'));
+    fs.writeFileSync(path.join(b, 'fold-3', 'result.json'), '{"fold": 3}');
+    fs.writeFileSync(path.join(b, 'fold-3', 'predictions.csv'), 'PatientID,label,fold,p_prognosis\n99,1,3,1.7\n');
+
+    const r = ich('summary', a, `B=${b}`, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.reference, 'model-a');
+    const [ma, mb] = out.models;
+    assert.deepEqual([ma.model, mb.model], ['model-a', 'B']);
+    // scikit-learn 1.2.1 roc_auc_score per fold, numpy mean and std(ddof=1); balanced_accuracy_score at p >= 0.5.
+    assert.deepEqual(ma.folds.map((f: { auc: number }) => +f.auc.toFixed(4)), [0.7778, 0.8333, 0.7778]);
+    assert.ok(Math.abs(ma.summary.auc.mean - 0.7963) < 1e-4 && Math.abs(ma.summary.auc.std - 0.032) < 1e-3);
+    assert.ok(Math.abs(ma.summary.balancedAccuracy.mean - 0.6389) < 1e-4 && Math.abs(ma.summary.balancedAccuracy.std - 0.048) < 1e-3);
+    assert.ok(Math.abs(mb.summary.auc.mean - 0.9352) < 1e-4 && Math.abs(mb.summary.auc.std - 0.058) < 1e-3);
+    assert.deepEqual(ma.skipped.map((f: { fold: string }) => f.fold), ['fold-3', 'fold-10']);
+    assert.equal(ma.skipped[0].reason, 'unfinished (no result.json or predictions.csv)');
+    assert.match(ma.skipped[1].reason, /fold result expected JSON, got .* \(.*fold-10.result\.json\)/);
+    assert.equal(mb.skipped.length, 1);
+    assert.match(mb.skipped[0].reason, /p_prognosis expected a probability in \[0, 1\], got 1.7 \(.*fold-3.predictions\.csv, row 2\)/);
+    // Pooled out-of-fold AUC: scikit-learn roc_auc_score over the 17 patients (0.7361 and 0.9306).
+    const [pa, pb] = out.comparison;
+    assert.ok(Math.abs(pa.auc.estimate - 0.7361) < 1e-4 && Math.abs(pb.auc.estimate - 0.9306) < 1e-4);
+    assert.ok(pa.auc.lower <= pa.auc.estimate && pa.auc.estimate <= pa.auc.upper);
+    assert.equal(pa.delong, null);
+    assert.ok(Math.abs(pb.delong.difference - (0.9306 - 0.7361)) < 1e-3 && pb.delong.pValue > 0 && pb.delong.pValue < 1);
+
+    const text = ich('summary', a, `B=${b}`, '--reference', 'B', '--resamples', '200');
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /model-a .*: 3 folds, 17 test patients\n  skipped fold-3: unfinished/);
+    assert.match(text.stdout, /\nB\s+\.9352 \+-\.058/);
+    assert.match(text.stdout, /DeLong against B\)/);
+    assertCleanError(ich('summary'), /ich summary: expected one or more run folders/);
+    assertCleanError(ich('summary', path.join(root, 'none')), /run folder expected a readable directory, got ENOENT \(.*none\)/);
+    assertCleanError(ich('summary', root), /run folder expected fold-K folders .* got none/);
+    assertCleanError(ich('summary', a, `model-a=${b}`), /model names expected to differ, got "model-a" twice/);
+    assertCleanError(ich('summary', a, '--reference', 'C'), /--reference expected one of model-a, got "C"/);
+  });
+
   it('splits prints the scikit-learn folds for a label file', () => {
     const c = fixture('splits.json').cases[3];
     const file = path.join(tempDir(), 'labels.json');
