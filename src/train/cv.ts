@@ -90,7 +90,7 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
   const pending: number[] = [];
   for (const k of wanted) {
     const dir = path.join(out, `fold-${k}`);
-    if (fs.existsSync(path.join(dir, 'result.json')) && fs.existsSync(path.join(dir, 'predictions.csv'))) results.push(readFoldResult(dir));
+    if (missingFoldFiles(dir).length === 0) results.push(readFoldResult(dir));
     else pending.push(k);
   }
   const workers = Math.min(options.workers ?? 1, pending.length);
@@ -166,6 +166,11 @@ export function runWorker(job: WorkerJob, onProgress?: (p: TrainProgress) => voi
   });
 }
 
+/** The files a finished fold folder has that this one lacks (result.json, predictions.csv): none once it is finished. */
+function missingFoldFiles(dir: string): string[] {
+  return ['result.json', 'predictions.csv'].filter((f) => !fs.existsSync(path.join(dir, f)));
+}
+
 /** Reads a finished fold's result and test predictions back from its folder. */
 export function readFoldResult(dir: string): FoldResult {
   const file = path.join(dir, 'result.json');
@@ -201,6 +206,16 @@ export interface RunFolder {
   skipped: { fold: string; reason: string }[];
 }
 
+/** The model named in a run folder's run.json; undefined where there is none (tabular runs write no run.json). */
+function runModelName(dir: string): string | undefined {
+  try {
+    const model = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).model;
+    return typeof model === 'string' && model !== '' ? model : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Reads every finished fold of a run folder, for summaries outside a notebook. A fold still training or with a
  * broken file is passed over and listed in `skipped`, so one bad fold does not hide the rest.
@@ -218,18 +233,10 @@ export function readRunFolder(dir: string, name?: string): RunFolder {
     .filter((m): m is RegExpExecArray => m !== null && fs.statSync(path.join(dir, m[0])).isDirectory())
     .sort((a, b) => Number(a[1]) - Number(b[1]));
   if (folds.length === 0) throw new Error(`run folder expected fold-K folders (ich train or ich train-tabular output), got none (${dir})`);
-  let model = name;
-  if (!model) {
-    try {
-      model = String(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).model ?? '') || undefined;
-    } catch {
-      model = undefined; // tabular runs write no run.json; the folder's name says which model it is
-    }
-  }
-  const out: RunFolder = { model: model ?? path.basename(path.resolve(dir)), dir, results: [], skipped: [] };
+  const out: RunFolder = { model: name ?? runModelName(dir) ?? path.basename(path.resolve(dir)), dir, results: [], skipped: [] };
   for (const [folder] of folds) {
     const foldDir = path.join(dir, folder);
-    const missing = ['result.json', 'predictions.csv'].filter((f) => !fs.existsSync(path.join(foldDir, f)));
+    const missing = missingFoldFiles(foldDir);
     if (missing.length > 0) {
       out.skipped.push({ fold: folder, reason: `unfinished (no ${missing.join(' or ')})` });
       continue;
