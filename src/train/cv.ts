@@ -10,7 +10,7 @@ import { VolumeCache } from '../data/cache';
 import { Patient } from '../data/cohort';
 import { crossValidationFolds, CvFold } from '../data/splits';
 import { writeFileAtomic } from '../io/atomic';
-import { ModelSpec } from '../models/tasks';
+import { ModelSpec, TASK_OUTPUTS, TaskName } from '../models/tasks';
 import { VolumeSource } from './data';
 import type { WorkerJob } from './fold-worker';
 import { FoldResult, trainFold, TrainProgress, TrainRecipe } from './loop';
@@ -38,6 +38,11 @@ export interface CrossValidationOptions {
   backend?: string;
   /** Batch-norm outputs recomputed in the backward pass from this size in bytes up (trainFold; from train/memory.ts). */
   recomputeMinBytes?: number;
+  /**
+   * Told of each finished fold whose files could not be taken back on resuming (why, and that it is tested or trained
+   * again); default `console.warn`.
+   */
+  onNotice?: (message: string) => void;
 }
 
 /** The recipe a profile implies for a model. */
@@ -61,8 +66,10 @@ export function profilePatients(patients: readonly Patient[], profile: Profile):
 
 /**
  * Runs the paper's cross-validation for one model: the folds of `crossValidationFolds` over the patients' labels,
- * each trained by `trainFold` under `out/fold-K`. A fold whose `result.json` exists is read back, not retrained, and
- * an interrupted fold resumes from its last epoch, so re-running after a kill finishes the same run.
+ * each trained by `trainFold` under `out/fold-K`. A finished fold (`result.json` and `predictions.csv`) is read back,
+ * not retrained, once `checkedFoldResult` accepts it (else it is tested again from its checkpoints, or trained again,
+ * and `onNotice` says why); an interrupted fold resumes from its last epoch, so re-running after a kill finishes the
+ * same run.
  */
 export async function runCrossValidation(options: CrossValidationOptions): Promise<FoldResult[]> {
   const { spec, profile, patients, out } = options;
@@ -88,10 +95,24 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
   const source = new VolumeSource(new VolumeCache(options.cacheDir, { size: profile.inputSize, padDepth: profile.padDepth, quirks: recipe.quirks }), profile.inputSize);
   const results: FoldResult[] = [];
   const pending: number[] = [];
+  const notice = options.onNotice ?? ((message: string) => console.warn(message));
+  const tasks = spec.tasks.map((t) => t.task);
   for (const k of wanted) {
     const dir = path.join(out, `fold-${k}`);
-    if (missingFoldFiles(dir).length === 0) results.push(readFoldResult(dir));
-    else pending.push(k);
+    if (missingFoldFiles(dir).length > 0) {
+      pending.push(k);
+      continue;
+    }
+    // A finished fold is taken back only if it still answers this fold: a damaged or hand-edited file would otherwise
+    // enter the pooled results unseen. Its checkpoints usually survive, so testing again costs one pass over the test set.
+    try {
+      results.push(checkedFoldResult(dir, k, folds[k].test.map((i) => patients[i]), tasks));
+    } catch (err) {
+      const again = fs.existsSync(path.join(dir, 'state.json')) && fs.existsSync(path.join(dir, 'best')) ? 'testing it again from its checkpoints' : 'training it again';
+      notice(`fold ${k}: finished files not usable, ${again}: ${(err as Error).message}`);
+      fs.rmSync(path.join(dir, 'result.json'), { force: true });
+      pending.push(k);
+    }
   }
   const workers = Math.min(options.workers ?? 1, pending.length);
   if (workers <= 1) {
@@ -195,6 +216,44 @@ export function readFoldResult(dir: string): FoldResult {
   return result;
 }
 
+/**
+ * Throws on the first prediction row whose label is not 0 or 1 or whose outputs of `tasks` are not probabilities in
+ * [0, 1] (one per head output: two for the ordinal GCS head), naming the file and row.
+ */
+function checkPredictionRows(result: FoldResult, tasks: readonly TaskName[], csv: string): void {
+  result.predictions.forEach((p, i) => {
+    const where = `${csv}, row ${i + 2}`;
+    if (p.label !== 0 && p.label !== 1) throw new Error(`label expected 0 or 1, got ${p.label} (${where})`);
+    for (const task of tasks) {
+      const values = p.probabilities[task] ?? [];
+      if (values.length !== TASK_OUTPUTS[task]) throw new Error(`p_${task} expected ${TASK_OUTPUTS[task]} column(s), got ${values.length} (${where})`);
+      for (const v of values) if (!(v >= 0 && v <= 1)) throw new Error(`p_${task} expected a probability in [0, 1], got ${v} (${where})`);
+    }
+  });
+}
+
+/**
+ * A finished fold's result read back for resuming, checked against the fold it must answer: fold number, exactly the
+ * fold's test patients with their labels, and a probability for every head output of `tasks`.
+ * @throws naming the file (and row) that does not fit.
+ */
+export function checkedFoldResult(dir: string, fold: number, test: readonly Patient[], tasks: readonly TaskName[]): FoldResult {
+  const result = readFoldResult(dir);
+  const csv = path.join(dir, 'predictions.csv');
+  if (result.fold !== fold) throw new Error(`fold result expected fold ${fold}, got ${result.fold} (${path.join(dir, 'result.json')})`);
+  checkPredictionRows(result, tasks, csv);
+  const labels = new Map(test.map((p) => [p.id, p.label]));
+  const seen = new Set<string>();
+  result.predictions.forEach((p, i) => {
+    const label = labels.get(p.patientId);
+    if (label === undefined || seen.has(p.patientId)) throw new Error(`patient expected one of the fold's test patients, once, got ${p.patientId} (${csv}, row ${i + 2})`);
+    if (label !== p.label) throw new Error(`label of patient ${p.patientId} expected ${label}, got ${p.label} (${csv}, row ${i + 2})`);
+    seen.add(p.patientId);
+  });
+  if (seen.size !== labels.size) throw new Error(`predictions expected the fold's ${labels.size} test patients, got ${seen.size} (${csv})`);
+  return result;
+}
+
 /** A run folder read back (`ich train` or `ich train-tabular` output): its finished folds and what was passed over. */
 export interface RunFolder {
   /** The model's name: the one given, else run.json's model, else the folder's name. */
@@ -243,12 +302,7 @@ export function readRunFolder(dir: string, name?: string): RunFolder {
     }
     try {
       const result = readFoldResult(foldDir);
-      const csv = path.join(foldDir, 'predictions.csv');
-      result.predictions.forEach((p, i) => {
-        const score = p.probabilities.prognosis?.[0];
-        if (p.label !== 0 && p.label !== 1) throw new Error(`label expected 0 or 1, got ${p.label} (${csv}, row ${i + 2})`);
-        if (score === undefined || !(score >= 0 && score <= 1)) throw new Error(`p_prognosis expected a probability in [0, 1], got ${score} (${csv}, row ${i + 2})`);
-      });
+      checkPredictionRows(result, ['prognosis'], path.join(foldDir, 'predictions.csv'));
       out.results.push(result);
     } catch (err) {
       out.skipped.push({ fold: folder, reason: (err as Error).message });

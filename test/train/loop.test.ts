@@ -8,7 +8,7 @@ import { discoverCohort, Patient } from '../../src/data/cohort';
 import { crossValidationFolds } from '../../src/data/splits';
 import { loadModel } from '../../src/models/checkpoint';
 import { MODEL_SPECS } from '../../src/models/tasks';
-import { runCrossValidation, threadsPerWorker } from '../../src/train/cv';
+import { checkedFoldResult, runCrossValidation, threadsPerWorker } from '../../src/train/cv';
 import { VolumeSource } from '../../src/train/data';
 import { FoldResult, predictPatients, trainFold, TrainRecipe } from '../../src/train/loop';
 import { smallCohort } from '../support/cohort';
@@ -188,6 +188,72 @@ describe('train/loop: one fold with the paper recipe', function () {
         runCrossValidation({ spec: MODEL_SPECS.densenet, profile: { ...TINY, epochs: 1 }, patients: patients.slice(1), out: used, folds: [0], cacheDir: tempDir() }),
         /run folder expected to hold this run .* got a different one/,
       );
+    });
+  });
+
+  it('tests a finished fold again from its checkpoints when its files no longer answer the fold, and says why', async () => {
+    await onBackend('wasm', async () => {
+      const { patients } = await setup();
+      const out = tempDir();
+      let batchesTrained = 0;
+      const run = (notices: string[]) =>
+        runCrossValidation({
+          spec: MODEL_SPECS['mt-ord-gcs-bin-age'],
+          profile: { ...TINY, epochs: 1 },
+          patients,
+          out,
+          folds: [0],
+          cacheDir: tempDir(),
+          onNotice: (m) => notices.push(m),
+          onProgress: () => batchesTrained++,
+        });
+      await run([]);
+      assert.ok(batchesTrained > 0);
+      batchesTrained = 0;
+      const dir = path.join(out, 'fold-0');
+      const test = crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[0].test.map((i) => patients[i]);
+      const tasks = MODEL_SPECS['mt-ord-gcs-bin-age'].tasks.map((t) => t.task);
+      const saved = checkedFoldResult(dir, 0, test, tasks);
+      const csvFile = path.join(dir, 'predictions.csv');
+      const csv = fs.readFileSync(csvFile, 'utf8');
+      const lines = csv.trim().split('\n');
+      const header = lines[0].split(',');
+      const edit = (row: number, column: string, value: string) =>
+        [...lines.slice(0, row), lines[row].split(',').map((c, i) => (header[i] === column ? value : c)).join(','), ...lines.slice(row + 1)].join('\n') + '\n';
+      const damaged: [string, string, RegExp][] = [
+        ['predictions.csv', lines.slice(0, -1).join('\n') + '\n', new RegExp(`predictions expected the fold's ${test.length} test patients, got ${test.length - 1}`)],
+        ['predictions.csv', edit(2, 'p_gcs-ordinal_2', '1.7'), /p_gcs-ordinal expected a probability in \[0, 1\], got 1.7 \(.*predictions\.csv, row 3\)/],
+        ['predictions.csv', edit(1, 'label', String(1 - test[0].label)), new RegExp(`label of patient ${test[0].id} expected ${test[0].label}, got ${1 - test[0].label} \\(.*row 2\\)`)],
+        ['predictions.csv', edit(1, 'PatientID', 'nobody'), /patient expected one of the fold's test patients, once, got nobody/],
+        ['result.json', '{"fold": 0, "sel', /fold result expected JSON/],
+      ];
+      for (const [file, text, why] of damaged) {
+        fs.writeFileSync(path.join(dir, file), text);
+        assert.throws(() => checkedFoldResult(dir, 0, test, tasks), why);
+        const notices: string[] = [];
+        const again = await run(notices);
+        assert.equal(notices.length, 1, notices.join('; '));
+        assert.match(notices[0], /^fold 0: finished files not usable, testing it again from its checkpoints: /);
+        assert.match(notices[0], why);
+        // The selected weights are the same, so the test predictions come back to the last written digit.
+        assert.deepEqual(checkedFoldResult(dir, 0, test, tasks).predictions, saved.predictions);
+        assert.deepEqual(again[0].predictions.map((p) => p.patientId), saved.predictions.map((p) => p.patientId));
+        assert.equal(fs.readFileSync(csvFile, 'utf8'), csv);
+        assert.equal(batchesTrained, 0, 'tested again, not trained again');
+      }
+      // Without its checkpoints the fold is trained again, to the same result (the run is deterministic for its seed).
+      fs.rmSync(path.join(dir, 'state.json'));
+      fs.writeFileSync(path.join(dir, 'result.json'), '');
+      const notices: string[] = [];
+      await run(notices);
+      assert.match(notices.join('; '), /^fold 0: finished files not usable, training it again: fold result expected JSON/);
+      assert.ok(batchesTrained > 0, 'trained again');
+      assert.equal(fs.readFileSync(csvFile, 'utf8'), csv);
+      assert.throws(() => checkedFoldResult(dir, 1, test, tasks), /fold result expected fold 1, got 0 \(.*result\.json\)/);
+      assert.throws(() => checkedFoldResult(dir, 0, test, ['prognosis', 'gcs-binary']), /p_gcs-binary expected 1 column\(s\), got 0 \(.*row 2\)/);
+      notices.length = 0;
+      await run(notices);
+      assert.deepEqual(notices, [], 'an intact fold is taken back without a word');
     });
   });
 });
