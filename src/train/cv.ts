@@ -192,14 +192,23 @@ function missingFoldFiles(dir: string): string[] {
   return ['result.json', 'predictions.csv'].filter((f) => !fs.existsSync(path.join(dir, f)));
 }
 
-/** Reads a finished fold's result and test predictions back from its folder. */
-export function readFoldResult(dir: string): FoldResult {
+/**
+ * A finished fold read back: its number and test predictions, and the training record (selected epoch, history) that
+ * image models' folds have and tabular ones (`ich train-tabular`) do not.
+ */
+export type FinishedFold = Pick<FoldResult, 'fold' | 'predictions'> & Partial<Omit<FoldResult, 'fold' | 'predictions'>>;
+
+/** Reads a finished fold's result and test predictions back from its folder (an image or a tabular model's). */
+export function readFoldResult(dir: string): FinishedFold {
   const file = path.join(dir, 'result.json');
-  let result: FoldResult;
+  let result: FinishedFold;
   try {
-    result = JSON.parse(fs.readFileSync(file, 'utf8')) as FoldResult;
+    result = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     throw new Error(`fold result expected JSON, got ${(err as Error).message} (${file})`);
+  }
+  if (typeof result !== 'object' || result === null || !Number.isInteger(result.fold)) {
+    throw new Error(`fold result expected an object with an integer fold, got ${JSON.stringify(result)?.slice(0, 60)} (${file})`);
   }
   const lines = fs.readFileSync(path.join(dir, 'predictions.csv'), 'utf8').trim().split('\n');
   const header = lines[0].split(',');
@@ -220,7 +229,7 @@ export function readFoldResult(dir: string): FoldResult {
  * Throws on the first prediction row whose label is not 0 or 1 or whose outputs of `tasks` are not probabilities in
  * [0, 1] (one per head output: two for the ordinal GCS head), naming the file and row.
  */
-function checkPredictionRows(result: FoldResult, tasks: readonly TaskName[], csv: string): void {
+function checkPredictionRows(result: FinishedFold, tasks: readonly TaskName[], csv: string): void {
   result.predictions.forEach((p, i) => {
     const where = `${csv}, row ${i + 2}`;
     if (p.label !== 0 && p.label !== 1) throw new Error(`label expected 0 or 1, got ${p.label} (${where})`);
@@ -240,7 +249,11 @@ function checkPredictionRows(result: FoldResult, tasks: readonly TaskName[], csv
 export function checkedFoldResult(dir: string, fold: number, test: readonly Patient[], tasks: readonly TaskName[]): FoldResult {
   const result = readFoldResult(dir);
   const csv = path.join(dir, 'predictions.csv');
-  if (result.fold !== fold) throw new Error(`fold result expected fold ${fold}, got ${result.fold} (${path.join(dir, 'result.json')})`);
+  const file = path.join(dir, 'result.json');
+  if (result.fold !== fold) throw new Error(`fold result expected fold ${fold}, got ${result.fold} (${file})`);
+  if (typeof result.selectedEpoch !== 'number' || !Array.isArray(result.history)) {
+    throw new Error(`fold result expected an image model's selectedEpoch and history, got ${Object.keys(result).filter((k) => k !== 'predictions').join(', ')} (${file})`);
+  }
   checkPredictionRows(result, tasks, csv);
   const labels = new Map(test.map((p) => [p.id, p.label]));
   const seen = new Set<string>();
@@ -251,7 +264,7 @@ export function checkedFoldResult(dir: string, fold: number, test: readonly Pati
     seen.add(p.patientId);
   });
   if (seen.size !== labels.size) throw new Error(`predictions expected the fold's ${labels.size} test patients, got ${seen.size} (${csv})`);
-  return result;
+  return result as FoldResult;
 }
 
 /** A run folder read back (`ich train` or `ich train-tabular` output): its finished folds and what was passed over. */
@@ -260,7 +273,7 @@ export interface RunFolder {
   model: string;
   dir: string;
   /** Finished folds (fold-K/ with result.json and predictions.csv), in fold order. */
-  results: FoldResult[];
+  results: FinishedFold[];
   /** Fold folders not used, each with why (unfinished, unreadable, or a prediction that is not a probability). */
   skipped: { fold: string; reason: string }[];
 }

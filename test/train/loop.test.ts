@@ -249,6 +249,12 @@ describe('train/loop: one fold with the paper recipe', function () {
       assert.match(notices.join('; '), /^fold 0: finished files not usable, training it again: fold result expected JSON/);
       assert.ok(batchesTrained > 0, 'trained again');
       assert.equal(fs.readFileSync(csvFile, 'utf8'), csv);
+      const record = fs.readFileSync(path.join(dir, 'result.json'), 'utf8');
+      fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({ fold: 0, model: 'logistic' }));
+      assert.throws(() => checkedFoldResult(dir, 0, test, tasks), /fold result expected an image model's selectedEpoch and history, got fold, model \(.*result\.json\)/);
+      fs.writeFileSync(path.join(dir, 'result.json'), '[1]');
+      assert.throws(() => checkedFoldResult(dir, 0, test, tasks), /fold result expected an object with an integer fold, got \[1\]/);
+      fs.writeFileSync(path.join(dir, 'result.json'), record);
       assert.throws(() => checkedFoldResult(dir, 1, test, tasks), /fold result expected fold 1, got 0 \(.*result\.json\)/);
       assert.throws(() => checkedFoldResult(dir, 0, test, ['prognosis', 'gcs-binary']), /p_gcs-binary expected 1 column\(s\), got 0 \(.*row 2\)/);
       notices.length = 0;
