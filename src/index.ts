@@ -23,6 +23,7 @@ export * from './data/augment';
 export * from './data/labels';
 export * from './data/splits';
 export * from './data/cache';
+export * from './data/scan-check';
 export * from './data/synth/targets';
 export * from './data/synth/clinical';
 export * from './data/synth/cohort';

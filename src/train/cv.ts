@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Profile } from '../config/profiles';
 import { VolumeCache } from '../data/cache';
 import { Patient } from '../data/cohort';
+import { describeSkippedScan, usableScans } from '../data/scan-check';
 import { crossValidationFolds, CvFold } from '../data/splits';
 import { writeFileAtomic } from '../io/atomic';
 import { ModelSpec, TASK_OUTPUTS, TaskName } from '../models/tasks';
@@ -19,8 +20,9 @@ import { FoldResult, trainFold, TrainProgress, TrainRecipe } from './loop';
 export interface CrossValidationOptions {
   spec: ModelSpec;
   profile: Profile;
+  /** The patients to cross-validate; those whose scans cannot be read are passed over first (`usableScans`). */
   patients: readonly Patient[];
-  /** Output folder: one `fold-K/` per fold plus `run.json`. */
+  /** Output folder: one `fold-K/` per fold plus `run.json` (which lists the skipped scans). */
   out: string;
   /** Fold indices to run (default all). */
   folds?: number[];
@@ -39,8 +41,9 @@ export interface CrossValidationOptions {
   /** Batch-norm outputs recomputed in the backward pass from this size in bytes up (trainFold; from train/memory.ts). */
   recomputeMinBytes?: number;
   /**
-   * Told of each finished fold whose files could not be taken back on resuming (why, and that it is tested or trained
-   * again); default `console.warn`.
+   * Told of each patient passed over because its scan cannot be read (`usableScans`: before the folds are drawn) and of
+   * each finished fold whose files could not be taken back on resuming (why, and that it is tested or trained again);
+   * default `console.warn`.
    */
   onNotice?: (message: string) => void;
 }
@@ -72,7 +75,10 @@ export function profilePatients(patients: readonly Patient[], profile: Profile):
  * same run.
  */
 export async function runCrossValidation(options: CrossValidationOptions): Promise<FoldResult[]> {
-  const { spec, profile, patients, out } = options;
+  const { spec, profile, out } = options;
+  const notice = options.onNotice ?? ((message: string) => console.warn(message));
+  const { usable: patients, skipped } = await usableScans(options.patients, options.cacheDir);
+  for (const s of skipped) notice(describeSkippedScan(s));
   const seed = options.seed ?? 1;
   const recipe = recipeFor(spec, profile, seed, options.recipe);
   const folds: CvFold[] = crossValidationFolds(patients.map((p) => p.label), { folds: profile.folds });
@@ -87,15 +93,15 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
   if (fs.existsSync(runFile)) {
     const prior = JSON.parse(fs.readFileSync(runFile, 'utf8'));
     delete prior.folds; // the folds asked for may differ between calls of one run
+    delete prior.skippedScans;
     if (JSON.stringify(prior) !== JSON.stringify(JSON.parse(JSON.stringify(identity)))) {
       throw new Error(`run folder expected to hold this run (same patients, model, recipe and seed), got a different one: choose another --out or delete it (${out})`);
     }
   }
-  writeFileAtomic(runFile, JSON.stringify({ ...identity, folds: wanted }, null, 1));
+  writeFileAtomic(runFile, JSON.stringify({ ...identity, folds: wanted, skippedScans: skipped }, null, 1));
   const source = new VolumeSource(new VolumeCache(options.cacheDir, { size: profile.inputSize, padDepth: profile.padDepth, quirks: recipe.quirks }), profile.inputSize);
   const results: FoldResult[] = [];
   const pending: number[] = [];
-  const notice = options.onNotice ?? ((message: string) => console.warn(message));
   const tasks = spec.tasks.map((t) => t.task);
   for (const k of wanted) {
     const dir = path.join(out, `fold-${k}`);

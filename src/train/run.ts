@@ -100,6 +100,7 @@ export async function trainTabularModel(request: { model: TabularModelName; prof
     folds: request.folds,
     foldCount: request.profile.folds,
     seed: request.seed,
+    cacheDir: cacheDir(),
   });
   return { out, results };
 }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Patient } from '../data/cohort';
+import { describeSkippedScan, usableScans } from '../data/scan-check';
 import { crossValidationFolds } from '../data/splits';
 import { writeFileAtomic } from '../io/atomic';
 import { formatCsv } from '../io/csv';
@@ -15,20 +16,27 @@ export interface TabularFoldResult {
 }
 
 /**
- * Cross-validates a tabular baseline on exactly the image models' folds (the same splits of the same label vector,
- * training on the oversampled training part), writing `fold-K/predictions.csv` and `fold-K/result.json` under `out`
- * like the image models, so one table compares all.
+ * Cross-validates a tabular baseline on exactly the image models' folds (the same patients, with those whose scans
+ * cannot be read passed over as the image runs do, and the same splits of their label vector, training on the
+ * oversampled training part), writing `fold-K/predictions.csv` and `fold-K/result.json` under `out` like the image
+ * models, so one table compares all.
  */
 export async function runTabularCrossValidation(options: {
   model: TabularModelName;
   patients: readonly Patient[];
   out: string;
+  /** Cache root holding the scans' verdicts (`usableScans`), the image runs' `cacheDir`. */
+  cacheDir: string;
+  /** Told of each patient passed over; default `console.warn`. */
+  onNotice?: (message: string) => void;
   folds?: number[];
   foldCount?: number;
   seed?: number;
   epochs?: number;
 }): Promise<TabularFoldResult[]> {
-  const { model, patients, out } = options;
+  const { model, out } = options;
+  const { usable: patients, skipped } = await usableScans(options.patients, options.cacheDir);
+  for (const s of skipped) (options.onNotice ?? ((m: string) => console.warn(m)))(describeSkippedScan(s));
   const seed = options.seed ?? 1;
   const folds = crossValidationFolds(patients.map((p) => p.label), { folds: options.foldCount ?? 10 });
   const wanted = options.folds ?? folds.map((_, i) => i);

@@ -54,11 +54,11 @@ describe('tabular baselines', function () {
       const folds = crossValidationFolds(patients.map((p) => p.label), { folds: 3 });
       for (const model of TABULAR_MODELS) {
         const out = tempDir();
-        const a = await runTabularCrossValidation({ model, patients, out, foldCount: 3, folds: [0, 2], epochs: 5 });
+        const a = await runTabularCrossValidation({ model, patients, out, foldCount: 3, folds: [0, 2], epochs: 5, cacheDir: tempDir() });
         assert.deepEqual(a.map((r) => r.predictions.map((p) => p.patientId)), [0, 2].map((k) => folds[k].test.map((i) => patients[i].id)));
         a.forEach((r) => r.predictions.forEach((p) => assert.ok(p.probabilities.prognosis[0] >= 0 && p.probabilities.prognosis[0] <= 1)));
         assert.ok(fs.existsSync(path.join(out, 'fold-2', 'predictions.csv')));
-        const b = await runTabularCrossValidation({ model, patients, out: tempDir(), foldCount: 3, folds: [0, 2], epochs: 5 });
+        const b = await runTabularCrossValidation({ model, patients, out: tempDir(), foldCount: 3, folds: [0, 2], epochs: 5, cacheDir: tempDir() });
         assert.deepEqual(b.map((r) => r.predictions), a.map((r) => r.predictions), `${model} deterministic`);
       }
     });

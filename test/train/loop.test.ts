@@ -11,7 +11,8 @@ import { MODEL_SPECS } from '../../src/models/tasks';
 import { checkedFoldResult, runCrossValidation, threadsPerWorker } from '../../src/train/cv';
 import { VolumeSource } from '../../src/train/data';
 import { FoldResult, predictPatients, trainFold, TrainRecipe } from '../../src/train/loop';
-import { smallCohort } from '../support/cohort';
+import { damagedCopy, smallCohort } from '../support/cohort';
+import { runTabularCrossValidation } from '../../src/train/tabular';
 import { tempDir } from '../support/paths';
 import { useNativeKernels } from '../../src/ops/native-dnnl';
 import { countingBatchNorm } from '../support/native';
@@ -188,6 +189,31 @@ describe('train/loop: one fold with the paper recipe', function () {
         runCrossValidation({ spec: MODEL_SPECS.densenet, profile: { ...TINY, epochs: 1 }, patients: patients.slice(1), out: used, folds: [0], cacheDir: tempDir() }),
         /run folder expected to hold this run .* got a different one/,
       );
+    });
+  });
+
+  it('passes over a patient whose scan is truncated, says so, and draws the same folds for image and tabular models', async () => {
+    await onBackend('wasm', async () => {
+      const root = await damagedCopy();
+      const patients = discoverCohort(root).patients;
+      const broken = patients[4];
+      const bytes = fs.readFileSync(broken.imagePath);
+      fs.writeFileSync(broken.imagePath, bytes.subarray(0, 200));
+      const cacheDir = tempDir();
+      const out = tempDir();
+      const notices: string[] = [];
+      const image = await runCrossValidation({ spec: MODEL_SPECS.densenet, profile: { ...TINY, epochs: 1 }, patients, out, folds: [0, 1], cacheDir, onNotice: (m) => notices.push(m) });
+      assert.deepEqual(notices, [`patient ${broken.id} skipped: gzip stream expected complete compressed data, got truncated file (${broken.imagePath})`]);
+      const run = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
+      assert.deepEqual(run.skippedScans.map((s: { patientId: string }) => s.patientId), [broken.id]);
+      assert.ok(!run.patients.includes(broken.id));
+      const rest = patients.filter((p) => p !== broken);
+      const folds = crossValidationFolds(rest.map((p) => p.label), { folds: 3 });
+      assert.deepEqual(image.map((r) => r.predictions.map((p) => p.patientId)), [0, 1].map((k) => folds[k].test.map((i) => rest[i].id)));
+      const tabularNotices: string[] = [];
+      const tabular = await runTabularCrossValidation({ model: 'clinical', patients, out: tempDir(), foldCount: 3, folds: [0, 1], cacheDir, onNotice: (m) => tabularNotices.push(m) });
+      assert.deepEqual(tabularNotices, notices);
+      assert.deepEqual(tabular.map((r) => r.predictions.map((p) => p.patientId)), image.map((r) => r.predictions.map((p) => p.patientId)));
     });
   });
 

@@ -3,6 +3,7 @@ import { describeBackend } from '../../backend';
 import { cacheDir, dataDir, runsDir } from '../../config/paths';
 import { getProfile } from '../../config/profiles';
 import { discoverCohort } from '../../data/cohort';
+import { usableScans } from '../../data/scan-check';
 import { balancedAccuracy } from '../../eval/metrics';
 import { modelSpec } from '../../models/tasks';
 import { profilePatients, runCrossValidation } from '../../train/cv';
@@ -30,7 +31,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (plan.note) process.stderr.write(`${plan.note}\n`);
   const cohort = discoverCohort(stringFlag(args, 'data', dataDir())!);
   const patients = profilePatients(cohort.patients, profile);
-  process.stderr.write(`training ${spec.name} on ${patients.length} patients, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
+  // The runner passes over unreadable scans and names them; counted here (a memo: no second read) so the line is true.
+  const unreadable = (await usableScans(patients, cacheDir())).skipped.length;
+  const count = unreadable > 0 ? `${patients.length - unreadable} of ${patients.length} patients (${unreadable} unreadable scan${unreadable === 1 ? '' : 's'}, listed below)` : `${patients.length} patients`;
+  process.stderr.write(`training ${spec.name} on ${count}, profile ${profile.name} (input ${profile.inputSize.join('x')}), folds ${folds?.join(',') ?? 'all'} -> ${out}\n`);
   const tty = process.stderr.isTTY;
   let lastLine = 0;
   const results = await runCrossValidation({
