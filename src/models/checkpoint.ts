@@ -18,10 +18,38 @@ export interface CheckpointMeta {
   info: Record<string, unknown>;
 }
 
+/** Siblings a save leaves behind while it runs (`<dir>.tmp-<pid>`, `<dir>.old-<pid>`), newest first. */
+function saveLeftovers(dir: string, kind: 'tmp' | 'old'): string[] {
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}.${kind}-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent).filter((n) => n.startsWith(prefix));
+  } catch {
+    return [];
+  }
+  return names.map((n) => path.join(parent, n)).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+}
+
+/**
+ * The folder a checkpoint is read from: `dir` itself, or, when a save was killed between moving the previous folder
+ * aside and moving the new one in (`dir` missing), the previous one (`<dir>.old-<pid>`), which is whole.
+ */
+function checkpointFolder(dir: string): string {
+  if (fs.existsSync(path.join(dir, 'model.json'))) return dir;
+  return saveLeftovers(dir, 'old').find((d) => fs.existsSync(path.join(d, 'model.json'))) ?? dir;
+}
+
+/** True when a checkpoint can be read at `dir` (or its previous folder, after an interrupted save). */
+export function checkpointExists(dir: string): boolean {
+  return fs.existsSync(path.join(checkpointFolder(dir), 'model.json'));
+}
+
 /**
  * Writes a model as a TensorFlow.js weights folder: `model.json` (the meta above plus a standard `weightsManifest`)
  * and `weights.bin`. The folder is written beside the target and renamed into place, so a reader never sees a
- * half-written checkpoint. Extra named tensors (e.g. optimizer moments) can ride along.
+ * half-written checkpoint (and {@link readCheckpoint} takes the previous folder if the save dies between its two
+ * renames). Extra named tensors (e.g. optimizer moments) can ride along.
  */
 export async function saveCheckpoint(dir: string, model: ImageModel, meta: Omit<CheckpointMeta, 'format' | 'version' | 'spec'>, extra: Map<string, tf.Tensor> = new Map()): Promise<void> {
   const named: tf.NamedTensorMap = {};
@@ -41,13 +69,21 @@ export async function saveCheckpoint(dir: string, model: ImageModel, meta: Omit<
   fs.writeFileSync(path.join(tmp, 'weights.bin'), new Uint8Array(data));
   writeFileAtomic(path.join(tmp, 'model.json'), JSON.stringify(json, null, 1));
   const old = `${dir}.old-${process.pid}`;
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  if (fs.existsSync(dir)) {
+    fs.rmSync(old, { recursive: true, force: true });
+    fs.renameSync(dir, old);
+  }
   fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
+  // What earlier, killed saves left (other process IDs) goes too, now that a whole checkpoint is in place.
+  for (const leftover of [...saveLeftovers(dir, 'old'), ...saveLeftovers(dir, 'tmp')]) fs.rmSync(leftover, { recursive: true, force: true });
 }
 
-/** Reads a checkpoint's meta and named tensors. @throws naming the folder when it is missing or damaged. */
+/**
+ * Reads a checkpoint's meta and named tensors (from the previous folder when a save was interrupted).
+ * @throws naming the folder when it is missing or damaged.
+ */
 export function readCheckpoint(dir: string): { meta: CheckpointMeta; tensors: tf.NamedTensorMap } {
+  dir = checkpointFolder(dir);
   const file = path.join(dir, 'model.json');
   let json: CheckpointMeta & { weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
   try {

@@ -11,6 +11,7 @@ import { Patient } from '../data/cohort';
 import { describeSkippedScan, usableScans } from '../data/scan-check';
 import { crossValidationFolds, CvFold } from '../data/splits';
 import { writeFileAtomic } from '../io/atomic';
+import { checkpointExists } from '../models/checkpoint';
 import { ModelSpec, TASK_OUTPUTS, TaskName } from '../models/tasks';
 import { VolumeSource } from './data';
 import type { WorkerJob } from './fold-worker';
@@ -114,7 +115,7 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
     try {
       results.push(checkedFoldResult(dir, k, folds[k].test.map((i) => patients[i]), tasks));
     } catch (err) {
-      const again = fs.existsSync(path.join(dir, 'state.json')) && fs.existsSync(path.join(dir, 'best')) ? 'testing it again from its checkpoints' : 'training it again';
+      const again = checkpointExists(path.join(dir, 'last')) && checkpointExists(path.join(dir, 'best')) ? 'testing it again from its checkpoints' : 'training it again';
       notice(`fold ${k}: finished files not usable, ${again}: ${(err as Error).message}`);
       fs.rmSync(path.join(dir, 'result.json'), { force: true });
       pending.push(k);

@@ -9,7 +9,7 @@ import { balancedAccuracy } from '../math/confusion';
 import { formatCsv } from '../io/csv';
 import { writeFileAtomic } from '../io/atomic';
 import { deriveSeed, SeededRandom } from '../math/random';
-import { readCheckpoint, restoreParams, saveCheckpoint } from '../models/checkpoint';
+import { checkpointExists, readCheckpoint, restoreParams, saveCheckpoint } from '../models/checkpoint';
 import { DenseNetConfig, ForwardContext } from '../models/densenet3d';
 import { buildImageModel, ImageModel } from '../models/multitask';
 import { ModelSpec, TASK_OUTPUTS, TaskName, taskTargets } from '../models/tasks';
@@ -140,14 +140,15 @@ interface ResumeState {
 
 /**
  * Trains one cross-validation fold with the paper's recipe and writes its outputs under `dir`:
- * `best/` (the selected checkpoint), `last/` + `state.json` (to resume), `history.json` (learning curves),
+ * `best/` (the selected checkpoint), `last/` (weights, optimizer moments and the loop's state, to resume; `state.json`
+ * a readable copy of that state), `history.json` (learning curves),
  * `predictions.csv` (test probabilities of every head) and `result.json`.
  * Steps: shuffled oversampled training part in batches; gradients summed over `accumulation` batches (the counter
  * starts at 1, so the first step follows accumulation - 1 batches; leftovers are dropped at the epoch's end);
  * ReduceLROnPlateau on the accumulated loss at every optimizer step; model selection on strictly better validation
  * balanced accuracy (prognosis head, threshold 0.5; the first epoch is always taken so a checkpoint exists);
  * early stopping after `patience` epochs without one.
- * A folder holding `state.json` is resumed; with the same seed the result equals an uninterrupted run.
+ * A folder holding `last/` is resumed; with the same seed the result equals an uninterrupted run, wherever it was killed.
  */
 export async function trainFold(options: {
   recipe: TrainRecipe;
@@ -188,10 +189,14 @@ export async function trainFold(options: {
     epochsWithoutImprovement: 0,
     history: [],
   };
-  if (fs.existsSync(stateFile)) {
-    state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  const lastDir = path.join(dir, 'last');
+  if (checkpointExists(lastDir) || fs.existsSync(stateFile)) {
+    const { meta, tensors } = readCheckpoint(lastDir);
+    // The state rides in the checkpoint it belongs to (one atomic write): a kill between writing the weights and
+    // state.json cannot pair epoch e's weights with epoch e-1's counters. Folders from before that read state.json.
+    const saved = meta.info.resume as ResumeState | undefined;
+    state = saved ?? JSON.parse(fs.readFileSync(stateFile, 'utf8'));
     state.bestValBalancedAccuracy ??= -Infinity;
-    const { tensors } = readCheckpoint(path.join(dir, 'last'));
     const extra = restoreParams(model, tensors);
     // Optimizer moments ride along with the weights: re-create them under the new variables' names.
     const slots = new Map<string, { m?: tf.Tensor; v?: tf.Tensor; vmax?: tf.Tensor }>();
@@ -283,8 +288,10 @@ export async function trainFold(options: {
       state.lr = optimizer.lr;
       state.optimizerStep = optimizer.step;
       state.plateau = plateau.toJSON();
-      await saveCheckpoint(path.join(dir, 'last'), model, { densenet: recipe.densenet, inputSize: source.size, info: { fold: foldIndex, epoch } }, optimizer.stateTensorsByParam(model));
-      writeFileAtomic(stateFile, JSON.stringify({ ...state, bestValBalancedAccuracy: Number.isFinite(state.bestValBalancedAccuracy) ? state.bestValBalancedAccuracy : null }, null, 1));
+      const resume = { ...state, bestValBalancedAccuracy: Number.isFinite(state.bestValBalancedAccuracy) ? state.bestValBalancedAccuracy : null };
+      await saveCheckpoint(lastDir, model, { densenet: recipe.densenet, inputSize: source.size, info: { fold: foldIndex, epoch, resume } }, optimizer.stateTensorsByParam(model));
+      // A copy for people and scripts; resuming reads the checkpoint's own.
+      writeFileAtomic(stateFile, JSON.stringify(resume, null, 1));
       writeFileAtomic(path.join(dir, 'history.json'), JSON.stringify(state.history, null, 1));
       options.onProgress?.({ fold: foldIndex, epoch, epochs: recipe.epochs, batch: batchesPerEpoch, batches: batchesPerEpoch, loss: record.trainLoss, lr: optimizer.lr, etaSeconds: 0, valBalancedAccuracy: bacc });
       epochsThisCall++;

@@ -92,6 +92,29 @@ describe('train/loop: one fold with the paper recipe', function () {
       assert.ok(fs.existsSync(path.join(dir, 'state.json')) && fs.existsSync(path.join(dir, 'last', 'model.json')));
       const resumed = await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir });
       assert.deepEqual(strip(resumed), strip(whole));
+
+      // Killed after writing epoch 2's checkpoint but before state.json: the checkpoint's own state wins.
+      const late = tempDir();
+      await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: late, stopAfterEpochs: 1 });
+      const epochOne = fs.readFileSync(path.join(late, 'state.json'));
+      await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: late, stopAfterEpochs: 1 });
+      fs.writeFileSync(path.join(late, 'state.json'), epochOne);
+      assert.deepEqual(strip(await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: late })), strip(whole));
+
+      // Killed between a save's two renames: last/ is missing and the previous checkpoint waits as last.old-<pid>.
+      const between = tempDir();
+      await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: between, stopAfterEpochs: 2 });
+      fs.renameSync(path.join(between, 'last'), path.join(between, 'last.old-99999'));
+      assert.deepEqual(strip(await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: between })), strip(whole));
+      assert.deepEqual(fs.readdirSync(between).filter((n) => n.startsWith('last')), ['last'], 'the leftover is cleared by the next save');
+
+      // A folder written before the state rode in the checkpoint resumes from state.json.
+      const older = tempDir();
+      await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: older, stopAfterEpochs: 1 });
+      const meta = JSON.parse(fs.readFileSync(path.join(older, 'last', 'model.json'), 'utf8'));
+      delete meta.info.resume;
+      fs.writeFileSync(path.join(older, 'last', 'model.json'), JSON.stringify(meta));
+      assert.deepEqual(strip(await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: older })), strip(whole));
     });
   });
 
@@ -269,6 +292,7 @@ describe('train/loop: one fold with the paper recipe', function () {
       }
       // Without its checkpoints the fold is trained again, to the same result (the run is deterministic for its seed).
       fs.rmSync(path.join(dir, 'state.json'));
+      fs.rmSync(path.join(dir, 'last'), { recursive: true });
       fs.writeFileSync(path.join(dir, 'result.json'), '');
       const notices: string[] = [];
       await run(notices);
