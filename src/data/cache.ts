@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
+import { fileStamp } from '../io/file-stamp';
 import { encodeNpy, readNpy } from '../io/npy';
 import { readVolume } from '../io/read-volume';
 import { PreprocessedVolume, preprocessVolume, PreprocessOptions, resolvePreprocessOptions, VolumeShape } from './preprocess';
@@ -39,8 +40,7 @@ export class VolumeCache {
    * applied ('hu' or 'unit') ends the name.
    */
   entryPath(file: string, intensity: 'hu' | 'unit'): string {
-    const st = fs.statSync(file);
-    const key = hash(`${path.resolve(file)}|${st.size}|${st.mtimeMs}`);
+    const key = hash(fileStamp(file));
     return path.join(this.dir, `${path.basename(file).replace(/\.(nii\.gz|nii|npy)$/i, '')}-${key}-${intensity}.npy`);
   }
 

@@ -46,6 +46,19 @@ export function checkVolume(volume: Volume): string | null {
 }
 
 /**
+ * Reads a scan in full and says what is wrong with it (unreadable, or {@link checkVolume}'s findings, without the
+ * file's name), or null; its slice count when it could be read.
+ */
+export async function scanProblem(file: string): Promise<{ problem: string | null; slices: number }> {
+  try {
+    const volume = await readVolume(file);
+    return { problem: checkVolume(volume), slices: volume.dims[2] };
+  } catch (err) {
+    return { problem: (err as Error).message.replace(` (${file})`, ''), slices: 0 };
+  }
+}
+
+/**
  * Validates a dataset directory in either layout: the clinical table cell by cell, the join of rows and scans, and
  * every scan read in full. Never throws: every problem becomes an issue naming its file, row and column, and the
  * check goes on with the next patient.
@@ -83,15 +96,7 @@ export async function checkDataset(
   for (const id of cohort.imagesWithoutRow) summary.skipped.push({ patientId: id, reason: 'no usable clinical row' });
   let done = 0;
   for (const patient of cohort.patients) {
-    let problem: string | null;
-    let slices = 0;
-    try {
-      const volume = await readVolume(patient.imagePath);
-      slices = volume.dims[2];
-      problem = checkVolume(volume);
-    } catch (err) {
-      problem = (err as Error).message.replace(` (${patient.imagePath})`, '');
-    }
+    const { problem, slices } = await scanProblem(patient.imagePath);
     options.onProgress?.(++done, cohort.patients.length);
     if (problem) {
       issues.push({ severity: 'error', file: patient.imagePath, patientId: patient.id, message: `${problem} (patient skipped)` });

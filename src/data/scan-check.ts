@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
-import { readVolume } from '../io/read-volume';
-import { checkVolume } from './check';
+import { fileStamp } from '../io/file-stamp';
+import { scanProblem } from './check';
 import { Patient } from './cohort';
 
 /** A patient passed over because its scan cannot be trained on: the scan file and why (without the file). */
@@ -37,12 +37,13 @@ function readVerdicts(file: string): Verdicts {
  * Each scan is read once (about 0.1 s for a 512 x 512 x 32 .nii.gz); the verdicts are kept in
  * `<cacheRoot>/scan-checks.json`, keyed like the volume cache by the scan's path, size and modification time, so a
  * replaced or edited scan is read again. A scan that cannot be opened is not remembered (it may appear later).
- * @param onProgress called after each scan that had to be read.
+ * @param options.notice told one line per skipped scan ({@link describeSkippedScan}).
+ * @param options.onProgress called after each scan that had to be read.
  */
 export async function usableScans(
   patients: readonly Patient[],
   cacheRoot: string,
-  onProgress?: (done: number, total: number) => void,
+  options: { notice?: (message: string) => void; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<{ usable: Patient[]; skipped: SkippedScan[] }> {
   const memoFile = path.join(cacheRoot, SCAN_CHECKS_FILE);
   const verdicts = readVerdicts(memoFile);
@@ -51,8 +52,7 @@ export async function usableScans(
   const keys = new Map<Patient, string | null>();
   for (const p of patients) {
     try {
-      const st = fs.statSync(p.imagePath);
-      keys.set(p, `${path.resolve(p.imagePath)}|${st.size}|${st.mtimeMs}`);
+      keys.set(p, fileStamp(p.imagePath));
     } catch {
       keys.set(p, null);
     }
@@ -63,14 +63,8 @@ export async function usableScans(
   });
   let done = 0;
   for (const p of unread) {
-    let problem: string | null;
-    try {
-      problem = checkVolume(await readVolume(p.imagePath));
-    } catch (err) {
-      problem = (err as Error).message.replace(` (${p.imagePath})`, '');
-    }
-    verdicts[keys.get(p)!] = problem;
-    onProgress?.(++done, unread.length);
+    verdicts[keys.get(p)!] = (await scanProblem(p.imagePath)).problem;
+    options.onProgress?.(++done, unread.length);
   }
   if (unread.length > 0) writeFileAtomic(memoFile, JSON.stringify({ version: SCAN_CHECKS_VERSION, scans: verdicts }) + '\n');
   for (const p of patients) {
@@ -79,6 +73,7 @@ export async function usableScans(
     if (problem) skipped.push({ patientId: p.id, file: p.imagePath, reason: problem });
     else usable.push(p);
   }
+  for (const s of skipped) options.notice?.(describeSkippedScan(s));
   return { usable, skipped };
 }
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Profile } from '../config/profiles';
 import { VolumeCache } from '../data/cache';
 import { Patient } from '../data/cohort';
-import { describeSkippedScan, usableScans } from '../data/scan-check';
+import { usableScans } from '../data/scan-check';
 import { crossValidationFolds, CvFold } from '../data/splits';
 import { writeFileAtomic } from '../io/atomic';
 import { checkpointExists } from '../models/checkpoint';
@@ -78,8 +78,7 @@ export function profilePatients(patients: readonly Patient[], profile: Profile):
 export async function runCrossValidation(options: CrossValidationOptions): Promise<FoldResult[]> {
   const { spec, profile, out } = options;
   const notice = options.onNotice ?? ((message: string) => console.warn(message));
-  const { usable: patients, skipped } = await usableScans(options.patients, options.cacheDir);
-  for (const s of skipped) notice(describeSkippedScan(s));
+  const { usable: patients, skipped } = await usableScans(options.patients, options.cacheDir, { notice });
   const seed = options.seed ?? 1;
   const recipe = recipeFor(spec, profile, seed, options.recipe);
   const folds: CvFold[] = crossValidationFolds(patients.map((p) => p.label), { folds: profile.folds });

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Patient } from '../data/cohort';
-import { describeSkippedScan, usableScans } from '../data/scan-check';
+import { usableScans } from '../data/scan-check';
 import { crossValidationFolds } from '../data/splits';
 import { writeFileAtomic } from '../io/atomic';
 import { formatCsv } from '../io/csv';
@@ -35,8 +35,7 @@ export async function runTabularCrossValidation(options: {
   epochs?: number;
 }): Promise<TabularFoldResult[]> {
   const { model, out } = options;
-  const { usable: patients, skipped } = await usableScans(options.patients, options.cacheDir);
-  for (const s of skipped) (options.onNotice ?? ((m: string) => console.warn(m)))(describeSkippedScan(s));
+  const { usable: patients } = await usableScans(options.patients, options.cacheDir, { notice: options.onNotice ?? ((m) => console.warn(m)) });
   const seed = options.seed ?? 1;
   const folds = crossValidationFolds(patients.map((p) => p.label), { folds: options.foldCount ?? 10 });
   const wanted = options.folds ?? folds.map((_, i) => i);

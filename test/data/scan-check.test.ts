@@ -16,7 +16,7 @@ describe('data/scan-check: patients whose scans can be trained on', () => {
     fs.rmSync(vanished.imagePath);
     const cache = tempDir();
     let read = 0;
-    const first = await usableScans(patients, cache, () => read++);
+    const first = await usableScans(patients, cache, { onProgress: () => read++ });
     assert.equal(read, patients.length - 1, 'every scan that exists is read once');
     assert.deepEqual(first.skipped.map((s) => s.patientId), [truncated.id, vanished.id]);
     assert.match(first.skipped[0].reason, /^gzip stream expected complete compressed data, got truncated file$/);
@@ -25,7 +25,7 @@ describe('data/scan-check: patients whose scans can be trained on', () => {
     assert.deepEqual(first.usable.map((p) => p.id), patients.filter((p) => p !== truncated && p !== vanished).map((p) => p.id));
 
     read = 0;
-    const again = await usableScans(patients, cache, () => read++);
+    const again = await usableScans(patients, cache, { onProgress: () => read++ });
     assert.equal(read, 0, 'verdicts come from the memo');
     assert.deepEqual(again, first);
 
@@ -34,14 +34,14 @@ describe('data/scan-check: patients whose scans can be trained on', () => {
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(edited.imagePath, later, later);
     read = 0;
-    const mended = await usableScans(patients, cache, () => read++);
+    const mended = await usableScans(patients, cache, { onProgress: () => read++ });
     assert.equal(read, 2);
     assert.deepEqual(mended.skipped.map((s) => s.patientId), [vanished.id]);
 
     // A damaged memo only costs a reread.
     fs.writeFileSync(path.join(cache, SCAN_CHECKS_FILE), '{"version": 1, "sca');
     read = 0;
-    assert.deepEqual((await usableScans(patients, cache, () => read++)).skipped, mended.skipped);
+    assert.deepEqual((await usableScans(patients, cache, { onProgress: () => read++ })).skipped, mended.skipped);
     assert.equal(read, patients.length - 1);
     assert.deepEqual(await usableScans([], tempDir()), { usable: [], skipped: [] });
   });
