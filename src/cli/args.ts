@@ -79,3 +79,14 @@ export function foldsFlag(args: ParsedArgs): number[] | undefined {
     return n;
   });
 }
+
+/** A volume size flag `depth,height,width` (e.g. `--size 40,301,301`): three integers in [min, 4096]. */
+export function volumeSizeFlag(args: ParsedArgs, name: string, fallback: [number, number, number], min = 1): [number, number, number] {
+  const text = stringFlag(args, name);
+  if (text === undefined) return fallback;
+  const size = text.split(',').map((s) => (s.trim() === '' ? NaN : Number(s.trim())));
+  if (size.length !== 3 || size.some((s) => !Number.isInteger(s) || s < min || s > 4096)) {
+    throw new UsageError(`--${name} expected depth,height,width as three integers from ${min} to 4096, got "${text}"`);
+  }
+  return size as [number, number, number];
+}

@@ -3,7 +3,9 @@ import { benchCommand } from './commands/bench';
 import { dataCheckCommand, dataSynthCommand } from './commands/data';
 import { explainCommand } from './commands/explain';
 import { exportCommand } from './commands/export';
+import { importWeightsCommand } from './commands/import-weights';
 import { metricsCommand } from './commands/metrics';
+import { predictCommand } from './commands/predict';
 import { preprocessCommand } from './commands/preprocess';
 import { splitsCommand } from './commands/splits';
 import { statsCommand } from './commands/stats';
@@ -28,6 +30,8 @@ const USAGE = `ich: the ich-prognosis command line
   ich bench profile [--shape 32,32,32] [--batch 1]          kernel launches and times of one training step
   ich bench conv [--shape 32,64,64] [--batch 2] [--json]    DenseNet-121's convolutions, each vs PyTorch
   ich bench tune [--shape 32,64,64] [--batch 2] [--passes N] [--out F]   webgpu: the fastest conv tiling per pass, for ICH_WGSL_CONV_TUNING
+  ich import-weights --from FILE.pt --out DIR [--model NAME] [--input-size 40,301,301]   a PyTorch state dict (the authors' released weights) as a checkpoint
+  ich predict --model CHECKPOINT [--data DIR] [--out FILE.csv] [--batch 2] [--json]   every head's probabilities and metrics on a cohort (external validation)
   ich explain --model CHECKPOINT --patient ID --method gbp|gradcam|ggcam [--head prognosis] [--display] --out FILE.nii.gz
   ich export [--notebooks NAME,...] [--out figures/notebooks] [--cell-timeout S]   execute the notebooks, write their HTML
 
@@ -43,6 +47,8 @@ const COMMANDS: Record<string, Command> = {
   preprocess: preprocessCommand,
   export: exportCommand,
   explain: explainCommand,
+  'import-weights': importWeightsCommand,
+  predict: predictCommand,
   train: trainCommand,
   bench: benchCommand,
   metrics: metricsCommand,

@@ -138,6 +138,8 @@ export function loadTorchStateDict(store: ParamStore, state: ReadonlyMap<string,
     const values = state.get(prefix + p.name);
     if (!values) throw new Error(`state dict expected "${prefix + p.name}", got no such key`);
     if (values.length !== p.variable.size) throw new Error(`state dict "${prefix + p.name}" expected ${p.variable.size} values (${p.torchShape.join('x')}), got ${values.length}`);
-    p.variable.assign(tf.tensor(fromTorchLayout(p.kind, p.torchShape, values), p.variable.shape));
+    const t = tf.tensor(fromTorchLayout(p.kind, p.torchShape, values), p.variable.shape);
+    p.variable.assign(t);
+    t.dispose();
   }
 }

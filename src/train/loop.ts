@@ -126,6 +126,25 @@ export async function predictPatients(
   return { probabilities, loss: patients.length ? lossSum / patients.length : NaN };
 }
 
+/**
+ * Probabilities of every head as CSV: `PatientID,label[,fold],p_<task>` (`p_<task>_1`, `p_<task>_2` for the ordinal
+ * GCS head's two bits), 9 significant digits: a float32 probability reads back to the same bits, so metrics recomputed
+ * from the file (a resumed run, `ich summary`, a spreadsheet) equal the reported ones even where a weak model's outputs
+ * differ only in the 7th digit. The layout of a fold's predictions.csv and of `ich predict`.
+ */
+export function predictionsCsv(
+  tasks: readonly TaskName[],
+  rows: readonly { patientId: string; label: number; probabilities: Partial<Record<TaskName, number[]>> }[],
+  fold?: number,
+): string {
+  const columns = tasks.flatMap((task) => (TASK_OUTPUTS[task] === 1 ? [`p_${task}`] : Array.from({ length: TASK_OUTPUTS[task] }, (_, k) => `p_${task}_${k + 1}`)));
+  const withFold = fold !== undefined;
+  return formatCsv(
+    ['PatientID', 'label', ...(withFold ? ['fold'] : []), ...columns],
+    rows.map((p) => [p.patientId, p.label, ...(withFold ? [fold] : []), ...tasks.flatMap((task) => p.probabilities[task]!.map((v) => +v.toPrecision(9)))]),
+  );
+}
+
 /** State saved after every epoch so a killed run resumes where it stopped. */
 interface ResumeState {
   epoch: number;
@@ -316,11 +335,7 @@ export async function trainFold(options: {
       predictions,
       stoppedEarly: state.epoch < recipe.epochs,
     };
-    const columns = tasks.flatMap((task) => (TASK_OUTPUTS[task] === 1 ? [`p_${task}`] : Array.from({ length: TASK_OUTPUTS[task] }, (_, k) => `p_${task}_${k + 1}`)));
-    writeFileAtomic(
-      path.join(dir, 'predictions.csv'),
-      formatCsv(['PatientID', 'label', 'fold', ...columns], predictions.map((p) => [p.patientId, p.label, foldIndex, ...tasks.flatMap((task) => p.probabilities[task]!.map((v) => +v.toPrecision(7)))])),
-    );
+    writeFileAtomic(path.join(dir, 'predictions.csv'), predictionsCsv(tasks, predictions, foldIndex));
     writeFileAtomic(path.join(dir, 'result.json'), JSON.stringify({ ...result, predictions: undefined }, null, 1));
     return result;
   } finally {

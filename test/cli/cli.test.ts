@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { discoverCohort } from '../../src/data/cohort';
+import { rocAuc } from '../../src/eval/metrics';
 import { readNpy } from '../../src/io/npy';
 import { damagedCopy, smallCohort } from '../support/cohort';
 import { FIXTURES, fixture, maxAbsDiff, ROOT, tempDir } from '../support/paths';
@@ -238,5 +240,45 @@ describe('cli: ich', () => {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), 'data', 'check', '--json'], { encoding: 'utf8', env: { ...process.env, ICH_DATA_DIR: root } });
     assert.equal(r.status, 0);
     assert.equal(JSON.parse(r.stdout).root, root);
+  });
+  it('import-weights turns a PyTorch state dict into a checkpoint that predict and explain run on a cohort', async () => {
+    const root = await smallCohort();
+    const env = { ICH_DATA_DIR: root, ICH_CACHE_DIR: tempDir() };
+    const run = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'ich.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env, ICH_DEBUG: '' } });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    };
+    const checkpoint = path.join(tempDir(), 'authors-fold0');
+    const imported = run('import-weights', '--from', path.join(FIXTURES, 'torch', 'authors-3head.pt'), '--out', checkpoint, '--input-size', '16,32,32');
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /imported mt-ord-gcs-bin-age \(authors-multitask layout; DenseNet blocks 2,3, growth 4, stem 8, bottleneck 2x/);
+    assert.match(imported.stdout, /heads: prognosis <- binary_head\.3, gcs-ordinal <- ordinal_headGCS\.3, age-binary <- ordinal_headAge\.3; 13 num_batches_tracked counters left out/);
+    const meta = JSON.parse(fs.readFileSync(path.join(checkpoint, 'model.json'), 'utf8'));
+    assert.deepEqual(meta.inputSize, [16, 32, 32]);
+    assert.match(meta.info.sha256, /^[0-9a-f]{64}$/);
+
+    const csv = path.join(tempDir(), 'external.csv');
+    const predicted = run('predict', '--model', checkpoint, '--out', csv, '--json');
+    assert.equal(predicted.code, 0, predicted.stderr);
+    const summary = JSON.parse(predicted.stdout.trim().split('\n').pop()!);
+    const rows = fs.readFileSync(csv, 'utf8').trim().split('\n');
+    assert.equal(rows[0], 'PatientID,label,p_prognosis,p_gcs-ordinal_1,p_gcs-ordinal_2,p_age-binary');
+    assert.equal(rows.length - 1, summary.patients);
+    assert.equal(summary.patients, discoverCohort(root).patients.length);
+    // The reported AUC is the CSV's: recomputed here from the written columns.
+    const cells = rows.slice(1).map((r) => r.split(','));
+    assert.ok(Math.abs(rocAuc(cells.map((c) => Number(c[1])), cells.map((c) => Number(c[2]))) - summary.binary.prognosis.auc) < 1e-6);
+    const text = run('predict', '--model', checkpoint);
+    assert.match(text.stdout, /mt-ord-gcs-bin-age on \d+ patients of .*input 16x32x32\nprognosis: AUC 0\.\d{3}, balanced accuracy .*\nage-binary: AUC .*\ngcs-ordinal: accuracy /);
+
+    const map = path.join(tempDir(), 'map.nii.gz');
+    const explained = run('explain', '--model', checkpoint, '--patient', discoverCohort(root).patients[0].id, '--method', 'gbp', '--layer', 'transition1.conv', '--out', map);
+    assert.equal(explained.code, 0, explained.stderr);
+    assert.ok(fs.existsSync(map));
+
+    assertCleanError(run('import-weights', '--from', path.join(FIXTURES, 'torch', 'legacy.pt'), '--out', checkpoint), /ich import-weights: torch file expected the zip format of torch\.save .*legacy\.pt\)$/);
+    assertCleanError(run('import-weights', '--from', path.join(FIXTURES, 'torch', 'monai-baseline.pt'), '--out', checkpoint, '--model', 'mt-bin-age'), /model mt-bin-age expected a densenet with heads prognosis, age-binary, got a densenet with heads prognosis/);
+    assertCleanError(run('import-weights', '--from', 'nowhere.pt', '--out', checkpoint), /--from expected a file, got "nowhere\.pt" \(no such file\)/);
+    assertCleanError(run('predict', '--model', tempDir()), /--model expected a checkpoint folder with model\.json/);
   });
 });

@@ -1,0 +1,239 @@
+import * as fs from 'node:fs';
+import { PickleGlobal, PickleValue, unpickle } from './pickle';
+import { readZip, ZipEntry } from './zip';
+
+/** Element types of PyTorch storages that a state dict can hold. */
+export type TorchDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+
+/** A tensor read from a torch.save file, made contiguous (C order, last axis fastest). */
+export interface TorchTensor {
+  dtype: TorchDType;
+  shape: number[];
+  /** Values: float32 for float32/16 and bfloat16 and the small integer types, float64 for float64, int32 and int64 (exact to 2^53). */
+  values: Float32Array | Float64Array;
+}
+
+/** Storage class names of the pickle (`torch.FloatStorage`, ...) and their element types. */
+const STORAGES: Record<string, TorchDType> = {
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+};
+const ELEMENT_BYTES: Record<TorchDType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
+
+/** A storage as the pickle refers to it: its element type and bytes, decoded when a tensor first needs them. */
+interface Storage {
+  dtype: TorchDType;
+  key: string;
+  bytes: Uint8Array;
+  decoded?: Float32Array | Float64Array;
+}
+
+/** IEEE half precision to a number. */
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** Decodes a storage's bytes (little- or big-endian) to numbers. */
+function decodeStorage(s: Storage, littleEndian: boolean): Float32Array | Float64Array {
+  if (s.decoded) return s.decoded;
+  const n = s.bytes.length / ELEMENT_BYTES[s.dtype];
+  const view = new DataView(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength);
+  const wide = s.dtype === 'float64' || s.dtype === 'int64' || s.dtype === 'int32';
+  const out = wide ? new Float64Array(n) : new Float32Array(n);
+  const bf16 = new DataView(new ArrayBuffer(4));
+  for (let i = 0; i < n; i++) {
+    switch (s.dtype) {
+      case 'float32':
+        out[i] = view.getFloat32(4 * i, littleEndian);
+        break;
+      case 'float64':
+        out[i] = view.getFloat64(8 * i, littleEndian);
+        break;
+      case 'float16':
+        out[i] = halfToNumber(view.getUint16(2 * i, littleEndian));
+        break;
+      case 'bfloat16':
+        // bfloat16 is the top half of a float32.
+        bf16.setUint32(0, view.getUint16(2 * i, littleEndian) << 16);
+        out[i] = bf16.getFloat32(0);
+        break;
+      case 'int64':
+        out[i] = Number(view.getBigInt64(8 * i, littleEndian));
+        break;
+      case 'int32':
+        out[i] = view.getInt32(4 * i, littleEndian);
+        break;
+      case 'int16':
+        out[i] = view.getInt16(2 * i, littleEndian);
+        break;
+      case 'int8':
+        out[i] = view.getInt8(i);
+        break;
+      case 'uint8':
+      case 'bool':
+        out[i] = view.getUint8(i);
+        break;
+    }
+  }
+  s.decoded = out;
+  return out;
+}
+
+/** torch._utils._rebuild_tensor_v2's view of a storage (offset, size, stride) copied out in C order. */
+function rebuildTensor(storage: Storage, offset: number, shape: number[], stride: number[], littleEndian: boolean, where: string): TorchTensor {
+  const data = decodeStorage(storage, littleEndian);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = new (data.constructor as new (n: number) => Float32Array | Float64Array)(n);
+  if (n > 0) {
+    const last = offset + shape.reduce((a, d, i) => a + (d - 1) * stride[i], 0);
+    if (offset < 0 || last >= data.length) throw new Error(`tensor expected a view within its storage of ${data.length} values, got one reaching value ${last} (storage ${storage.key}, ${where})`);
+    const index = new Array<number>(shape.length).fill(0);
+    let at = offset;
+    for (let i = 0; i < n; i++) {
+      values[i] = data[at];
+      for (let axis = shape.length - 1; axis >= 0; axis--) {
+        if (++index[axis] < shape[axis]) {
+          at += stride[axis];
+          break;
+        }
+        at -= (shape[axis] - 1) * stride[axis];
+        index[axis] = 0;
+      }
+    }
+  }
+  return { dtype: storage.dtype, shape, values };
+}
+
+const isIntList = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => Number.isInteger(x));
+
+/**
+ * Reads a file written by torch.save (the zip format of PyTorch >= 1.6) without Python: its pickle is unpickled with a
+ * whitelist (tensors, storages, OrderedDict; like torch.load(weights_only=True)) and every tensor made contiguous.
+ * Dicts come back as Map, tuples and lists as arrays, tensors as {@link TorchTensor}.
+ * @throws naming the file: not a zip (the legacy pre-1.6 format or TorchScript archives are named as such), a
+ *   member missing or damaged, a class the whitelist refuses, a view outside its storage.
+ */
+export function readTorchFile(file: string): PickleValue {
+  const bytes = fs.readFileSync(file);
+  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes.subarray(0, 16).includes(0x8a)) {
+    throw new Error(`torch file expected the zip format of torch.save (PyTorch >= 1.6), got the legacy format; load and save it again with a newer PyTorch (${file})`);
+  }
+  if (bytes.length < 4 || bytes.readUInt32LE(0) !== 0x04034b50) {
+    throw new Error(`torch file expected a zip archive (torch.save), got ${bytes.length} bytes starting ${JSON.stringify(bytes.subarray(0, 4).toString('latin1'))} (${file})`);
+  }
+  const entries = readZip(bytes, file);
+  const names = [...entries.keys()];
+  const pkl = names.find((n) => n === 'data.pkl' || /^[^/]+\/data\.pkl$/.test(n));
+  if (!pkl) {
+    const script = names.some((n) => /(^|\/)constants\.pkl$/.test(n) || /(^|\/)code\//.test(n));
+    throw new Error(`torch file expected a data.pkl member, got ${script ? 'a TorchScript archive (torch.jit.save): save the model\'s state_dict() with torch.save instead' : `members ${names.slice(0, 5).join(', ')}`} (${file})`);
+  }
+  const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
+  const order = entries.get(`${prefix}byteorder`);
+  const littleEndian = order ? Buffer.from(order.read()).toString('latin1').trim() !== 'big' : true;
+  const member = (name: string): ZipEntry => {
+    const e = entries.get(name);
+    if (!e) throw new Error(`torch file expected member ${name}, got none (${file})`);
+    return e;
+  };
+  const storages = new Map<string, Storage>();
+  const storageClass = new Map<PickleGlobal, TorchDType>();
+  let tensors = 0;
+  const value = unpickle(
+    member(pkl).read(),
+    {
+      refusal: 'only tensors, storages and dicts load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
+      resolveGlobal(module, name) {
+        if ((module === 'torch' || module === 'torch.storage') && name in STORAGES) {
+          const g: PickleGlobal = { module, name };
+          storageClass.set(g, STORAGES[name]);
+          return g;
+        }
+        if (module === 'collections' && name === 'OrderedDict') return { module, name, call: () => new Map() };
+        if (module === 'torch._utils' && name === '_rebuild_tensor_v2') {
+          return {
+            module,
+            name,
+            call: (args) => {
+              const [storage, offset, size, stride] = args;
+              const where = `tensor ${++tensors}`;
+              if (!storages.has((storage as Storage)?.key) || !Number.isInteger(offset) || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
+                throw new Error(`torch file expected _rebuild_tensor_v2(storage, offset, size, stride, ...), got other arguments (${where}, ${file})`);
+              }
+              return rebuildTensor(storage as Storage, offset as number, size, stride, littleEndian, where);
+            },
+          };
+        }
+        // nn.Parameter pickles as its tensor wrapped once more; the tensor is all a state dict needs.
+        if (module === 'torch._utils' && name === '_rebuild_parameter') return { module, name, call: (args) => args[0] };
+        return undefined;
+      },
+      persistentLoad(pid) {
+        // ('storage', storage class, key, location, number of elements)
+        if (!Array.isArray(pid) || pid[0] !== 'storage' || typeof pid[2] !== 'string') throw new Error(`torch file expected storage references ('storage', class, key, location, size), got ${JSON.stringify(pid)} (${file})`);
+        const dtype = storageClass.get(pid[1] as PickleGlobal);
+        if (!dtype) throw new Error(`torch file expected a storage class of ${Object.keys(STORAGES).join(', ')}, got another (storage ${pid[2]}, ${file})`);
+        const key = pid[2];
+        let s = storages.get(key);
+        if (!s) {
+          const data = member(`${prefix}data/${key}`).read();
+          const numel = Number(pid[4]);
+          if (data.length !== numel * ELEMENT_BYTES[dtype]) throw new Error(`torch file expected storage ${key} of ${numel} ${dtype} values (${numel * ELEMENT_BYTES[dtype]} bytes), got ${data.length} bytes (${file})`);
+          s = { dtype, key, bytes: data };
+          storages.set(key, s);
+        }
+        return s;
+      },
+    },
+    `${file}: ${pkl}`,
+  );
+  return value;
+}
+
+/** True for a value {@link readTorchFile} made from a tensor. */
+export function isTorchTensor(v: unknown): v is TorchTensor {
+  return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'values' in v;
+}
+
+/** Keys under which training scripts commonly nest the weights in a checkpoint dict. */
+const NESTED_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'network', 'weights'];
+
+/**
+ * The state dict (parameter name -> tensor) inside what torch.save wrote: the object itself when it is a dict of
+ * tensors, else the dict under one of `state_dict`, `model_state_dict`, `model`, `net`, `network`, `weights`, else the
+ * only dict of tensors among its values. Non-tensor values beside the tensors are left out.
+ * @throws listing the top-level keys when no dict of tensors is found.
+ */
+export function findStateDict(value: PickleValue, source: string): Map<string, TorchTensor> {
+  const tensorsOf = (v: unknown): Map<string, TorchTensor> | null => {
+    if (!(v instanceof Map)) return null;
+    const out = new Map<string, TorchTensor>();
+    for (const [k, t] of v) if (typeof k === 'string' && isTorchTensor(t)) out.set(k, t);
+    return out.size ? out : null;
+  };
+  const direct = tensorsOf(value);
+  if (direct) return direct;
+  if (value instanceof Map) {
+    for (const key of NESTED_KEYS) {
+      const nested = tensorsOf(value.get(key));
+      if (nested) return nested;
+    }
+    const candidates = [...value.values()].map(tensorsOf).filter((m): m is Map<string, TorchTensor> => m !== null);
+    if (candidates.length === 1) return candidates[0];
+    throw new Error(`torch file expected a state dict (a dict of tensors, or one under ${NESTED_KEYS.join(' / ')}), got a dict with keys ${[...value.keys()].slice(0, 8).map(String).join(', ')}${candidates.length > 1 ? ` and ${candidates.length} dicts of tensors` : ''} (${source})`);
+  }
+  throw new Error(`torch file expected a state dict (a dict of tensors), got ${Array.isArray(value) ? 'a list or tuple' : value === null ? 'None' : typeof value} (${source})`);
+}

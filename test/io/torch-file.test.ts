@@ -1,0 +1,90 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { unpickle } from '../../src/io/pickle';
+import { findStateDict, readTorchFile, TorchTensor } from '../../src/io/torch-file';
+import { readZip } from '../../src/io/zip';
+import { FIXTURES, fixture, tempDir } from '../support/paths';
+
+const TORCH = path.join(FIXTURES, 'torch');
+const none = { resolveGlobal: () => undefined };
+const bytes = (...parts: (number[] | string)[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...Buffer.from(p, 'latin1')] : p)));
+
+describe('io: torch.save files read without Python', () => {
+  // Golden values: test/fixtures/gen/make_torch_file_fixtures.py (Debian python3-torch 1.13), tensors.json.
+  const expected = fixture<{ tensors: Record<string, { dtype: string; shape: number[]; values: number[] }>; epoch: number; lr: number; name: string }>('torch/tensors.json');
+
+  for (const file of ['tensors.pt', 'tensors-protocol4.pt']) {
+    it(`${file}: every dtype, strided and offset views, shared storages, 0-d and empty tensors, and the checkpoint's other values`, () => {
+      const value = readTorchFile(path.join(TORCH, file)) as Map<string, unknown>;
+      assert.equal(value.get('epoch'), 7);
+      assert.equal(value.get('lr'), 1e-3);
+      assert.equal(value.get('name'), 'fold 0 \u00e9');
+      assert.deepEqual(value.get('history'), [0.5, null, true, [1, 2]]);
+      const state = findStateDict(value, file);
+      assert.deepEqual([...state.keys()], Object.keys(expected.tensors));
+      for (const [key, e] of Object.entries(expected.tensors)) {
+        const t = state.get(key)!;
+        assert.equal(t.dtype, e.dtype, key);
+        assert.deepEqual(t.shape, e.shape, key);
+        // PyTorch's values cast to float32 (python floats); exact for every dtype here.
+        assert.deepEqual(Array.from(t.values, (v) => Math.fround(v)), e.values.map(Math.fround), key);
+      }
+      assert.equal(state.get('int64')!.values[3], 2 ** 40, 'int64 is exact beyond float32');
+      assert.ok(state.get('float64')!.values instanceof Float64Array);
+    });
+  }
+
+  it('finds the state dict directly or nested, and says what it found otherwise', () => {
+    const t: TorchTensor = { dtype: 'float32', shape: [1], values: new Float32Array(1) };
+    const direct = new Map<string, unknown>([['a.weight', t], ['note', 'x']]);
+    assert.deepEqual([...findStateDict(direct, 'f').keys()], ['a.weight']);
+    assert.deepEqual([...findStateDict(new Map<string, unknown>([['epoch', 3], ['state_dict', direct]]), 'f').keys()], ['a.weight']);
+    assert.deepEqual([...findStateDict(new Map<string, unknown>([['epoch', 3], ['whatever', direct]]), 'f').keys()], ['a.weight'], 'the only dict of tensors');
+    assert.throws(() => findStateDict(new Map([['x', direct], ['y', direct]]), 'f'), /got a dict with keys x, y and 2 dicts of tensors \(f\)/);
+    assert.throws(() => findStateDict(new Map([['epoch', 3]]), 'f'), /expected a state dict .* got a dict with keys epoch \(f\)/);
+    assert.throws(() => findStateDict([1, 2], 'f'), /got a list or tuple \(f\)/);
+    assert.throws(() => findStateDict(null, 'f'), /got None \(f\)/);
+  });
+
+  it('refuses the legacy format, TorchScript archives, other files and damaged or truncated archives by name', () => {
+    assert.throws(() => readTorchFile(path.join(TORCH, 'legacy.pt')), /expected the zip format of torch.save \(PyTorch >= 1.6\), got the legacy format.*legacy\.pt/);
+    assert.throws(() => readTorchFile(path.join(TORCH, 'whole-module.pt')), /got torch\.nn\.modules\.linear\.Linear \(refused: .*save its state_dict\(\) instead\) \(byte \d+ of .*whole-module\.pt: whole-module\/data\.pkl\)/);
+    assert.throws(() => readTorchFile(path.join(FIXTURES, 'clinical_synth.csv')), /expected a zip archive \(torch.save\), got \d+ bytes starting "Pati".*clinical_synth\.csv/);
+    const dir = tempDir();
+    const good = fs.readFileSync(path.join(TORCH, 'tensors.pt'));
+    const truncated = path.join(dir, 'truncated.pt');
+    fs.writeFileSync(truncated, good.subarray(0, good.length - 300));
+    assert.throws(() => readTorchFile(truncated), /zip archive expected an end-of-central-directory record, got none .*truncated\)/);
+    // One byte of a tensor's data flipped: its member's CRC-32 no longer matches.
+    const entries = readZip(good, 'tensors.pt');
+    const member = [...entries.values()].find((e) => e.name.endsWith('data/0'))!;
+    const at = good.indexOf(Buffer.from(member.read())) + 5;
+    const damaged = Buffer.from(good);
+    damaged[at] ^= 0xff;
+    const damagedFile = path.join(dir, 'damaged.pt');
+    fs.writeFileSync(damagedFile, damaged);
+    assert.throws(() => readTorchFile(damagedFile), /"tensors\/data\/0" with CRC-32 [0-9a-f]+, got [0-9a-f]+ \(damaged file\)/);
+  });
+
+  it('unpickles without running anything: unknown globals are refused, faults name the byte', () => {
+    // [1, 2**70, -1.5, 'é', b'\x00\x01', {'k': None}], written by hand from the opcodes of pickle.dumps(protocol=3)
+    const value = unpickle(
+      bytes([0x80, 2, 0x5d, 0x28, 0x4b, 1, 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40], 'G', [0xbf, 0xf8, 0, 0, 0, 0, 0, 0], 'X', [2, 0, 0, 0, 0xc3, 0xa9], 'C', [2, 0, 1], '}', 'U', [1], 'kNs', 'e.'),
+      none,
+      'test',
+    ) as unknown[];
+    assert.equal(value[0], 1);
+    assert.equal(value[1], 2n ** 70n);
+    assert.equal(value[2], -1.5);
+    assert.equal(value[3], '\u00e9');
+    assert.deepEqual(Array.from(value[4] as Uint8Array), [0, 1]);
+    assert.deepEqual(value[5], new Map([['k', null]]));
+    // os.system('echo pwned'), as pickle.dumps of a __reduce__ would write it
+    assert.throws(() => unpickle(bytes('cos\nsystem\n(U', [10], 'echo pwnedtR.'), none, 'evil.pkl'), /pickle expected a known class or function, got os\.system \(refused: only whitelisted classes load\) \(byte 0 of evil\.pkl\)/);
+    assert.throws(() => unpickle(bytes([0x80, 2, 0x58, 9, 0, 0, 0], 'abc'), none, 'cut.pkl'), /pickle expected 9 more bytes, the stream ends after 3 \(byte 2 of cut\.pkl\)/);
+    assert.throws(() => unpickle(bytes([0x80, 2, 0xff]), none, 'odd.pkl'), /a pickle opcode of protocols 0-5, got 0xff \(byte 2 of odd\.pkl\)/);
+    assert.throws(() => unpickle(bytes([0x80, 2, 0x68, 4, 0x2e]), none, 'memo.pkl'), /memo entry 4/);
+    assert.throws(() => unpickle(bytes([0x80, 2, 0x4b, 1, 0x4b, 2, 0x2e]), none, 'two.pkl'), /one value on the stack at STOP, got 2/);
+  });
+});
