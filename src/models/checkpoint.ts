@@ -78,6 +78,9 @@ export async function saveCheckpoint(dir: string, model: ImageModel, meta: Omit<
   for (const leftover of [...saveLeftovers(dir, 'old'), ...saveLeftovers(dir, 'tmp')]) fs.rmSync(leftover, { recursive: true, force: true });
 }
 
+/** Bytes per element of the dtypes a weights manifest names (saveCheckpoint writes float32 and int32). */
+const WEIGHT_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
 /**
  * Reads a checkpoint's meta and named tensors (from the previous folder when a save was interrupted).
  * @throws naming the folder when it is missing or damaged.
@@ -92,8 +95,19 @@ export function readCheckpoint(dir: string): { meta: CheckpointMeta; tensors: tf
     throw new Error(`checkpoint expected a readable model.json, got ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (${dir})`);
   }
   if (json.format !== 'ich-prognosis-checkpoint') throw new Error(`checkpoint format expected ich-prognosis-checkpoint, got ${String(json.format)} (${file})`);
-  const bytes = fs.readFileSync(path.join(dir, json.weightsManifest[0].paths[0]));
-  const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), json.weightsManifest[0].weights);
+  const manifest = json.weightsManifest?.[0];
+  if (!manifest?.paths?.[0] || !Array.isArray(manifest.weights)) throw new Error(`checkpoint expected a weightsManifest with one weights file, got ${JSON.stringify(json.weightsManifest)?.slice(0, 80)} (${file})`);
+  const weightsFile = path.join(dir, manifest.paths[0]);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(weightsFile);
+  } catch (err) {
+    throw new Error(`checkpoint expected a readable ${manifest.paths[0]}, got ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (${dir})`);
+  }
+  // decodeWeights reads past a short buffer as a RangeError naming nothing: a truncated copy is caught here instead.
+  const expected = manifest.weights.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1) * (WEIGHT_BYTES[w.dtype] ?? NaN), 0);
+  if (bytes.byteLength !== expected) throw new Error(`checkpoint weights expected ${expected} bytes for the manifest's ${manifest.weights.length} tensors, got ${bytes.byteLength} (${weightsFile})`);
+  const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, manifest.weights);
   return { meta: json, tensors };
 }
 

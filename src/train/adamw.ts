@@ -77,8 +77,8 @@ export class AdamW {
       if (!g) continue;
       let s = this.state.get(p.name) ?? this.unpack(p.name);
       if (!s) {
-        s = { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) };
-        if (this.amsgrad) s.vmax = tf.variable(tf.zerosLike(p), false);
+        // In a tidy, so the zeros each variable was made from go: a variable keeps its own reference to the data.
+        s = tf.tidy(() => ({ m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false), ...(this.amsgrad ? { vmax: tf.variable(tf.zerosLike(p), false) } : {}) }));
         this.state.set(p.name, s);
       }
       const st = s;

@@ -133,6 +133,7 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
           source,
           dir: path.join(out, `fold-${k}`),
           onProgress: options.onProgress,
+          onNotice: notice,
           recomputeMinBytes: options.recomputeMinBytes,
         });
       } catch (err) {
@@ -161,6 +162,7 @@ export async function runCrossValidation(options: CrossValidationOptions): Promi
             keepFreedMemory: keepsFreedMemory(),
           },
           options.onProgress,
+          notice,
         ),
       ),
     );
@@ -174,8 +176,8 @@ export function threadsPerWorker(workers: number): number {
   return Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
 }
 
-/** Runs a job in a worker thread, forwarding its progress; resolves with its fold results or bench timing. */
-export function runWorker(job: WorkerJob, onProgress?: (p: TrainProgress) => void): Promise<unknown[]> {
+/** Runs a job in a worker thread, forwarding its progress and notices; resolves with its fold results or bench timing. */
+export function runWorker(job: WorkerJob, onProgress?: (p: TrainProgress) => void, onNotice?: (message: string) => void): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(path.join(__dirname, 'fold-worker.js'), { workerData: job });
     const collected: unknown[] = [];
@@ -183,6 +185,7 @@ export function runWorker(job: WorkerJob, onProgress?: (p: TrainProgress) => voi
       if (msg.type === 'progress' && msg.progress) onProgress?.(msg.progress);
       else if (msg.type === 'result' && msg.result) collected.push(msg.result);
       else if (msg.type === 'bench') collected.push(msg.timing);
+      else if (msg.type === 'notice' && msg.message) (onNotice ?? console.warn)(msg.message);
       else if (msg.type === 'error') reject(new Error(msg.message));
       else if (msg.type === 'done') resolve(collected);
     });

@@ -45,6 +45,7 @@ async function run(job: WorkerJob): Promise<void> {
       source,
       dir: f.dir,
       onProgress: (p) => parentPort!.postMessage({ type: 'progress', progress: p }),
+      onNotice: (message) => parentPort!.postMessage({ type: 'notice', message }),
       recomputeMinBytes: job.recomputeMinBytes,
     });
     parentPort!.postMessage({ type: 'result', result });

@@ -158,6 +158,61 @@ interface ResumeState {
 }
 
 /**
+ * Reads a fold's resume point (`last/` with its optimizer moments and loop state) into a freshly built model, optimizer
+ * and plateau scheduler. Everything is checked before anything is assigned, so on a throw the model keeps its seeded
+ * initialisation and the fold can start over.
+ * @throws naming the file and what was expected when the checkpoint or its state is unreadable or does not fit.
+ */
+function resumeFrom(lastDir: string, stateFile: string, model: ImageModel, optimizer: AdamW, plateau: ReduceLROnPlateau): ResumeState {
+  const { meta, tensors } = readCheckpoint(lastDir);
+  try {
+    for (const p of model.store.params.values()) {
+      const t = tensors[p.name];
+      if (!t) throw new Error(`checkpoint expected parameter "${p.name}", got none (${lastDir})`);
+      if (t.shape.join() !== p.variable.shape.join()) throw new Error(`checkpoint parameter "${p.name}" expected shape [${p.variable.shape}], got [${t.shape}] (${lastDir})`);
+      for (const slot of ['m', 'v', 'vmax']) {
+        const moment = tensors[`extra/${p.name}/${slot}`];
+        if (moment && moment.shape.join() !== p.variable.shape.join()) throw new Error(`checkpoint moment "${p.name}/${slot}" expected shape [${p.variable.shape}], got [${moment.shape}] (${lastDir})`);
+      }
+    }
+    // The state rides in the checkpoint it belongs to (one atomic write): a kill between writing the weights and
+    // state.json cannot pair epoch e's weights with epoch e-1's counters. Folders from before that read state.json.
+    let state = meta.info.resume as ResumeState | undefined;
+    if (!state) {
+      try {
+        state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as ResumeState;
+      } catch (err) {
+        throw new Error(`resume state expected readable JSON, got ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (${stateFile})`);
+      }
+    }
+    for (const key of ['epoch', 'lr', 'optimizerStep'] as const) {
+      if (typeof state[key] !== 'number' || !Number.isFinite(state[key])) throw new Error(`resume state ${key} expected a finite number, got ${JSON.stringify(state[key])} (${lastDir})`);
+    }
+    if (typeof state.plateau !== 'object' || state.plateau === null) throw new Error(`resume state plateau expected the scheduler's counters, got ${JSON.stringify(state.plateau)} (${lastDir})`);
+    if (!Array.isArray(state.history)) throw new Error(`resume state history expected an array of epochs, got ${JSON.stringify(state.history)?.slice(0, 40)} (${lastDir})`);
+    state.bestValBalancedAccuracy ??= -Infinity;
+    const extra = restoreParams(model, tensors);
+    // Optimizer moments ride along with the weights: re-create them under the new variables' names.
+    const slots = new Map<string, { m?: tf.Tensor; v?: tf.Tensor; vmax?: tf.Tensor }>();
+    for (const [k, t] of extra) {
+      const [param, slot] = [k.slice(0, k.lastIndexOf('/')), k.slice(k.lastIndexOf('/') + 1)];
+      const s = slots.get(param) ?? {};
+      (s as Record<string, tf.Tensor>)[slot] = t;
+      slots.set(param, s);
+    }
+    optimizer.restore([...model.store.params.values()].map((p) => ({ variable: p.variable, ...slots.get(p.name) })), state.optimizerStep);
+    for (const t of extra.values()) t.dispose();
+    optimizer.lr = state.lr;
+    plateau.restore(state.plateau);
+    return state;
+  } catch (err) {
+    // restoreParams disposes what it consumes; a throw before it leaves every tensor here.
+    for (const t of Object.values(tensors)) if (!t.isDisposed) t.dispose();
+    throw err;
+  }
+}
+
+/**
  * Trains one cross-validation fold with the paper's recipe and writes its outputs under `dir`:
  * `best/` (the selected checkpoint), `last/` (weights, optimizer moments and the loop's state, to resume; `state.json`
  * a readable copy of that state), `history.json` (learning curves),
@@ -184,6 +239,8 @@ export async function trainFold(options: {
    * ICH_RECOMPUTE_MIN_MB). Not part of the recipe: the results are the same to the bit, only memory and time differ.
    */
   recomputeMinBytes?: number;
+  /** Told when the fold cannot resume from a damaged `last/` and starts over (default console.warn). */
+  onNotice?: (message: string) => void;
 }): Promise<FoldResult | null> {
   const { recipe, patients, fold, foldIndex, source, dir } = options;
   fs.mkdirSync(dir, { recursive: true });
@@ -210,25 +267,18 @@ export async function trainFold(options: {
   };
   const lastDir = path.join(dir, 'last');
   if (checkpointExists(lastDir) || fs.existsSync(stateFile)) {
-    const { meta, tensors } = readCheckpoint(lastDir);
-    // The state rides in the checkpoint it belongs to (one atomic write): a kill between writing the weights and
-    // state.json cannot pair epoch e's weights with epoch e-1's counters. Folders from before that read state.json.
-    const saved = meta.info.resume as ResumeState | undefined;
-    state = saved ?? JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-    state.bestValBalancedAccuracy ??= -Infinity;
-    const extra = restoreParams(model, tensors);
-    // Optimizer moments ride along with the weights: re-create them under the new variables' names.
-    const slots = new Map<string, { m?: tf.Tensor; v?: tf.Tensor; vmax?: tf.Tensor }>();
-    for (const [k, t] of extra) {
-      const [param, slot] = [k.slice(0, k.lastIndexOf('/')), k.slice(k.lastIndexOf('/') + 1)];
-      const s = slots.get(param) ?? {};
-      (s as Record<string, tf.Tensor>)[slot] = t;
-      slots.set(param, s);
+    try {
+      state = resumeFrom(lastDir, stateFile, model, optimizer, plateau);
+    } catch (err) {
+      // Writes are atomic, so this is a disk fault or a hand edit: hours of other folds must not die with it. The fold
+      // starts over (same seed, so the same result as a first run), and the unreadable files stay for a look.
+      const aside = `${lastDir}.unusable-${Date.now()}`;
+      if (fs.existsSync(lastDir)) fs.renameSync(lastDir, aside);
+      fs.rmSync(stateFile, { force: true });
+      (options.onNotice ?? ((m: string) => console.warn(m)))(
+        `fold ${foldIndex}: cannot resume, training it again from epoch 1 (the unreadable checkpoint moved to ${path.basename(aside)}): ${(err as Error).message}`,
+      );
     }
-    optimizer.restore([...model.store.params.values()].map((p) => ({ variable: p.variable, ...slots.get(p.name) })), state.optimizerStep);
-    for (const t of extra.values()) t.dispose();
-    optimizer.lr = state.lr;
-    plateau.restore(state.plateau);
   }
   const variables = model.store.trainable();
   const started = Date.now();

@@ -115,13 +115,56 @@ describe('train/loop: one fold with the paper recipe', function () {
       delete meta.info.resume;
       fs.writeFileSync(path.join(older, 'last', 'model.json'), JSON.stringify(meta));
       assert.deepEqual(strip(await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: older })), strip(whole));
+
+      // A damaged resume point (truncated weights, a moment of the wrong shape, a state without counters) costs the
+      // fold its progress, not the run: it starts over with the same seed, says why, and keeps the damaged folder.
+      const damage: [string, (last: string) => void, RegExp][] = [
+        ['truncated weights', (last) => fs.truncateSync(path.join(last, 'weights.bin'), 1000), /checkpoint weights expected \d+ bytes for the manifest's \d+ tensors, got 1000 \(.*weights\.bin\)/],
+        [
+          'a moment of the wrong shape',
+          (last) => {
+            const m = JSON.parse(fs.readFileSync(path.join(last, 'model.json'), 'utf8'));
+            const [a, b] = m.weightsManifest[0].weights.filter((w: { name: string; shape: number[] }) => w.name.startsWith('extra/') && w.shape.length === 1 && w.shape[0] > 1);
+            const [i, j] = [m.weightsManifest[0].weights.indexOf(a), m.weightsManifest[0].weights.indexOf(b)];
+            // The byte count stays right: one 1-D moment grows by what another loses, so only the shapes are wrong.
+            assert.ok(a && b, 'two 1-D moments');
+            m.weightsManifest[0].weights[i] = { ...a, shape: [a.shape[0] + b.shape[0] - 1] };
+            m.weightsManifest[0].weights[j] = { ...b, shape: [1] };
+            fs.writeFileSync(path.join(last, 'model.json'), JSON.stringify(m));
+          },
+          /checkpoint moment ".*\/(m|v|vmax)" expected shape \[\d+\], got \[\d+\]/,
+        ],
+        [
+          'a state without counters',
+          (last) => {
+            const m = JSON.parse(fs.readFileSync(path.join(last, 'model.json'), 'utf8'));
+            delete m.info.resume.optimizerStep;
+            fs.writeFileSync(path.join(last, 'model.json'), JSON.stringify(m));
+          },
+          /resume state optimizerStep expected a finite number, got undefined/,
+        ],
+      ];
+      for (const [what, spoil, why] of damage) {
+        const spoilt = tempDir();
+        await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: spoilt, stopAfterEpochs: 2 });
+        spoil(path.join(spoilt, 'last'));
+        const notices: string[] = [];
+        const before = tf.memory().numTensors;
+        const again = await trainFold({ recipe: r, patients, fold, foldIndex: 1, source, dir: spoilt, onNotice: (m) => notices.push(m) });
+        assert.equal(tf.memory().numTensors, before, `${what}: the unreadable checkpoint's tensors are freed`);
+        assert.deepEqual(strip(again), strip(whole), `${what}: trained again from epoch 1 with the same result`);
+        assert.equal(notices.length, 1, what);
+        assert.match(notices[0], /^fold 1: cannot resume, training it again from epoch 1 \(the unreadable checkpoint moved to last\.unusable-\d+\): /);
+        assert.match(notices[0], why);
+        assert.equal(fs.readdirSync(spoilt).filter((n) => n.startsWith('last.unusable-')).length, 1, `${what}: kept for a look`);
+      }
     });
   });
 
   // The TypeScript ops (wasm) and each set of the project's own kernels (oneDNN, WGSL), whose optimizer and batch-norm
   // state is held differently.
   for (const backend of TEST_BACKENDS.filter((b) => b === 'wasm' || b.includes('+'))) {
-  it(`leaks no tensors: tf.memory().numTensors is the same after step 2 and step 50 (${backend})`, async () => {
+  it(`leaks no tensors: tf.memory().numTensors is the same after step 2 and step 50, and after one more fold (${backend})`, async () => {
     await onBackend(backend, async () => {
       const { patients, source } = await setup();
       const fold = crossValidationFolds(patients.map((p) => p.label), { folds: 3 })[0];
@@ -139,6 +182,11 @@ describe('train/loop: one fold with the paper recipe', function () {
       });
       assert.ok(counts.length >= 50, `${counts.length} steps`);
       assert.equal(counts[49], counts[1], `tensors after step 2: ${counts[1]}, after step 50: ${counts[49]}`);
+      // A whole fold frees what it made (a notebook trains many in one kernel): the optimizer's zero moments leaked
+      // three tensors per parameter and fold once. The first fold's per-shape kernel constants stay, hence a second.
+      const afterFirst = tf.memory().numTensors;
+      await trainFold({ recipe: recipe({ batchSize: 1, epochs: 1 }), patients, fold, foldIndex: 0, source, dir: tempDir() });
+      assert.equal(tf.memory().numTensors, afterFirst, 'tensors after one more fold');
     });
   });
   }
