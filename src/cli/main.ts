@@ -3,6 +3,7 @@ import { benchCommand } from './commands/bench';
 import { dataCheckCommand, dataSynthCommand } from './commands/data';
 import { explainCommand } from './commands/explain';
 import { exportCommand } from './commands/export';
+import { exportWeightsCommand } from './commands/export-weights';
 import { importWeightsCommand } from './commands/import-weights';
 import { metricsCommand } from './commands/metrics';
 import { predictCommand } from './commands/predict';
@@ -31,6 +32,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich bench conv [--shape 32,64,64] [--batch 2] [--json]    DenseNet-121's convolutions, each vs PyTorch
   ich bench tune [--shape 32,64,64] [--batch 2] [--passes N] [--out F]   webgpu: the fastest conv tiling per pass, for ICH_WGSL_CONV_TUNING
   ich import-weights --from FILE.pt --out DIR [--model NAME] [--input-size 40,301,301]   a PyTorch state dict (the authors' released weights) as a checkpoint
+  ich export-weights --model CHECKPOINT --out FILE.pt [--layout authors|monai|ich]   a checkpoint as a PyTorch state dict (torch.save)
   ich predict --model CHECKPOINT [--data DIR] [--out FILE.csv] [--batch 2] [--json]   every head's probabilities and metrics on a cohort (external validation)
   ich explain --model CHECKPOINT --patient ID --method gbp|gradcam|ggcam [--head prognosis] [--display] --out FILE.nii.gz
   ich export [--notebooks NAME,...] [--out figures/notebooks] [--cell-timeout S]   execute the notebooks, write their HTML
@@ -48,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   explain: explainCommand,
   'import-weights': importWeightsCommand,
+  'export-weights': exportWeightsCommand,
   predict: predictCommand,
   train: trainCommand,
   bench: benchCommand,

@@ -3,6 +3,7 @@ import { DenseNetConfig } from './densenet-config';
 import { buildImageModel, ImageModel } from './multitask';
 import { loadTorchStateDict } from './params';
 import { MODEL_SPECS, modelSpec, ModelSpec, TASK_OUTPUTS, TaskName } from './tasks';
+import { PEREZ_KEYS } from './torch-names';
 
 /** A state dict's tensors as import needs them: PyTorch layout values and shape, by PyTorch name. */
 export type TorchWeights = ReadonlyMap<string, { shape: number[]; values: Float32Array | Float64Array }>;
@@ -40,22 +41,6 @@ function gcsTask(outputs: number, key: string): TaskName {
 function headError(key: string, what: string, expected: number[], got: number): never {
   throw new Error(`head ${key} expected ${expected.join(' or ')} outputs for ${what}, got ${got}`);
 }
-
-/** The authors' Perez CNN (BaselineAmaiaPytorch.py, AmaiaModel): Sequential indices -> our names. */
-const PEREZ_KEYS: Record<string, string> = {
-  'feature_extractor.0.weight': 'model.conv1.weight',
-  'feature_extractor.3.weight': 'model.conv2.weight',
-  'feature_extractor.3.bias': 'model.conv2.bias',
-  'feature_extractor.7.weight': 'model.conv3.weight',
-  'feature_extractor.7.bias': 'model.conv3.bias',
-  'feature_extractor.10.weight': 'model.conv4.weight',
-  'feature_extractor.12.weight': 'model.bn.weight',
-  'feature_extractor.12.bias': 'model.bn.bias',
-  'feature_extractor.12.running_mean': 'model.bn.running_mean',
-  'feature_extractor.12.running_var': 'model.bn.running_var',
-  'classifier.1.weight': 'heads.prognosis.weight',
-  'classifier.1.bias': 'heads.prognosis.bias',
-};
 
 /**
  * DenseNet sizes from the backbone's tensor shapes (keys under `features.`): stem channels from conv0, growth from

@@ -7,6 +7,7 @@ import { rocAuc } from '../../src/eval/metrics';
 import { readNpy } from '../../src/io/npy';
 import { damagedCopy, smallCohort } from '../support/cohort';
 import { FIXTURES, fixture, maxAbsDiff, ROOT, tempDir } from '../support/paths';
+import { findStateDict, readTorchFile } from '../../src/io/torch-file';
 import { TEST_BACKENDS } from '../support/tf';
 
 function ich(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -241,7 +242,7 @@ describe('cli: ich', () => {
     assert.equal(r.status, 0);
     assert.equal(JSON.parse(r.stdout).root, root);
   });
-  it('import-weights turns a PyTorch state dict into a checkpoint that predict and explain run on a cohort', async () => {
+  it('import-weights turns a PyTorch state dict into a checkpoint that predict and explain run on a cohort, and export-weights gives back to PyTorch', async () => {
     const root = await smallCohort();
     const env = { ICH_DATA_DIR: root, ICH_CACHE_DIR: tempDir() };
     const run = (...args: string[]) => {
@@ -270,6 +271,21 @@ describe('cli: ich', () => {
     assert.ok(Math.abs(rocAuc(cells.map((c) => Number(c[1])), cells.map((c) => Number(c[2]))) - summary.binary.prognosis.auc) < 1e-6);
     const text = run('predict', '--model', checkpoint);
     assert.match(text.stdout, /mt-ord-gcs-bin-age on \d+ patients of .*input 16x32x32\nprognosis: AUC 0\.\d{3}, balanced accuracy .*\nage-binary: AUC .*\ngcs-ordinal: accuracy /);
+
+    // Back to PyTorch: the authors' key names, and the very state dict PyTorch saved, value for value.
+    const pt = path.join(tempDir(), 'fold0-from-ich.pt');
+    const back = run('export-weights', '--model', checkpoint, '--out', pt);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /^exported mt-ord-gcs-bin-age \(authors layout; 83 tensors, 0\.\d\d M parameters; input 16x32x32\) to .*fold0-from-ich\.pt \(sha256 [0-9a-f]{12}\)\nheads: prognosis -> binary_head\.3, gcs-ordinal -> ordinal_headGCS\.3, age-binary -> ordinal_headAge\.3\nin Python: model = PrognosisICH_ThreeClassGCSBinaryAge_Model\(image_shape, depth\)/);
+    assert.match(back.stdout, /model\.load_state_dict\(torch\.load\(".*fold0-from-ich\.pt", weights_only=True\), strict=True\)\n$/);
+    const saved = findStateDict(readTorchFile(path.join(FIXTURES, 'torch', 'authors-3head.pt')), 'authors-3head.pt');
+    const exported = findStateDict(readTorchFile(pt), pt);
+    assert.deepEqual([...exported.keys()].sort(), [...saved.keys()].sort());
+    for (const [k, t] of saved) assert.deepEqual(Array.from(exported.get(k)!.values), Array.from(t.values), k);
+    assertCleanError(run('export-weights', '--model', checkpoint, '--out', pt, '--layout', 'monai'), /ich export-weights: layout monai expected a DenseNet with the prognosis head alone .*use layout authors$/);
+    assertCleanError(run('export-weights', '--model', checkpoint, '--out', 'x.txt'), /--out expected a \.pt or \.pth file, got "x\.txt"/);
+    assertCleanError(run('export-weights', '--model', checkpoint, '--out', pt, '--layout', 'keras'), /--layout expected authors, monai, ich, got "keras"/);
+    assertCleanError(run('export-weights', '--model', tempDir(), '--out', pt), /--model expected a checkpoint folder with model\.json/);
 
     const map = path.join(tempDir(), 'map.nii.gz');
     const explained = run('explain', '--model', checkpoint, '--patient', discoverCohort(root).patients[0].id, '--method', 'gbp', '--layer', 'transition1.conv', '--out', map);
