@@ -1,9 +1,13 @@
-import { TorchTensorToSave } from '../io/torch-save';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TorchTensorToSave, writeTorchFile } from '../io/torch-save';
+import { loadModel } from './checkpoint';
 import { DENSENET121, DenseNetConfig } from './densenet-config';
 import { ImageModel } from './multitask';
 import { toTorchLayout } from './params';
 import { TaskName } from './tasks';
-import { AUTHORS_CLASSES, authorsHeadKey, PEREZ_KEYS } from './torch-names';
+import { authorsClass, authorsHeadKey, PEREZ_KEYS } from './torch-names';
 
 /**
  * Key names of an exported state dict: `authors` (default) the authors' PyTorch classes (`feature_extractor.features.*`
@@ -62,7 +66,7 @@ export function exportTorchWeights(model: ImageModel, densenet: Partial<DenseNet
   } else if (spec.backbone === 'perez-cnn') {
     for (const [torch, ours] of Object.entries(PEREZ_KEYS)) rename.set(ours, torch);
     heads.prognosis = 'classifier.1';
-    module = `${AUTHORS_CLASSES['perez-cnn']}() (the authors' BaselineAmaiaPytorch.py)`;
+    module = `${authorsClass(spec)}() (the authors' BaselineAmaiaPytorch.py)`;
   } else if (asMonai) {
     for (const p of model.store.params.values()) {
       if (p.name.startsWith('feature_extractor.features.')) rename.set(p.name, p.name.slice('feature_extractor.'.length));
@@ -81,7 +85,7 @@ export function exportTorchWeights(model: ImageModel, densenet: Partial<DenseNet
     }
     const d = { ...DENSENET121, ...densenet };
     const fits = monaiConstructor(d, 1).startsWith('DenseNet121');
-    module = `${AUTHORS_CLASSES[spec.name] ?? 'the authors\' class'}(image_shape, depth) (the authors' TrainImageModels classes${fits ? '' : `; their DenseNet121 has other sizes than this model's, so build feature_extractor as ${monaiConstructor(d, 1)} with class_layers = nn.Identity()`})`;
+    module = `${authorsClass(spec) ?? 'the authors\' class with these heads'}(image_shape, depth) (the authors' TrainImageModels classes${fits ? '' : `; their DenseNet121 has other sizes than this model's, so build feature_extractor as ${monaiConstructor(d, 1)} with class_layers = nn.Identity()`})`;
   }
   const state = new Map<string, TorchTensorToSave>();
   for (const p of model.store.params.values()) {
@@ -92,4 +96,50 @@ export function exportTorchWeights(model: ImageModel, densenet: Partial<DenseNet
     if (p.kind === 'bn-var') state.set(key.replace(/running_var$/, 'num_batches_tracked'), { dtype: 'int64', shape: [], values: [0] });
   }
   return { layout, state, heads, module };
+}
+
+/** What {@link exportCheckpointToTorch} wrote. */
+export interface ExportedCheckpoint {
+  /** The model's name (as trained: a spec renamed for other loss weights keeps its name). */
+  model: string;
+  layout: TorchLayout;
+  heads: Partial<Record<TaskName, string>>;
+  /** Tensors in the state dict, batch-norm counters included. */
+  tensors: number;
+  /** Trainable values (PyTorch's sum of numel over parameters()). */
+  parameters: number;
+  /** Preprocessed input [depth, height, width] the model expects. */
+  inputSize: [number, number, number];
+  /** The file written (absolute) and its SHA-256. */
+  file: string;
+  sha256: string;
+  /** Two lines of Python that build the module and load the file into it with strict=True. */
+  python: string;
+}
+
+/**
+ * Writes a checkpoint folder (from training or `ich import-weights`) as a torch.save state dict in a layout
+ * ({@link exportTorchWeights}), atomically: what `ich export-weights` and the training notebook call.
+ * @throws naming the folder when it is not a readable checkpoint, or the layout when it cannot name the model.
+ */
+export function exportCheckpointToTorch(dir: string, file: string, layout: TorchLayout = 'authors'): ExportedCheckpoint {
+  const { model, meta } = loadModel(dir);
+  try {
+    const exported = exportTorchWeights(model, meta.densenet, layout);
+    writeTorchFile(file, exported.state);
+    const absolute = path.resolve(file);
+    return {
+      model: model.spec.name,
+      layout,
+      heads: exported.heads,
+      tensors: exported.state.size,
+      parameters: model.store.countTrainable(),
+      inputSize: meta.inputSize,
+      file: absolute,
+      sha256: crypto.createHash('sha256').update(fs.readFileSync(absolute)).digest('hex'),
+      python: `model = ${exported.module}\nmodel.load_state_dict(torch.load(${JSON.stringify(file)}, weights_only=True), strict=True)`,
+    };
+  } finally {
+    model.dispose();
+  }
 }

@@ -1,4 +1,4 @@
-import { ModelSpec, TaskName } from './tasks';
+import { MODEL_SPECS, ModelSpec, TaskName } from './tasks';
 
 /**
  * The authors' Perez del Barrio CNN (BaselineAmaiaPytorch.py, AmaiaModel): its Sequential indices -> this project's
@@ -33,7 +33,7 @@ export function authorsHeadKey(spec: ModelSpec, task: TaskName): string {
 }
 
 /** The authors' PyTorch class for each model of the study (the module a state dict in their layout loads into). */
-export const AUTHORS_CLASSES: Readonly<Record<string, string>> = {
+const AUTHORS_CLASSES: Readonly<Record<string, string>> = {
   densenet: 'monai.networks.nets.DenseNet121',
   'perez-cnn': 'AmaiaModel',
   'mt-bin-age': 'PrognosisICH_BinaryAge_Model',
@@ -45,3 +45,13 @@ export const AUTHORS_CLASSES: Readonly<Record<string, string>> = {
   'st-bin-age': 'BinaryAge_Model',
   'st-ord-gcs': 'BinaryGCS_Model',
 };
+
+/**
+ * The authors' class for a model: found by its backbone and heads, so a spec renamed for other loss weights
+ * (withLossWeights) still finds it; undefined for heads no model of the study has.
+ */
+export function authorsClass(spec: ModelSpec): string | undefined {
+  const tasks = spec.tasks.map((t) => t.task).sort().join();
+  const base = Object.values(MODEL_SPECS).find((s) => s.backbone === spec.backbone && s.tasks.map((t) => t.task).sort().join() === tasks);
+  return base && AUTHORS_CLASSES[base.name];
+}

@@ -3,11 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findStateDict, readTorchFile } from '../../src/io/torch-file';
 import { encodeTorchFile } from '../../src/io/torch-save';
-import { exportTorchWeights, TorchLayout } from '../../src/models/export-torch';
+import { saveCheckpoint } from '../../src/models/checkpoint';
+import { exportCheckpointToTorch, exportTorchWeights, TorchLayout } from '../../src/models/export-torch';
 import { importTorchWeights, interpretTorchWeights } from '../../src/models/import-torch';
 import { buildImageModel } from '../../src/models/multitask';
+import { toTorchLayout } from '../../src/models/params';
 import { MODEL_SPECS } from '../../src/models/tasks';
-import { FIXTURES, fixture } from '../support/paths';
+import { withLossWeights } from '../../src/train/run';
+import { FIXTURES, fixture, tempDir } from '../support/paths';
 import { onBackend } from '../support/tf';
 
 const TORCH = path.join(FIXTURES, 'torch');
@@ -79,6 +82,7 @@ describe('models: weights exported as PyTorch state dicts', () => {
         try {
           const ex = exportTorchWeights(model, SMALL, layout);
           if (layout === 'authors' && expectedHeads[spec.name]) assert.deepEqual(ex.heads, expectedHeads[spec.name], spec.name);
+          if (layout === 'authors') assert.doesNotMatch(ex.module, /the authors' class with these heads/, spec.name);
           const weights = interpretTorchWeights(new Map([...ex.state].map(([k, t]) => [k, { shape: [...t.shape], values: Float32Array.from(t.values) }])), `${spec.name} ${layout}`);
           assert.equal(weights.spec.name, spec.name, `${spec.name} ${layout}`);
           for (const p of model.store.params.values()) {
@@ -110,4 +114,28 @@ describe('models: weights exported as PyTorch state dicts', () => {
       small.dispose();
     }
   }));
+  it('exports a checkpoint folder in one call, naming the authors\' class for a model renamed for other loss weights', () =>
+    onBackend('cpu', async () => {
+      const spec = withLossWeights(MODEL_SPECS['mt-bin-gcs'], { prognosis: 0.6, 'gcs-binary': 0.4 });
+      assert.equal(spec.name, 'mt-bin-gcs-0.6-0.4');
+      const model = buildImageModel(spec, 2, SMALL);
+      const dir = path.join(tempDir(), 'best');
+      try {
+        await saveCheckpoint(dir, model, { densenet: SMALL, inputSize: [16, 24, 24], info: {} });
+        const file = path.join(tempDir(), 'fold0.pt');
+        const e = exportCheckpointToTorch(dir, file);
+        assert.equal(e.model, 'mt-bin-gcs-0.6-0.4');
+        assert.deepEqual(e.heads, { prognosis: 'binary_head.3', 'gcs-binary': 'ordinal_head.3' });
+        assert.equal(e.parameters, model.store.countTrainable());
+        assert.deepEqual(e.inputSize, [16, 24, 24]);
+        assert.match(e.python, /^model = PrognosisICH_BinaryGCS_Model\(image_shape, depth\) .*\nmodel\.load_state_dict\(torch\.load\(".*fold0\.pt", weights_only=True\), strict=True\)$/);
+        const back = findStateDict(readTorchFile(file), file);
+        assert.equal(back.size, e.tensors);
+        const p = model.store.params.get('heads.gcs-binary.weight')!;
+        assert.deepEqual(Array.from(back.get('ordinal_head.3.weight')!.values), Array.from(toTorchLayout(p.kind, p.torchShape, p.variable.dataSync() as Float32Array)));
+        assert.throws(() => exportCheckpointToTorch(path.join(tempDir(), 'none'), file), /checkpoint expected a readable model\.json/);
+      } finally {
+        model.dispose();
+      }
+    }));
 });

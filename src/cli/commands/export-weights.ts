@@ -1,10 +1,7 @@
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../../backend';
-import { writeTorchFile } from '../../io/torch-save';
-import { loadModel } from '../../models/checkpoint';
-import { exportTorchWeights, TorchLayout } from '../../models/export-torch';
+import { exportCheckpointToTorch, TorchLayout } from '../../models/export-torch';
 import { parseArgs, stringFlag, UsageError } from '../args';
 
 const LAYOUTS: readonly TorchLayout[] = ['authors', 'monai', 'ich'];
@@ -26,20 +23,14 @@ export async function exportWeightsCommand(argv: string[]): Promise<number> {
   const layout = stringFlag(args, 'layout', 'authors') as TorchLayout;
   if (!LAYOUTS.includes(layout)) throw new UsageError(`ich export-weights: --layout expected ${LAYOUTS.join(', ')}, got "${layout}"`);
   await initBackend();
-  const { model, meta } = loadModel(dir);
-  try {
-    const exported = exportTorchWeights(model, meta.densenet, layout);
-    writeTorchFile(out, exported.state);
-    const sha256 = crypto.createHash('sha256').update(fs.readFileSync(out)).digest('hex');
-    const heads = Object.entries(exported.heads).map(([task, key]) => `${task} -> ${key}`).join(', ');
-    process.stdout.write(
-      `exported ${model.spec.name} (${layout} layout; ${exported.state.size} tensors, ${(model.store.countTrainable() / 1e6).toFixed(2)} M parameters; input ${meta.inputSize.join('x')}) to ${path.resolve(out)} (sha256 ${sha256.slice(0, 12)})\n` +
-        `heads: ${heads}\n` +
-        `in Python: model = ${exported.module}\n` +
-        `           model.load_state_dict(torch.load(${JSON.stringify(out)}, weights_only=True), strict=True)\n`,
-    );
-  } finally {
-    model.dispose();
-  }
+  const e = exportCheckpointToTorch(dir, out, layout);
+  const heads = Object.entries(e.heads).map(([task, key]) => `${task} -> ${key}`).join(', ');
+  const [build, load] = e.python.split('\n');
+  process.stdout.write(
+    `exported ${e.model} (${layout} layout; ${e.tensors} tensors, ${(e.parameters / 1e6).toFixed(2)} M parameters; input ${e.inputSize.join('x')}) to ${e.file} (sha256 ${e.sha256.slice(0, 12)})\n` +
+      `heads: ${heads}\n` +
+      `in Python: ${build}\n` +
+      `           ${load}\n`,
+  );
   return 0;
 }
