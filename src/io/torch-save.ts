@@ -76,9 +76,11 @@ export function encodeTorchFile(state: ReadonlyMap<string, TorchTensorToSave>, a
 
 /**
  * Writes {@link encodeTorchFile}'s bytes atomically (a reader never sees half a file), the archive named after the
- * file as torch.save names it.
+ * file as torch.save names it; returns the bytes written (to hash them without reading the file back).
  */
-export function writeTorchFile(file: string, state: ReadonlyMap<string, TorchTensorToSave>): void {
+export function writeTorchFile(file: string, state: ReadonlyMap<string, TorchTensorToSave>): Uint8Array {
   const stem = path.basename(file).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'archive';
-  writeFileAtomic(file, encodeTorchFile(state, stem));
+  const bytes = encodeTorchFile(state, stem);
+  writeFileAtomic(file, bytes);
+  return bytes;
 }

@@ -1,5 +1,4 @@
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TorchTensorToSave, writeTorchFile } from '../io/torch-save';
 import { loadModel } from './checkpoint';
@@ -28,12 +27,17 @@ export interface ExportedWeights {
   module: string;
 }
 
-/** MONAI's DenseNet constructor for a configuration (DenseNet121 when the sizes are DenseNet-121's). */
-function monaiConstructor(d: Partial<DenseNetConfig>, outChannels: number): string {
+/** True when the sizes are DenseNet-121's (MONAI's DenseNet121 and the authors' feature extractor). */
+function isDenseNet121(d: Partial<DenseNetConfig>): boolean {
   const c = { ...DENSENET121, ...d };
-  const is121 = c.blocks.join() === DENSENET121.blocks.join() && c.growth === DENSENET121.growth && c.initFeatures === DENSENET121.initFeatures && c.bnSize === DENSENET121.bnSize;
-  const common = `spatial_dims=3, in_channels=1, out_channels=${outChannels}`;
-  return is121 ? `DenseNet121(${common})` : `DenseNet(${common}, init_features=${c.initFeatures}, growth_rate=${c.growth}, block_config=(${c.blocks.join(', ')}), bn_size=${c.bnSize})`;
+  return c.blocks.join() === DENSENET121.blocks.join() && c.growth === DENSENET121.growth && c.initFeatures === DENSENET121.initFeatures && c.bnSize === DENSENET121.bnSize;
+}
+
+/** MONAI's DenseNet constructor with one output for a configuration (DenseNet121 when the sizes are DenseNet-121's). */
+function monaiConstructor(d: Partial<DenseNetConfig>): string {
+  const c = { ...DENSENET121, ...d };
+  const common = 'spatial_dims=3, in_channels=1, out_channels=1';
+  return isDenseNet121(c) ? `DenseNet121(${common})` : `DenseNet(${common}, init_features=${c.initFeatures}, growth_rate=${c.growth}, block_config=(${c.blocks.join(', ')}), bn_size=${c.bnSize})`;
 }
 
 /**
@@ -61,7 +65,7 @@ export function exportTorchWeights(model: ImageModel, densenet: Partial<DenseNet
     for (const p of model.store.params.values()) rename.set(p.name, p.name);
     for (const t of tasks) heads[t] = `heads.${t}`;
     module = spec.backbone === 'densenet'
-      ? `a module with feature_extractor.features = ${monaiConstructor(densenet, 1)}.features and a Linear per head under heads (test/fixtures/gen/make_model_fixtures.py, MultiTask)`
+      ? `a module with feature_extractor.features = ${monaiConstructor(densenet)}.features and a Linear per head under heads (test/fixtures/gen/make_model_fixtures.py, MultiTask)`
       : 'the Perez CNN with this project\'s names (test/fixtures/gen/make_model_fixtures.py)';
   } else if (spec.backbone === 'perez-cnn') {
     for (const [torch, ours] of Object.entries(PEREZ_KEYS)) rename.set(ours, torch);
@@ -74,7 +78,7 @@ export function exportTorchWeights(model: ImageModel, densenet: Partial<DenseNet
     rename.set('heads.prognosis.weight', 'class_layers.out.weight');
     rename.set('heads.prognosis.bias', 'class_layers.out.bias');
     heads.prognosis = 'class_layers.out';
-    module = `monai.networks.nets.${monaiConstructor(densenet, 1)}`;
+    module = `monai.networks.nets.${monaiConstructor(densenet)}`;
   } else {
     for (const p of model.store.params.values()) if (p.name.startsWith('feature_extractor.')) rename.set(p.name, p.name);
     for (const t of tasks) {
@@ -83,9 +87,7 @@ export function exportTorchWeights(model: ImageModel, densenet: Partial<DenseNet
       rename.set(`heads.${t}.weight`, `${key}.weight`);
       rename.set(`heads.${t}.bias`, `${key}.bias`);
     }
-    const d = { ...DENSENET121, ...densenet };
-    const fits = monaiConstructor(d, 1).startsWith('DenseNet121');
-    module = `${authorsClass(spec) ?? 'the authors\' class with these heads'}(image_shape, depth) (the authors' TrainImageModels classes${fits ? '' : `; their DenseNet121 has other sizes than this model's, so build feature_extractor as ${monaiConstructor(d, 1)} with class_layers = nn.Identity()`})`;
+    module = `${authorsClass(spec) ?? 'the authors\' class with these heads'}(image_shape, depth) (the authors' TrainImageModels classes${isDenseNet121(densenet) ? '' : `; their DenseNet121 has other sizes than this model's, so build feature_extractor as ${monaiConstructor(densenet)} with class_layers = nn.Identity()`})`;
   }
   const state = new Map<string, TorchTensorToSave>();
   for (const p of model.store.params.values()) {
@@ -126,7 +128,7 @@ export function exportCheckpointToTorch(dir: string, file: string, layout: Torch
   const { model, meta } = loadModel(dir);
   try {
     const exported = exportTorchWeights(model, meta.densenet, layout);
-    writeTorchFile(file, exported.state);
+    const bytes = writeTorchFile(file, exported.state);
     const absolute = path.resolve(file);
     return {
       model: model.spec.name,
@@ -136,7 +138,7 @@ export function exportCheckpointToTorch(dir: string, file: string, layout: Torch
       parameters: model.store.countTrainable(),
       inputSize: meta.inputSize,
       file: absolute,
-      sha256: crypto.createHash('sha256').update(fs.readFileSync(absolute)).digest('hex'),
+      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
       python: `model = ${exported.module}\nmodel.load_state_dict(torch.load(${JSON.stringify(file)}, weights_only=True), strict=True)`,
     };
   } finally {
