@@ -212,10 +212,10 @@ export function isTorchTensor(v: unknown): v is TorchTensor {
 const NESTED_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'network', 'weights'];
 
 /**
- * The state dict (parameter name -> tensor) inside what torch.save wrote: the object itself when it is a dict of
- * tensors, else the dict under one of `state_dict`, `model_state_dict`, `model`, `net`, `network`, `weights`, else the
- * only dict of tensors among its values. Non-tensor values beside the tensors are left out.
- * @throws listing the top-level keys when no dict of tensors is found.
+ * The state dict (parameter name -> tensor) inside what torch.save wrote: the dict under one of `state_dict`,
+ * `model_state_dict`, `model`, `net`, `network`, `weights`, else the only dict of tensors among its values, else the
+ * object itself when it holds tensors. Non-tensor values beside the tensors are left out.
+ * @throws listing the top-level keys when no dict of tensors is found, or several without one of those names.
  */
 export function findStateDict(value: PickleValue, source: string): Map<string, TorchTensor> {
   const tensorsOf = (v: unknown): Map<string, TorchTensor> | null => {
@@ -224,15 +224,17 @@ export function findStateDict(value: PickleValue, source: string): Map<string, T
     for (const [k, t] of v) if (typeof k === 'string' && isTorchTensor(t)) out.set(k, t);
     return out.size ? out : null;
   };
-  const direct = tensorsOf(value);
-  if (direct) return direct;
   if (value instanceof Map) {
+    // Nested first: a checkpoint often keeps a metric as a 0-d tensor beside the weights ({'best_auc': tensor(0.8),
+    // 'model_state_dict': {...}}), which must not pass for a one-tensor state dict.
     for (const key of NESTED_KEYS) {
       const nested = tensorsOf(value.get(key));
       if (nested) return nested;
     }
     const candidates = [...value.values()].map(tensorsOf).filter((m): m is Map<string, TorchTensor> => m !== null);
     if (candidates.length === 1) return candidates[0];
+    const direct = tensorsOf(value);
+    if (direct && candidates.length === 0) return direct;
     throw new Error(`torch file expected a state dict (a dict of tensors, or one under ${NESTED_KEYS.join(' / ')}), got a dict with keys ${[...value.keys()].slice(0, 8).map(String).join(', ')}${candidates.length > 1 ? ` and ${candidates.length} dicts of tensors` : ''} (${source})`);
   }
   throw new Error(`torch file expected a state dict (a dict of tensors), got ${Array.isArray(value) ? 'a list or tuple' : value === null ? 'None' : typeof value} (${source})`);

@@ -11,28 +11,31 @@ const none = { resolveGlobal: () => undefined };
 const bytes = (...parts: (number[] | string)[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...Buffer.from(p, 'latin1')] : p)));
 
 describe('io: torch.save files read without Python', () => {
-  // Golden values: test/fixtures/gen/make_torch_file_fixtures.py (Debian python3-torch 1.13), tensors.json.
-  const expected = fixture<{ tensors: Record<string, { dtype: string; shape: number[]; values: number[] }>; epoch: number; lr: number; name: string }>('torch/tensors.json');
-
-  for (const file of ['tensors.pt', 'tensors-protocol4.pt']) {
-    it(`${file}: every dtype, strided and offset views, shared storages, 0-d and empty tensors, and the checkpoint's other values`, () => {
-      const value = readTorchFile(path.join(TORCH, file)) as Map<string, unknown>;
-      assert.equal(value.get('epoch'), 7);
-      assert.equal(value.get('lr'), 1e-3);
-      assert.equal(value.get('name'), 'fold 0 \u00e9');
-      assert.deepEqual(value.get('history'), [0.5, null, true, [1, 2]]);
-      const state = findStateDict(value, file);
-      assert.deepEqual([...state.keys()], Object.keys(expected.tensors));
-      for (const [key, e] of Object.entries(expected.tensors)) {
-        const t = state.get(key)!;
-        assert.equal(t.dtype, e.dtype, key);
-        assert.deepEqual(t.shape, e.shape, key);
-        // PyTorch's values cast to float32 (python floats); exact for every dtype here.
-        assert.deepEqual(Array.from(t.values, (v) => Math.fround(v)), e.values.map(Math.fround), key);
-      }
-      assert.equal(state.get('int64')!.values[3], 2 ** 40, 'int64 is exact beyond float32');
-      assert.ok(state.get('float64')!.values instanceof Float64Array);
-    });
+  // Golden values: test/fixtures/gen/make_torch_file_fixtures.py, tensors.json: Debian bookworm's python3-torch 1.13
+  // in torch/, trixie's 2.6 in torch/torch2 (2.x adds byteorder and .data/serialization_id records).
+  for (const [version, dir] of [['1.13', TORCH], ['2.6', path.join(TORCH, 'torch2')]]) {
+    const expected = fixture<{ torch: string; tensors: Record<string, { dtype: string; shape: number[]; values: number[] }> }>(path.relative(FIXTURES, path.join(dir, 'tensors.json')));
+    for (const file of ['tensors.pt', 'tensors-protocol4.pt']) {
+      it(`${file} saved by PyTorch ${version}: every dtype, strided and offset views, shared storages, 0-d and empty tensors, and the checkpoint's other values`, () => {
+        assert.ok(expected.torch.startsWith(version), expected.torch);
+        const value = readTorchFile(path.join(dir, file)) as Map<string, unknown>;
+        assert.equal(value.get('epoch'), 7);
+        assert.equal(value.get('lr'), 1e-3);
+        assert.equal(value.get('name'), 'fold 0 \u00e9');
+        assert.deepEqual(value.get('history'), [0.5, null, true, [1, 2]]);
+        const state = findStateDict(value, file);
+        assert.deepEqual([...state.keys()], Object.keys(expected.tensors));
+        for (const [key, e] of Object.entries(expected.tensors)) {
+          const t = state.get(key)!;
+          assert.equal(t.dtype, e.dtype, key);
+          assert.deepEqual(t.shape, e.shape, key);
+          // PyTorch's values cast to float32 (python floats); exact for every dtype here.
+          assert.deepEqual(Array.from(t.values, (v) => Math.fround(v)), e.values.map(Math.fround), key);
+        }
+        assert.equal(state.get('int64')!.values[3], 2 ** 40, 'int64 is exact beyond float32');
+        assert.ok(state.get('float64')!.values instanceof Float64Array);
+      });
+    }
   }
 
   it('finds the state dict directly or nested, and says what it found otherwise', () => {
@@ -41,6 +44,9 @@ describe('io: torch.save files read without Python', () => {
     assert.deepEqual([...findStateDict(direct, 'f').keys()], ['a.weight']);
     assert.deepEqual([...findStateDict(new Map<string, unknown>([['epoch', 3], ['state_dict', direct]]), 'f').keys()], ['a.weight']);
     assert.deepEqual([...findStateDict(new Map<string, unknown>([['epoch', 3], ['whatever', direct]]), 'f').keys()], ['a.weight'], 'the only dict of tensors');
+    // A metric kept as a 0-d tensor beside the weights is not a one-tensor state dict.
+    assert.deepEqual([...findStateDict(new Map<string, unknown>([['best_auc', t], ['model_state_dict', direct]]), 'f').keys()], ['a.weight']);
+    assert.deepEqual([...findStateDict(new Map<string, unknown>([['best_auc', t], ['ema', direct]]), 'f').keys()], ['a.weight']);
     assert.throws(() => findStateDict(new Map([['x', direct], ['y', direct]]), 'f'), /got a dict with keys x, y and 2 dicts of tensors \(f\)/);
     assert.throws(() => findStateDict(new Map([['epoch', 3]]), 'f'), /expected a state dict .* got a dict with keys epoch \(f\)/);
     assert.throws(() => findStateDict([1, 2], 'f'), /got a list or tuple \(f\)/);
@@ -48,8 +54,10 @@ describe('io: torch.save files read without Python', () => {
   });
 
   it('refuses the legacy format, TorchScript archives, other files and damaged or truncated archives by name', () => {
-    assert.throws(() => readTorchFile(path.join(TORCH, 'legacy.pt')), /expected the zip format of torch.save \(PyTorch >= 1.6\), got the legacy format.*legacy\.pt/);
-    assert.throws(() => readTorchFile(path.join(TORCH, 'whole-module.pt')), /got torch\.nn\.modules\.linear\.Linear \(refused: .*save its state_dict\(\) instead\) \(byte \d+ of .*whole-module\.pt: whole-module\/data\.pkl\)/);
+    for (const dir of [TORCH, path.join(TORCH, 'torch2')]) {
+      assert.throws(() => readTorchFile(path.join(dir, 'legacy.pt')), /expected the zip format of torch.save \(PyTorch >= 1.6\), got the legacy format.*legacy\.pt/);
+      assert.throws(() => readTorchFile(path.join(dir, 'whole-module.pt')), /got torch\.nn\.modules\.linear\.Linear \(refused: .*save its state_dict\(\) instead\) \(byte \d+ of .*whole-module\.pt: whole-module\/data\.pkl\)/);
+    }
     assert.throws(() => readTorchFile(path.join(FIXTURES, 'clinical_synth.csv')), /expected a zip archive \(torch.save\), got \d+ bytes starting "Pati".*clinical_synth\.csv/);
     const dir = tempDir();
     const good = fs.readFileSync(path.join(TORCH, 'tensors.pt'));

@@ -28,25 +28,30 @@ function exported(name: string, layout: TorchLayout) {
 }
 
 describe('models: weights exported as PyTorch state dicts', () => {
-  // Golden: test/fixtures/gen/make_torch_file_fixtures.py --writer-check (Debian python3-torch 1.13) loaded
-  // written_by_ich-*.pt (written by test/fixtures/gen/torch_writer_check.js) with torch.load(weights_only=True) and
-  // load_state_dict(strict=True) into the authors' classes, and ran them: written_by_ich.json.
-  const verdict = fixture<{ files: Record<string, { keys: string[]; dtypes: string[]; logits: Logits }> }>('torch/written_by_ich.json').files;
+  // Golden: test/fixtures/gen/make_torch_file_fixtures.py --writer-check loaded written_by_ich-*.pt (written by
+  // test/fixtures/gen/torch_writer_check.js) with torch.load(weights_only=True) and load_state_dict(strict=True) into
+  // the authors' classes, and ran them beside the weights torch.save wrote itself: Debian bookworm's python3-torch 1.13
+  // (torch/written_by_ich.json) and trixie's 2.6 (torch/torch2/written_by_ich.json).
+  type Verdict = { torch: string; files: Record<string, { keys: string[]; dtypes: string[]; logits: Logits; savedByTorchLogits: Logits }> };
+  const verdicts = [fixture<Verdict>('torch/written_by_ich.json'), fixture<Verdict>('torch/torch2/written_by_ich.json')];
   const models = fixture<{ models: Record<string, { logits: Logits }> }>('torch/models.json').models;
   const cases: [string, TorchLayout][] = [['authors-3head', 'authors'], ['authors-3head', 'ich'], ['monai-baseline', 'authors'], ['perez-baseline', 'authors']];
 
   for (const [name, layout] of cases) {
-    it(`${name}, ${layout} layout: the bytes PyTorch loaded strictly, with its own logits to the last bit`, () =>
+    it(`${name}, ${layout} layout: the bytes PyTorch ${verdicts.map((v) => v.torch).join(' and ')} loaded strictly, with their own logits to the last bit`, () =>
     onBackend('cpu', () => {
       const ex = exported(name, layout);
       const file = `written_by_ich-${name}-${layout}`;
       // Same bytes as the file PyTorch judged, so its verdict holds for this exporter.
       assert.deepEqual(Buffer.from(encodeTorchFile(ex.state, file)), fs.readFileSync(path.join(TORCH, `${file}.pt`)));
-      const v = verdict[`${name}-${layout}`];
-      assert.deepEqual(v.keys, [...ex.state.keys()]);
-      assert.deepEqual(v.dtypes, [...ex.state.values()].map((t) => t.dtype));
-      // PyTorch's outputs with our exported weights equal its outputs with the weights it saved itself.
-      assert.deepEqual(v.logits, models[name].logits);
+      for (const verdict of verdicts) {
+        const v = verdict.files[`${name}-${layout}`];
+        assert.deepEqual(v.keys, [...ex.state.keys()], verdict.torch);
+        assert.deepEqual(v.dtypes, [...ex.state.values()].map((t) => t.dtype), verdict.torch);
+        // Each PyTorch's outputs with our exported weights equal its outputs with the weights it saved itself.
+        assert.deepEqual(v.logits, v.savedByTorchLogits, verdict.torch);
+      }
+      assert.deepEqual(verdicts[0].files[`${name}-${layout}`].logits, models[name].logits);
     }));
   }
 
