@@ -23,9 +23,13 @@ export interface PickleHooks {
   persistentLoad?(pid: PickleValue): PickleValue;
 }
 
+/** The method by which an object a caller's global built takes its BUILD state (Python's __setstate__). */
+export const PICKLE_SET_STATE = Symbol('pickle set state');
+
 /** Builds a dict from a value that pickle BUILD updates; objects without state (OrderedDict's attributes) drop it. */
 function applyBuild(target: PickleValue, state: PickleValue): void {
   if (target instanceof Map && state instanceof Map) for (const [k, v] of state) target.set(k, v);
+  else if (typeof target === 'object' && target !== null && PICKLE_SET_STATE in target) (target as { [PICKLE_SET_STATE](s: PickleValue): void })[PICKLE_SET_STATE](state);
 }
 
 /**
@@ -86,6 +90,15 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source: string):
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
+  // A caller's global or BUILD state that refuses its arguments says so; where in which stream is added here.
+  const located = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (e) {
+      if (e instanceof Error && !e.message.includes(source)) e.message += ` (byte ${opAt} of ${source})`;
+      throw e;
+    }
+  };
   const global = (module: string, name: string) => {
     const g = hooks.resolveGlobal(module, name);
     if (!g) fail(`a known class or function, got ${module}.${name} (refused: ${hooks.refusal ?? 'only whitelisted classes load'})`);
@@ -95,7 +108,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source: string):
     const fn = g as PickleGlobal;
     if (!fn || typeof fn !== 'object' || !('module' in fn) || !fn.call) fail(`a callable global, got ${fn && typeof fn === 'object' && 'name' in fn ? `${fn.module}.${fn.name}` : typeof fn}`);
     if (!Array.isArray(args)) fail('an argument tuple');
-    return fn.call!(args as unknown[]);
+    return located(() => fn.call!(args as unknown[]));
   };
   const setItems = (dict: unknown, items: unknown[]) => {
     if (!(dict instanceof Map)) fail('a dict to set items in');
@@ -312,7 +325,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source: string):
       case 0x62: {
         // BUILD
         const state = pop();
-        applyBuild(top(), state);
+        located(() => applyBuild(top(), state));
         break;
       }
       case 0x51: {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { PickleGlobal, PickleValue, unpickle } from './pickle';
+import { numpyGlobal } from './pickle-numpy';
 import { readZip, ZipEntry } from './zip';
 
 /** Element types of PyTorch storages that a state dict can hold. */
@@ -155,7 +156,7 @@ export function readTorchFile(file: string): PickleValue {
   const value = unpickle(
     member(pkl).read(),
     {
-      refusal: 'only tensors, storages and dicts load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
+      refusal: 'only tensors, storages, dicts and NumPy numbers load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
       resolveGlobal(module, name) {
         if ((module === 'torch' || module === 'torch.storage') && name in STORAGES) {
           const g: PickleGlobal = { module, name };
@@ -179,7 +180,8 @@ export function readTorchFile(file: string): PickleValue {
         }
         // nn.Parameter pickles as its tensor wrapped once more; the tensor is all a state dict needs.
         if (module === 'torch._utils' && name === '_rebuild_parameter') return { module, name, call: (args) => args[0] };
-        return undefined;
+        // Metrics and statistics kept beside the weights, as numbers and arrays.
+        return numpyGlobal(module, name);
       },
       persistentLoad(pid) {
         // ('storage', storage class, key, location, number of elements)

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unpickle } from '../../src/io/pickle';
+import { NumpyArray, numpyGlobal } from '../../src/io/pickle-numpy';
 import { findStateDict, readTorchFile, TorchTensor } from '../../src/io/torch-file';
 import { readZip } from '../../src/io/zip';
 import { FIXTURES, fixture, tempDir } from '../support/paths';
@@ -14,7 +15,7 @@ describe('io: torch.save files read without Python', () => {
   // Golden values: test/fixtures/gen/make_torch_file_fixtures.py, tensors.json: Debian bookworm's python3-torch 1.13
   // in torch/, trixie's 2.6 in torch/torch2 (2.x adds byteorder and .data/serialization_id records).
   for (const [version, dir] of [['1.13', TORCH], ['2.6', path.join(TORCH, 'torch2')]]) {
-    const expected = fixture<{ torch: string; tensors: Record<string, { dtype: string; shape: number[]; values: number[] }> }>(path.relative(FIXTURES, path.join(dir, 'tensors.json')));
+    const expected = fixture<{ torch: string; tensors: Record<string, { dtype: string; shape: number[]; values: number[] }>; numpy: Record<string, { shape: number[]; values: (number | string)[] }> }>(path.relative(FIXTURES, path.join(dir, 'tensors.json')));
     for (const file of ['tensors.pt', 'tensors-protocol4.pt']) {
       it(`${file} saved by PyTorch ${version}: every dtype, strided and offset views, shared storages, 0-d and empty tensors, and the checkpoint's other values`, () => {
         assert.ok(expected.torch.startsWith(version), expected.torch);
@@ -36,6 +37,23 @@ describe('io: torch.save files read without Python', () => {
         assert.ok(state.get('float64')!.values instanceof Float64Array);
       });
     }
+
+    it(`numpy-values.pt saved by PyTorch ${version}: NumPy scalars and arrays beside the weights read as numbers, the weights found`, () => {
+      // NumPy's module is numpy.core (1.x, with torch 1.13) or numpy._core (2.x, with torch 2.6).
+      const value = readTorchFile(path.join(dir, 'numpy-values.pt')) as Map<string, unknown>;
+      assert.deepEqual([...findStateDict(value, 'numpy-values.pt').keys()], ['float32'], 'a 0-d NumPy value is no tensor');
+      assert.equal(value.get('step'), 2n ** 60n + 1n, 'int64 beyond 2^53 stays exact');
+      assert.equal(expected.numpy.step.values[0], String(2n ** 60n + 1n));
+      assert.equal(value.get('flag'), true);
+      for (const key of ['best_auc', 'half', 'small']) assert.equal(value.get(key), expected.numpy[key].values[0], key);
+      for (const [key, descr] of [['mean', '<f4'], ['fortran', '<i4'], ['big_endian', '>i2'], ['mask', '|b1']]) {
+        const a = value.get(key) as NumpyArray;
+        assert.ok(a instanceof NumpyArray, key);
+        assert.equal(a.descr, descr, key);
+        assert.deepEqual(a.shape, expected.numpy[key].shape, key);
+        assert.deepEqual(Array.from(a.values, Number), expected.numpy[key].values, key);
+      }
+    });
   }
 
   it('finds the state dict directly or nested, and says what it found otherwise', () => {
@@ -94,5 +112,16 @@ describe('io: torch.save files read without Python', () => {
     assert.throws(() => unpickle(bytes([0x80, 2, 0xff]), none, 'odd.pkl'), /a pickle opcode of protocols 0-5, got 0xff \(byte 2 of odd\.pkl\)/);
     assert.throws(() => unpickle(bytes([0x80, 2, 0x68, 4, 0x2e]), none, 'memo.pkl'), /memo entry 4/);
     assert.throws(() => unpickle(bytes([0x80, 2, 0x4b, 1, 0x4b, 2, 0x2e]), none, 'two.pkl'), /one value on the stack at STOP, got 2/);
+  });
+
+  it('reads NumPy numbers as data, and refuses object arrays, record arrays and NumPy functions by name', () => {
+    const numpy = { resolveGlobal: numpyGlobal };
+    // pickle.dumps(protocol=2) with Debian's NumPy 1.24: np.array([1, 'a'], dtype=object), np.zeros(1, dtype=[('a', '<f4')])
+    const objects = Buffer.from('8002636e756d70792e636f72652e6d756c746961727261790a5f7265636f6e7374727563740a7100636e756d70790a6e6461727261790a71014b00857102635f636f646563730a656e636f64650a7103580100000062710458060000006c6174696e317105867106527107877108527109284b014b0285710a636e756d70790a64747970650a710b58020000004f38710c898887710d52710e284b0358010000007c710f4e4e4e4affffffff4affffffff4b3f74711062895d7111284b01580100000061711265747113622e', 'hex');
+    const records = Buffer.from('8002636e756d70792e636f72652e6d756c746961727261790a5f7265636f6e7374727563740a7100636e756d70790a6e6461727261790a71014b00857102635f636f646563730a656e636f64650a7103580100000062710458060000006c6174696e317105867106527107877108527109284b014b0185710a636e756d70790a64747970650a710b58020000005634710c898887710d52710e284b0358010000007c710f4e58010000006171108571117d71126810680b5802000000663471138988877114527115284b0358010000003c71164e4e4e4affffffff4affffffff4b00747117624b00867118734b044b014b1074711962896803580400000000000000711a680586711b52711c74711d622e', 'hex');
+    assert.throws(() => unpickle(objects, numpy, 'objects.pkl'), /NumPy dtype expected one of f2, .*b1, got 'O8' \(byte \d+ of objects\.pkl\)/);
+    assert.throws(() => unpickle(records, numpy, 'records.pkl'), /NumPy dtype expected one of .*, got 'V4'/);
+    assert.throws(() => unpickle(bytes('cnumpy.random\nseed\n(K', [1], 'tR.'), numpy, 'seed.pkl'), /got numpy\.random\.seed \(refused/);
+    assert.throws(() => unpickle(bytes('c_codecs\nencode\n(X', [1, 0, 0, 0], 'aX', [5, 0, 0, 0], 'utf-8tR.'), numpy, 'utf8.pkl'), /_codecs\.encode expected \(text, 'latin1'\), got encoding utf-8/);
   });
 });
