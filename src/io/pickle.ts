@@ -39,11 +39,19 @@ function applyBuild(target: PickleValue, state: PickleValue): void {
  * @throws naming the source and byte offset: an unknown opcode, a refused global, a truncated stream, a stack fault.
  */
 export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source: string): PickleValue {
+  return unpickleAt(bytes, 0, hooks, source).value;
+}
+
+/**
+ * {@link unpickle} of the pickle that starts at byte `start`, and the byte after its STOP: for streams of several
+ * pickles one after another (torch.save's legacy format).
+ */
+export function unpickleAt(bytes: Uint8Array, start: number, hooks: PickleHooks, source: string): { value: PickleValue; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: unknown[] = [];
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
-  let pos = 0;
+  let pos = start;
   let opAt = 0;
   const fail = (what: string): never => {
     throw new Error(`pickle expected ${what} (byte ${opAt} of ${source})`);
@@ -134,7 +142,7 @@ export function unpickle(bytes: Uint8Array, hooks: PickleHooks, source: string):
         break;
       case 0x2e: // STOP
         if (stack.length !== 1) fail(`one value on the stack at STOP, got ${stack.length}`);
-        return stack[0];
+        return { value: stack[0], end: pos };
       case 0x28: // MARK
         marks.push(stack.length);
         break;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import { PickleGlobal, PickleValue, unpickle } from './pickle';
+import { PickleGlobal, PickleHooks, PickleValue, unpickle, unpickleAt } from './pickle';
 import { numpyGlobal } from './pickle-numpy';
-import { readZip, ZipEntry } from './zip';
+import { readZip } from './zip';
 
 /** Element types of PyTorch storages that a state dict can hold. */
 export type TorchDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -33,7 +33,8 @@ const ELEMENT_BYTES: Record<TorchDType, number> = { float32: 4, float64: 8, floa
 interface Storage {
   dtype: TorchDType;
   key: string;
-  bytes: Uint8Array;
+  /** Undefined in the legacy format's first pass, which only finds the storages. */
+  bytes: Uint8Array | undefined;
   decoded?: Float32Array | Float64Array;
 }
 
@@ -50,8 +51,10 @@ function halfToNumber(h: number): number {
 /** Decodes a storage's bytes (little- or big-endian) to numbers. */
 function decodeStorage(s: Storage, littleEndian: boolean): Float32Array | Float64Array {
   if (s.decoded) return s.decoded;
-  const n = s.bytes.length / ELEMENT_BYTES[s.dtype];
-  const view = new DataView(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength);
+  const bytes = s.bytes;
+  if (!bytes) throw new Error(`storage ${s.key} expected its bytes, got none yet`);
+  const n = bytes.length / ELEMENT_BYTES[s.dtype];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const wide = s.dtype === 'float64' || s.dtype === 'int64' || s.dtype === 'int32';
   const out = wide ? new Float64Array(n) : new Float32Array(n);
   const bf16 = new DataView(new ArrayBuffer(4));
@@ -121,17 +124,78 @@ function rebuildTensor(storage: Storage, offset: number, shape: number[], stride
 const isIntList = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => Number.isInteger(x));
 
 /**
- * Reads a file written by torch.save (the zip format of PyTorch >= 1.6) without Python: its pickle is unpickled with a
- * whitelist (tensors, storages, OrderedDict; like torch.load(weights_only=True)) and every tensor made contiguous.
+ * The pickle hooks of torch.save's tensors: storage classes, `_rebuild_tensor_v2`, `_rebuild_parameter`,
+ * OrderedDict and NumPy values, nothing else. `storageBytes` gives a storage's bytes, or undefined where the format
+ * has not reached them yet (the legacy format's first pass: its tensors then come back as null).
+ */
+function tensorPickleHooks(file: string, littleEndian: boolean, storageBytes: (key: string, dtype: TorchDType, numel: number) => Uint8Array | undefined): PickleHooks {
+  const storages = new Map<string, Storage | null>();
+  const storageClass = new Map<PickleGlobal, TorchDType>();
+  let tensors = 0;
+  return {
+    refusal: 'only tensors, storages, dicts and NumPy numbers load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
+    resolveGlobal(module, name) {
+      if ((module === 'torch' || module === 'torch.storage') && name in STORAGES) {
+        const g: PickleGlobal = { module, name };
+        storageClass.set(g, STORAGES[name]);
+        return g;
+      }
+      if (module === 'collections' && name === 'OrderedDict') return { module, name, call: () => new Map() };
+      if (module === 'torch._utils' && name === '_rebuild_tensor_v2') {
+        return {
+          module,
+          name,
+          call: (args) => {
+            const [storage, offset, size, stride] = args;
+            const where = `tensor ${++tensors}`;
+            if (!storages.has((storage as Storage)?.key) || !Number.isInteger(offset) || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
+              throw new Error(`torch file expected _rebuild_tensor_v2(storage, offset, size, stride, ...), got other arguments (${where}, ${file})`);
+            }
+            const st = storage as Storage;
+            return st.bytes ? rebuildTensor(st, offset as number, size, stride, littleEndian, where) : null;
+          },
+        };
+      }
+      // nn.Parameter pickles as its tensor wrapped once more; the tensor is all a state dict needs.
+      if (module === 'torch._utils' && name === '_rebuild_parameter') return { module, name, call: (args) => args[0] };
+      // Metrics and statistics kept beside the weights, as numbers and arrays.
+      return numpyGlobal(module, name);
+    },
+    persistentLoad(pid) {
+      // ('storage', storage class, key, location, number of elements[, view metadata of PyTorch < 0.4])
+      if (!Array.isArray(pid) || pid[0] !== 'storage' || typeof pid[2] !== 'string') throw new Error(`torch file expected storage references ('storage', class, key, location, size), got ${JSON.stringify(pid)} (${file})`);
+      if (pid[5] !== undefined && pid[5] !== null) throw new Error(`torch file expected whole storages, got a view of storage ${String(pid[2])} (the format of PyTorch < 0.4; load and save it again with a newer PyTorch) (${file})`);
+      const dtype = storageClass.get(pid[1] as PickleGlobal);
+      if (!dtype) throw new Error(`torch file expected a storage class of ${Object.keys(STORAGES).join(', ')}, got another (storage ${pid[2]}, ${file})`);
+      const key = pid[2];
+      let st = storages.get(key);
+      if (!st) {
+        const numel = Number(pid[4]);
+        const data = storageBytes(key, dtype, numel);
+        if (data && data.length !== numel * ELEMENT_BYTES[dtype]) throw new Error(`torch file expected storage ${key} of ${numel} ${dtype} values (${numel * ELEMENT_BYTES[dtype]} bytes), got ${data.length} bytes (${file})`);
+        st = { dtype, key, bytes: data };
+        storages.set(key, st);
+      }
+      return st;
+    },
+  };
+}
+
+/** The first pickle of torch.save's legacy format (PyTorch < 1.6), a LONG1 number. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+/**
+ * Reads a file written by torch.save without Python: the zip format of PyTorch >= 1.6, or the legacy format before it
+ * (a magic number, a protocol number and the writer's byte order as pickles, the main pickle, its storage keys, then
+ * each storage's element count and bytes). The pickle is unpickled with a whitelist (tensors, storages, OrderedDict,
+ * NumPy numbers; like torch.load(weights_only=True)) and every tensor made contiguous.
  * Dicts come back as Map, tuples and lists as arrays, tensors as {@link TorchTensor}.
- * @throws naming the file: not a zip (the legacy pre-1.6 format or TorchScript archives are named as such), a
- *   member missing or damaged, a class the whitelist refuses, a view outside its storage.
+ * @throws naming the file: not a torch.save file (TorchScript archives are named as such), a member or storage
+ *   missing, damaged or truncated, a class the whitelist refuses, a view outside its storage.
  */
 export function readTorchFile(file: string): PickleValue {
   const bytes = fs.readFileSync(file);
-  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes.subarray(0, 16).includes(0x8a)) {
-    throw new Error(`torch file expected the zip format of torch.save (PyTorch >= 1.6), got the legacy format; load and save it again with a newer PyTorch (${file})`);
-  }
+  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes.subarray(0, 16).includes(0x8a)) return readLegacyFormat(bytes, file);
   if (bytes.length < 4 || bytes.readUInt32LE(0) !== 0x04034b50) {
     throw new Error(`torch file expected a zip archive (torch.save), got ${bytes.length} bytes starting ${JSON.stringify(bytes.subarray(0, 4).toString('latin1'))} (${file})`);
   }
@@ -145,64 +209,56 @@ export function readTorchFile(file: string): PickleValue {
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const order = entries.get(`${prefix}byteorder`);
   const littleEndian = order ? Buffer.from(order.read()).toString('latin1').trim() !== 'big' : true;
-  const member = (name: string): ZipEntry => {
-    const e = entries.get(name);
-    if (!e) throw new Error(`torch file expected member ${name}, got none (${file})`);
-    return e;
+  const hooks = tensorPickleHooks(file, littleEndian, (key) => {
+    const e = entries.get(`${prefix}data/${key}`);
+    if (!e) throw new Error(`torch file expected member ${prefix}data/${key}, got none (${file})`);
+    return e.read();
+  });
+  return unpickle(entries.get(pkl)!.read(), hooks, `${file}: ${pkl}`);
+}
+
+/**
+ * The legacy format: its storages follow the main pickle, so a first pass finds them (tensors as null) and where
+ * the pickle ends, and a second builds the tensors.
+ */
+function readLegacyFormat(bytes: Uint8Array, file: string): PickleValue {
+  const source = `${file}, legacy torch.save format`;
+  const plain: PickleHooks = { resolveGlobal: () => undefined, refusal: 'the legacy format\'s header and storage keys are plain values' };
+  let at = 0;
+  const next = (hooks: PickleHooks) => {
+    const r = unpickleAt(bytes, at, hooks, source);
+    at = r.end;
+    return r.value;
   };
-  const storages = new Map<string, Storage>();
-  const storageClass = new Map<PickleGlobal, TorchDType>();
-  let tensors = 0;
-  const value = unpickle(
-    member(pkl).read(),
-    {
-      refusal: 'only tensors, storages, dicts and NumPy numbers load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
-      resolveGlobal(module, name) {
-        if ((module === 'torch' || module === 'torch.storage') && name in STORAGES) {
-          const g: PickleGlobal = { module, name };
-          storageClass.set(g, STORAGES[name]);
-          return g;
-        }
-        if (module === 'collections' && name === 'OrderedDict') return { module, name, call: () => new Map() };
-        if (module === 'torch._utils' && name === '_rebuild_tensor_v2') {
-          return {
-            module,
-            name,
-            call: (args) => {
-              const [storage, offset, size, stride] = args;
-              const where = `tensor ${++tensors}`;
-              if (!storages.has((storage as Storage)?.key) || !Number.isInteger(offset) || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
-                throw new Error(`torch file expected _rebuild_tensor_v2(storage, offset, size, stride, ...), got other arguments (${where}, ${file})`);
-              }
-              return rebuildTensor(storage as Storage, offset as number, size, stride, littleEndian, where);
-            },
-          };
-        }
-        // nn.Parameter pickles as its tensor wrapped once more; the tensor is all a state dict needs.
-        if (module === 'torch._utils' && name === '_rebuild_parameter') return { module, name, call: (args) => args[0] };
-        // Metrics and statistics kept beside the weights, as numbers and arrays.
-        return numpyGlobal(module, name);
-      },
-      persistentLoad(pid) {
-        // ('storage', storage class, key, location, number of elements)
-        if (!Array.isArray(pid) || pid[0] !== 'storage' || typeof pid[2] !== 'string') throw new Error(`torch file expected storage references ('storage', class, key, location, size), got ${JSON.stringify(pid)} (${file})`);
-        const dtype = storageClass.get(pid[1] as PickleGlobal);
-        if (!dtype) throw new Error(`torch file expected a storage class of ${Object.keys(STORAGES).join(', ')}, got another (storage ${pid[2]}, ${file})`);
-        const key = pid[2];
-        let s = storages.get(key);
-        if (!s) {
-          const data = member(`${prefix}data/${key}`).read();
-          const numel = Number(pid[4]);
-          if (data.length !== numel * ELEMENT_BYTES[dtype]) throw new Error(`torch file expected storage ${key} of ${numel} ${dtype} values (${numel * ELEMENT_BYTES[dtype]} bytes), got ${data.length} bytes (${file})`);
-          s = { dtype, key, bytes: data };
-          storages.set(key, s);
-        }
-        return s;
-      },
-    },
-    `${file}: ${pkl}`,
-  );
-  return value;
+  const magic = next(plain);
+  const protocol = next(plain);
+  if (magic !== LEGACY_MAGIC || protocol !== 1001) throw new Error(`torch file expected the legacy format's magic number and protocol 1001, got ${String(magic)} and ${String(protocol)} (${source})`);
+  const sysInfo = next(plain);
+  const littleEndian = !(sysInfo instanceof Map && sysInfo.get('little_endian') === false);
+  const mainAt = at;
+  const wanted = new Map<string, TorchDType>();
+  next(tensorPickleHooks(file, littleEndian, (key, dtype) => {
+    wanted.set(key, dtype);
+    return undefined;
+  }));
+  const keys = next(plain);
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && wanted.has(k))) throw new Error(`torch file expected the list of the pickle's ${wanted.size} storage keys after it, got ${Array.isArray(keys) ? `keys ${keys.slice(0, 5).join(', ')}` : typeof keys} (${source})`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data = new Map<string, Uint8Array>();
+  for (const key of keys as string[]) {
+    const size = ELEMENT_BYTES[wanted.get(key)!];
+    if (at + 8 > bytes.length) throw new Error(`torch file expected storage ${key}'s element count at byte ${at}, got the end of the file (truncated? ${source})`);
+    const numel = Number(view.getBigInt64(at, littleEndian));
+    const end = at + 8 + numel * size;
+    if (numel < 0 || end > bytes.length) throw new Error(`torch file expected ${numel} values of storage ${key} (${numel * size} bytes from byte ${at + 8}), got ${Math.max(0, bytes.length - at - 8)} bytes left (truncated? ${source})`);
+    data.set(key, bytes.subarray(at + 8, end));
+    at = end;
+  }
+  at = mainAt;
+  return next(tensorPickleHooks(file, littleEndian, (key) => data.get(key) ?? fail(key)));
+  function fail(key: string): never {
+    throw new Error(`torch file expected storage ${key} after the storage keys, got none (${source})`);
+  }
 }
 
 /** True for a value {@link readTorchFile} made from a tensor. */

@@ -11,6 +11,18 @@ const TORCH = path.join(FIXTURES, 'torch');
 const none = { resolveGlobal: () => undefined };
 const bytes = (...parts: (number[] | string)[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...Buffer.from(p, 'latin1')] : p)));
 
+/** The state dict holds exactly PyTorch's tensors, in its order: dtype, shape, values. */
+function assertTensors(state: Map<string, TorchTensor>, expected: Record<string, { dtype: string; shape: number[]; values: number[] }>): void {
+  assert.deepEqual([...state.keys()], Object.keys(expected));
+  for (const [key, e] of Object.entries(expected)) {
+    const t = state.get(key)!;
+    assert.equal(t.dtype, e.dtype, key);
+    assert.deepEqual(t.shape, e.shape, key);
+    // PyTorch's values cast to float32 (python floats); exact for every dtype here.
+    assert.deepEqual(Array.from(t.values, (v) => Math.fround(v)), e.values.map(Math.fround), key);
+  }
+}
+
 describe('io: torch.save files read without Python', () => {
   // Golden values: test/fixtures/gen/make_torch_file_fixtures.py, tensors.json: Debian bookworm's python3-torch 1.13
   // in torch/, trixie's 2.6 in torch/torch2 (2.x adds byteorder and .data/serialization_id records).
@@ -25,18 +37,20 @@ describe('io: torch.save files read without Python', () => {
         assert.equal(value.get('name'), 'fold 0 \u00e9');
         assert.deepEqual(value.get('history'), [0.5, null, true, [1, 2]]);
         const state = findStateDict(value, file);
-        assert.deepEqual([...state.keys()], Object.keys(expected.tensors));
-        for (const [key, e] of Object.entries(expected.tensors)) {
-          const t = state.get(key)!;
-          assert.equal(t.dtype, e.dtype, key);
-          assert.deepEqual(t.shape, e.shape, key);
-          // PyTorch's values cast to float32 (python floats); exact for every dtype here.
-          assert.deepEqual(Array.from(t.values, (v) => Math.fround(v)), e.values.map(Math.fround), key);
-        }
+        assertTensors(state, expected.tensors);
         assert.equal(state.get('int64')!.values[3], 2 ** 40, 'int64 is exact beyond float32');
         assert.ok(state.get('float64')!.values instanceof Float64Array);
       });
     }
+
+    it(`legacy.pt saved by PyTorch ${version} in the pre-1.6 format: the same tensors, and a truncated copy named as such`, () => {
+      assertTensors(findStateDict(readTorchFile(path.join(dir, 'legacy.pt')), 'legacy.pt'), expected.tensors);
+      const good = fs.readFileSync(path.join(dir, 'legacy.pt'));
+      const cut = path.join(tempDir(), 'legacy-cut.pt');
+      // The last storage's bytes, or its element count where it is empty (1.13's last key), are cut.
+      fs.writeFileSync(cut, good.subarray(0, good.length - 3));
+      assert.throws(() => readTorchFile(cut), /torch file expected (\d+ values of storage \w+ \(\d+ bytes from byte \d+\), got \d+ bytes left|storage \w+'s element count at byte \d+, got the end of the file) \(truncated\? .*legacy-cut\.pt, legacy torch\.save format\)/);
+    });
 
     it(`numpy-values.pt saved by PyTorch ${version}: NumPy scalars and arrays beside the weights read as numbers, the weights found`, () => {
       // NumPy's module is numpy.core (1.x, with torch 1.13) or numpy._core (2.x, with torch 2.6).
@@ -71,9 +85,8 @@ describe('io: torch.save files read without Python', () => {
     assert.throws(() => findStateDict(null, 'f'), /got None \(f\)/);
   });
 
-  it('refuses the legacy format, TorchScript archives, other files and damaged or truncated archives by name', () => {
+  it('refuses TorchScript archives, whole pickled modules, other files and damaged or truncated archives by name', () => {
     for (const dir of [TORCH, path.join(TORCH, 'torch2')]) {
-      assert.throws(() => readTorchFile(path.join(dir, 'legacy.pt')), /expected the zip format of torch.save \(PyTorch >= 1.6\), got the legacy format.*legacy\.pt/);
       assert.throws(() => readTorchFile(path.join(dir, 'whole-module.pt')), /got torch\.nn\.modules\.linear\.Linear \(refused: .*save its state_dict\(\) instead\) \(byte \d+ of .*whole-module\.pt: whole-module\/data\.pkl\)/);
     }
     assert.throws(() => readTorchFile(path.join(FIXTURES, 'clinical_synth.csv')), /expected a zip archive \(torch.save\), got \d+ bytes starting "Pati".*clinical_synth\.csv/);

@@ -40,6 +40,7 @@ describe('models: PyTorch state dicts of the study imported (the authors\' relea
     { file: 'authors-3head', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age' },
     { file: 'monai-baseline', layout: 'monai-densenet', model: 'densenet' },
     { file: 'perez-baseline', layout: 'authors-perez', model: 'perez-cnn' },
+    { file: 'authors-3head-legacy', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head' },
     { file: 'authors-3head-gpu-checkpoint', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head', torch2Only: true },
   ];
   const VERSIONS = [
