@@ -130,8 +130,16 @@ export function restoreParams(model: ImageModel, tensors: tf.NamedTensorMap): Ma
 /** Loads a saved model: builds it from the recorded spec and configuration and restores its weights. */
 export function loadModel(dir: string): { model: ImageModel; meta: CheckpointMeta } {
   const { meta, tensors } = readCheckpoint(dir);
-  const model = buildImageModel(meta.spec, 0, meta.densenet);
-  const extra = restoreParams(model, tensors);
-  for (const t of extra.values()) t.dispose();
+  // No initial draw: restoreParams assigns every parameter or throws.
+  const model = buildImageModel(meta.spec, null, meta.densenet);
+  try {
+    const extra = restoreParams(model, tensors);
+    for (const t of extra.values()) t.dispose();
+  } catch (e) {
+    // A checkpoint that does not fit its own spec leaves nothing allocated.
+    model.dispose();
+    tf.dispose(Object.values(tensors));
+    throw new Error(`${(e as Error).message} (${dir})`);
+  }
   return { model, meta };
 }

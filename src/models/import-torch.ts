@@ -184,7 +184,8 @@ export function importTorchWeights(file: string, model?: string): { model: Image
  * @throws naming `source` when a weight is missing, extra or of another size (nothing stays allocated).
  */
 export function modelFromWeights(weights: InterpretedWeights, source: string): ImageModel {
-  const built = buildImageModel(weights.spec, 0, weights.densenet);
+  // No initial draw: loadTorchStateDict assigns every parameter or throws.
+  const built = buildImageModel(weights.spec, null, weights.densenet);
   try {
     const extra = [...weights.state.keys()].filter((k) => !built.store.params.has(k));
     if (extra.length) throw new Error(`every weight expected to belong to a ${weights.spec.name} model, got ${extra.slice(0, 5).join(', ')} beside it`);

@@ -23,9 +23,9 @@ export interface ImageModel {
  * Builds a model from its spec (paper.md, "Models"): DenseNet backbone with per-task heads ReLU -> global average
  * pool -> Linear(features, k) on the final BN output, or the Perez del Barrio CNN with a Linear(128, k) head.
  * Head parameters are named `heads.<task>.weight|bias`.
- * @param seed initial weights (deterministic).
+ * @param seed initial weights (deterministic); null for zeros, where every weight is loaded next.
  */
-export function buildImageModel(spec: ModelSpec, seed: number, densenet: Partial<DenseNetConfig> = {}): ImageModel {
+export function buildImageModel(spec: ModelSpec, seed: number | null, densenet: Partial<DenseNetConfig> = {}): ImageModel {
   const store = new ParamStore(seed);
   let features: (x: Act3d, ctx: ForwardContext) => tf.Tensor2D;
   let channels: number;

@@ -1,9 +1,13 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { ForwardContext } from '../../src/models/densenet3d';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadModel, saveCheckpoint } from '../../src/models/checkpoint';
 import { buildImageModel } from '../../src/models/multitask';
 import { loadTorchStateDict, toTorchLayout } from '../../src/models/params';
 import { MODEL_SPECS, ModelSpec } from '../../src/models/tasks';
+import { tempDir } from '../support/paths';
 import { onBackend, relError, TEST_BACKENDS } from '../support/tf';
 import { loadTensorFixture } from '../support/tensor-fixture';
 
@@ -103,6 +107,43 @@ describe('models: outputs and gradients equal a PyTorch reference with the same 
       assert.deepEqual(Array.from(first(a)), Array.from(first(b)));
       assert.notDeepEqual(Array.from(first(a)), Array.from(first(c)));
       [a, b, c].forEach((m) => m.dispose());
+    });
+  });
+
+  it('builds zeros without a seed (for weights loaded next), and a seed after it still draws the same weights', async () => {
+    await onBackend('cpu', async () => {
+      const small = { blocks: [1, 1], growth: 2, initFeatures: 4, bnSize: 2 };
+      const empty = buildImageModel(MODEL_SPECS['mt-bin-gcs'], null, small);
+      const seeded = buildImageModel(MODEL_SPECS['mt-bin-gcs'], 7, small);
+      const again = buildImageModel(MODEL_SPECS['mt-bin-gcs'], 7, small);
+      for (const p of empty.store.params.values()) {
+        const values = Array.from(p.variable.dataSync());
+        // Batch norm keeps PyTorch's gamma 1 and running variance 1; everything drawn at random is 0.
+        const one = p.kind === 'bn-gamma' || p.kind === 'bn-var';
+        assert.ok(values.every((v) => v === (one ? 1 : 0)), p.name);
+        assert.deepEqual(p.variable.shape, seeded.store.params.get(p.name)!.variable.shape, p.name);
+      }
+      for (const p of seeded.store.params.values()) assert.deepEqual(Array.from(p.variable.dataSync()), Array.from(again.store.params.get(p.name)!.variable.dataSync()), p.name);
+      [empty, seeded, again].forEach((m) => m.dispose());
+    });
+  });
+
+  it('a checkpoint whose weights do not fit its spec is named, and loading it leaves nothing allocated', async () => {
+    await onBackend('cpu', async () => {
+      const small = { blocks: [1, 1], growth: 2, initFeatures: 4, bnSize: 2 };
+      const model = buildImageModel(MODEL_SPECS['mt-bin-gcs'], 3, small);
+      const dir = path.join(tempDir(), 'best');
+      await saveCheckpoint(dir, model, { densenet: small, inputSize: [8, 16, 16], info: {} });
+      model.dispose();
+      const loaded = loadModel(dir);
+      loaded.model.dispose();
+      // The spec edited to a model with an age head, which the saved weights lack.
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+      json.spec = MODEL_SPECS['mt-bin-gcs-bin-age'];
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+      const before = tf.memory().numTensors;
+      assert.throws(() => loadModel(dir), /checkpoint expected parameter "heads\.age-binary\.weight", got none \(.*best\)/);
+      assert.equal(tf.memory().numTensors, before);
     });
   });
 
