@@ -1,3 +1,4 @@
+import { halfToNumber } from './half';
 import { PICKLE_SET_STATE, PickleGlobal, PickleValue } from './pickle';
 
 /**
@@ -23,7 +24,8 @@ export class NumpyArray {
     const flat = decodeNumbers(dtype, raw);
     const n = shape.reduce((x: number, y: number) => x * y, 1);
     if (flat.length !== n) throw new Error(`NumPy array expected ${n} values of ${dtype.code} for shape [${shape}], got ${flat.length}`);
-    this.descr = `${dtype.code === 'b1' || dtype.code === 'i1' || dtype.code === 'u1' ? '|' : dtype.littleEndian ? '<' : '>'}${dtype.code}`;
+    // NumPy writes '|' (no byte order) for one-byte types.
+    this.descr = `${SIZES[dtype.code] === 1 ? '|' : dtype.littleEndian ? '<' : '>'}${dtype.code}`;
     this.shape = shape as number[];
     this.values = fortran ? toCOrder(flat, this.shape) : flat;
   }
@@ -33,10 +35,9 @@ export class NumpyArray {
 class NumpyDtype {
   byteOrder = '=';
   constructor(readonly code: string) {}
+  // Structured and object dtypes never get here: typeCode refuses their 'V' and 'O' codes.
   [PICKLE_SET_STATE](state: PickleValue): void {
     if (Array.isArray(state) && typeof state[1] === 'string') this.byteOrder = state[1];
-    // Structured dtypes carry field names and offsets (state[3], state[4]); their records are not numbers.
-    if (Array.isArray(state) && (state[3] !== null || state[4] !== null)) throw new Error(`NumPy dtype expected a plain number type, got a structured dtype ${this.code}`);
   }
   get littleEndian(): boolean {
     // '=' is the writer's native order; every machine NumPy runs on for training is little-endian.
@@ -52,15 +53,6 @@ function typeCode(code: string): string {
   const c = aliases[code] ?? code;
   if (!(c in SIZES)) throw new Error(`NumPy dtype expected one of ${Object.keys(SIZES).join(', ')}, got '${code}'`);
   return c;
-}
-
-function halfToNumber(h: number): number {
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  const sign = h & 0x8000 ? -1 : 1;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 function decodeNumbers(dtype: NumpyDtype, raw: Uint8Array): Float64Array | BigInt64Array | BigUint64Array {
@@ -110,9 +102,8 @@ export function numpyGlobal(module: string, name: string): PickleGlobal | undefi
     return {
       module, name, call: ([text, encoding]) => {
         if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) throw new Error(`_codecs.encode expected (text, 'latin1'), got encoding ${String(encoding)}`);
-        const out = Uint8Array.from(text, (ch) => ch.charCodeAt(0));
-        if (out.length !== text.length || [...text].some((ch) => ch.charCodeAt(0) > 255)) throw new Error('_codecs.encode expected latin-1 text (protocol 2 bytes), got characters beyond U+00FF');
-        return out;
+        if (/[^\u0000-\u00ff]/.test(text)) throw new Error('_codecs.encode expected latin-1 text (protocol 2 bytes), got characters beyond U+00FF');
+        return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
       },
     };
   }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { halfToNumber } from './half';
 import { PickleGlobal, PickleHooks, PickleValue, unpickle, unpickleAt } from './pickle';
 import { numpyGlobal } from './pickle-numpy';
 import { readZip } from './zip';
@@ -36,16 +37,6 @@ interface Storage {
   /** Undefined in the legacy format's first pass, which only finds the storages. */
   bytes: Uint8Array | undefined;
   decoded?: Float32Array | Float64Array;
-}
-
-/** IEEE half precision to a number. */
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 /** Decodes a storage's bytes (little- or big-endian) to numbers. */
@@ -129,7 +120,7 @@ const isIntList = (v: unknown): v is number[] => Array.isArray(v) && v.every((x)
  * has not reached them yet (the legacy format's first pass: its tensors then come back as null).
  */
 function tensorPickleHooks(file: string, littleEndian: boolean, storageBytes: (key: string, dtype: TorchDType, numel: number) => Uint8Array | undefined): PickleHooks {
-  const storages = new Map<string, Storage | null>();
+  const storages = new Map<string, Storage>();
   const storageClass = new Map<PickleGlobal, TorchDType>();
   let tensors = 0;
   return {
@@ -255,10 +246,11 @@ function readLegacyFormat(bytes: Uint8Array, file: string): PickleValue {
     at = end;
   }
   at = mainAt;
-  return next(tensorPickleHooks(file, littleEndian, (key) => data.get(key) ?? fail(key)));
-  function fail(key: string): never {
-    throw new Error(`torch file expected storage ${key} after the storage keys, got none (${source})`);
-  }
+  return next(tensorPickleHooks(file, littleEndian, (key) => {
+    const d = data.get(key);
+    if (!d) throw new Error(`torch file expected storage ${key} after the storage keys, got none (${source})`);
+    return d;
+  }));
 }
 
 /** True for a value {@link readTorchFile} made from a tensor. */
