@@ -177,8 +177,9 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /**
  * Reads a file written by torch.save without Python: the zip format of PyTorch >= 1.6, or the legacy format before it
- * (a magic number, a protocol number and the writer's byte order as pickles, the main pickle, its storage keys, then
- * each storage's element count and bytes). The pickle is unpickled with a whitelist (tensors, storages, OrderedDict,
+ * (a magic number, a protocol number and the writer's system info as pickles, the main pickle, its storage keys, then
+ * each storage's element count and bytes, little-endian whatever machine wrote them). The zip format's storages are in
+ * the order its `byteorder` record names (little when there is none, as in the files of PyTorch 1.13). The pickle is unpickled with a whitelist (tensors, storages, OrderedDict,
  * NumPy numbers; like torch.load(weights_only=True)) and every tensor made contiguous.
  * Dicts come back as Map, tuples and lists as arrays, tensors as {@link TorchTensor}.
  * @throws naming the file: not a torch.save file (TorchScript archives are named as such), a member or storage
@@ -224,8 +225,10 @@ function readLegacyFormat(bytes: Uint8Array, file: string): PickleValue {
   const magic = next(plain);
   const protocol = next(plain);
   if (magic !== LEGACY_MAGIC || protocol !== 1001) throw new Error(`torch file expected the legacy format's magic number and protocol 1001, got ${String(magic)} and ${String(protocol)} (${source})`);
-  const sysInfo = next(plain);
-  const littleEndian = !(sysInfo instanceof Map && sysInfo.get('little_endian') === false);
+  // sys_info records the writer's byte order, but the legacy writer stores element counts and storages
+  // little-endian on every machine (PyTorch's writeFileRaw), so it is read and ignored.
+  next(plain);
+  const littleEndian = true;
   const mainAt = at;
   const wanted = new Map<string, TorchDType>();
   next(tensorPickleHooks(file, littleEndian, (key, dtype) => {

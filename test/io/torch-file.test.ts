@@ -52,6 +52,12 @@ describe('io: torch.save files read without Python', () => {
       assert.throws(() => readTorchFile(cut), /torch file expected (\d+ values of storage \w+ \(\d+ bytes from byte \d+\), got \d+ bytes left|storage \w+'s element count at byte \d+, got the end of the file) \(truncated\? .*legacy-cut\.pt, legacy torch\.save format\)/);
     });
 
+    it(`legacy-big-endian.pt (PyTorch ${version}'s legacy file as a big-endian machine saves it): little-endian storages despite the header's little_endian=False`, () => {
+      // The legacy writer stores element counts and storages little-endian on every machine (writeFileRaw in
+      // torch/csrc/generic/serialization.cpp); torch.load read this file back to the same tensors (the generator asserts it).
+      assertTensors(findStateDict(readTorchFile(path.join(dir, 'legacy-big-endian.pt')), 'legacy-big-endian.pt'), expected.tensors);
+    });
+
     it(`numpy-values.pt saved by PyTorch ${version}: NumPy scalars and arrays beside the weights read as numbers, the weights found`, () => {
       // NumPy's module is numpy.core (1.x, with torch 1.13) or numpy._core (2.x, with torch 2.6).
       const value = readTorchFile(path.join(dir, 'numpy-values.pt')) as Map<string, unknown>;
@@ -69,6 +75,14 @@ describe('io: torch.save files read without Python', () => {
       }
     });
   }
+
+  it('tensors-big-endian.pt (PyTorch 2.6\'s zip file as a big-endian machine saves it): storages in the order its byteorder record names', () => {
+    // PyTorch 2.6's torch.load swapped them back to the same tensors (make_torch_file_fixtures.py asserts it).
+    const expected = fixture<{ tensors: Record<string, { dtype: string; shape: number[]; values: number[] }> }>('torch/torch2/tensors.json');
+    const file = path.join(TORCH, 'torch2', 'tensors-big-endian.pt');
+    assert.equal(Buffer.from(readZip(fs.readFileSync(file), file).get('archive/byteorder')!.read()).toString('latin1'), 'big');
+    assertTensors(findStateDict(readTorchFile(file), 'tensors-big-endian.pt'), expected.tensors);
+  });
 
   it('finds the state dict directly or nested, and says what it found otherwise', () => {
     const t: TorchTensor = { dtype: 'float32', shape: [1], values: new Float32Array(1) };
