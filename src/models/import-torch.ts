@@ -172,10 +172,11 @@ export function interpretTorchWeights(weights: TorchWeights, source: string, mod
  * with its weights: the first step of running the authors' released fold weights (paper.md, "Released weights") or a
  * user's own PyTorch training on a cohort here. The caller owns (disposes) the model.
  * @param model see {@link interpretTorchWeights}.
+ * @param bytes the file's contents, when already read (see {@link readTorchFile}).
  * @throws naming the file: unreadable, not a state dict, keys or shapes that do not fit a model of the study.
  */
-export function importTorchWeights(file: string, model?: string): { model: ImageModel; weights: InterpretedWeights } {
-  const weights = interpretTorchWeights(findStateDict(readTorchFile(file), file), file, model);
+export function importTorchWeights(file: string, model?: string, bytes?: Buffer): { model: ImageModel; weights: InterpretedWeights } {
+  const weights = interpretTorchWeights(findStateDict(readTorchFile(file, bytes), file), file, model);
   return { model: modelFromWeights(weights, file), weights };
 }
 

@@ -22,9 +22,11 @@ export async function importWeightsCommand(argv: string[]): Promise<number> {
   if (!out) throw new UsageError('ich import-weights: --out expected a folder for the checkpoint, got none');
   const inputSize = volumeSizeFlag(args, 'input-size', [40, 301, 301], 8);
   await initBackend();
-  const { model, weights } = importTorchWeights(from, stringFlag(args, 'model'));
+  // One read: the checkpoint's sha256 is that of the very bytes imported.
+  const bytes = fs.readFileSync(from);
+  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+  const { model, weights } = importTorchWeights(from, stringFlag(args, 'model'), bytes);
   try {
-    const sha256 = crypto.createHash('sha256').update(fs.readFileSync(from)).digest('hex');
     await saveCheckpoint(out, model, {
       densenet: weights.densenet,
       inputSize,
