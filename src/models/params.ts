@@ -31,7 +31,11 @@ export class ParamStore {
   /** n initial values from `draw`, or null (zeros) where there is no seed. */
   private initial(n: number, draw: (rng: SeededRandom) => number): Float32Array | null {
     const rng = this.rng;
-    return rng ? Float32Array.from({ length: n }, () => draw(rng)) : null;
+    if (!rng) return null;
+    // A plain loop, not Float32Array.from's mapping callback; the same draws in the same order.
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++) values[i] = draw(rng);
+    return values;
   }
 
   /** `values` null: zeros, filled by the backend in its own memory rather than copied in from a zeroed array. */
