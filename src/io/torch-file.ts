@@ -28,7 +28,8 @@ const STORAGES: Record<string, TorchDType> = {
   ByteStorage: 'uint8',
   BoolStorage: 'bool',
 };
-const ELEMENT_BYTES: Record<TorchDType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
+/** Bytes per element of each dtype. */
+export const ELEMENT_BYTES: Record<TorchDType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
 
 /** A storage as the pickle refers to it: its element type and bytes, decoded when a tensor first needs them. */
 interface Storage {
@@ -41,27 +42,36 @@ interface Storage {
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-/** Decodes a storage's bytes (little- or big-endian) to numbers. */
-function decodeStorage(s: Storage, littleEndian: boolean): Float32Array | Float64Array {
+/** Decodes a storage's bytes once, when a tensor first needs them. */
+function decodeStorage(s: Storage, littleEndian: boolean, where: string): Float32Array | Float64Array {
   if (s.decoded) return s.decoded;
-  const bytes = s.bytes;
-  if (!bytes) throw new Error(`storage ${s.key} expected its bytes, got none yet`);
-  const n = bytes.length / ELEMENT_BYTES[s.dtype];
+  if (!s.bytes) throw new Error(`storage ${s.key} expected its bytes, got none yet`);
+  s.decoded = decodeTensorBytes(s.dtype, s.bytes, littleEndian, `storage ${s.key}, ${where}`);
+  return s.decoded;
+}
+
+/**
+ * Values of `bytes` read as elements of `dtype` in the given byte order, as {@link TorchTensor.values} holds them
+ * (float64 for float64, int32 and int64; float32 otherwise). Shared by torch.save files and safetensors.
+ * @throws naming `where` when the byte count is not a whole number of elements.
+ */
+export function decodeTensorBytes(dtype: TorchDType, bytes: Uint8Array, littleEndian: boolean, where: string): Float32Array | Float64Array {
+  const n = bytes.length / ELEMENT_BYTES[dtype];
+  if (!Number.isInteger(n)) throw new Error(`${dtype} values expected a multiple of ${ELEMENT_BYTES[dtype]} bytes, got ${bytes.length} (${where})`);
   // Weights are float32 (or float64) in the machine's order: a copy of the bytes, not a DataView read per value
   // (160 ms of a DenseNet-121 import).
-  if (littleEndian === HOST_LITTLE_ENDIAN && (s.dtype === 'float32' || s.dtype === 'float64')) {
-    const copy = s.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  if (littleEndian === HOST_LITTLE_ENDIAN && (dtype === 'float32' || dtype === 'float64')) {
+    const copy = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
     // Copied into a buffer of its own: bytes may be a Buffer, whose slice() shares memory and whose offset need not be aligned.
     new Uint8Array(copy.buffer).set(bytes);
-    s.decoded = copy;
     return copy;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const wide = s.dtype === 'float64' || s.dtype === 'int64' || s.dtype === 'int32';
+  const wide = dtype === 'float64' || dtype === 'int64' || dtype === 'int32';
   const out = wide ? new Float64Array(n) : new Float32Array(n);
   const bf16 = new DataView(new ArrayBuffer(4));
   for (let i = 0; i < n; i++) {
-    switch (s.dtype) {
+    switch (dtype) {
       case 'float32':
         out[i] = view.getFloat32(4 * i, littleEndian);
         break;
@@ -94,7 +104,6 @@ function decodeStorage(s: Storage, littleEndian: boolean): Float32Array | Float6
         break;
     }
   }
-  s.decoded = out;
   return out;
 }
 
@@ -110,7 +119,7 @@ function isCOrder(shape: number[], stride: number[]): boolean {
 
 /** torch._utils._rebuild_tensor_v2's view of a storage (offset, size, stride) copied out in C order. */
 function rebuildTensor(storage: Storage, offset: number, shape: number[], stride: number[], littleEndian: boolean, where: string): TorchTensor {
-  const data = decodeStorage(storage, littleEndian);
+  const data = decodeStorage(storage, littleEndian, where);
   const n = shape.reduce((a, b) => a * b, 1);
   const values = new (data.constructor as new (n: number) => Float32Array | Float64Array)(n);
   if (n > 0) {

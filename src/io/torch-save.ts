@@ -24,7 +24,8 @@ function contiguousStrides(shape: readonly number[]): number[] {
   return strides;
 }
 
-function storageBytes(t: TorchTensorToSave, where: string): Uint8Array {
+/** A tensor's values as little-endian bytes in C order (torch.save's storages, safetensors' data). */
+export function storageBytes(t: TorchTensorToSave, where: string): Uint8Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (t.values.length !== n) throw new Error(`tensor ${where} expected ${n} values for shape [${t.shape}], got ${t.values.length}`);
   if (t.dtype === 'float32') {

@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
+import { writeSafetensorsFile } from '../io/safetensors';
 import { TorchTensorToSave, writeTorchFile } from '../io/torch-save';
 import { loadModel } from './checkpoint';
 import { DENSENET121, DenseNetConfig } from './densenet-config';
@@ -121,14 +122,17 @@ export interface ExportedCheckpoint {
 
 /**
  * Writes a checkpoint folder (from training or `ich import-weights`) as a torch.save state dict in a layout
- * ({@link exportTorchWeights}), atomically: what `ich export-weights` and the training notebook call.
+ * ({@link exportTorchWeights}), or as a safetensors file when `file` ends in `.safetensors`, atomically: what
+ * `ich export-weights` and the training notebook call.
  * @throws naming the folder when it is not a readable checkpoint, or the layout when it cannot name the model.
  */
 export function exportCheckpointToTorch(dir: string, file: string, layout: TorchLayout = 'authors'): ExportedCheckpoint {
   const { model, meta } = loadModel(dir);
   try {
     const exported = exportTorchWeights(model, meta.densenet, layout);
-    const bytes = writeTorchFile(file, exported.state);
+    // The file's extension picks the format: safetensors (Hugging Face's) or torch.save's.
+    const safetensors = /\.safetensors$/i.test(file);
+    const bytes = safetensors ? writeSafetensorsFile(file, exported.state) : writeTorchFile(file, exported.state);
     const absolute = path.resolve(file);
     return {
       model: model.spec.name,
@@ -139,7 +143,7 @@ export function exportCheckpointToTorch(dir: string, file: string, layout: Torch
       inputSize: meta.inputSize,
       file: absolute,
       sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      python: `model = ${exported.module}\nmodel.load_state_dict(torch.load(${JSON.stringify(file)}, weights_only=True), strict=True)`,
+      python: `model = ${exported.module}\nmodel.load_state_dict(${safetensors ? `safetensors.torch.load_file(${JSON.stringify(file)})` : `torch.load(${JSON.stringify(file)}, weights_only=True)`}, strict=True)`,
     };
   } finally {
     model.dispose();

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import { isSafetensors, readSafetensors } from '../io/safetensors';
 import { findStateDict, readTorchFile } from '../io/torch-file';
 import { DenseNetConfig } from './densenet-config';
 import { buildImageModel, ImageModel } from './multitask';
@@ -168,15 +170,17 @@ export function interpretTorchWeights(weights: TorchWeights, source: string, mod
 }
 
 /**
- * Reads a torch.save file (a state dict, or a checkpoint dict holding one) and builds the model of the study it holds
+ * Reads a torch.save file (a state dict, or a checkpoint dict holding one) or a safetensors file of a state dict
+ * (`safetensors.torch.save_file`, Hugging Face's format; told apart by its first bytes) and builds the model of the study it holds
  * with its weights: the first step of running the authors' released fold weights (paper.md, "Released weights") or a
  * user's own PyTorch training on a cohort here. The caller owns (disposes) the model.
  * @param model see {@link interpretTorchWeights}.
  * @param bytes the file's contents, when already read (see {@link readTorchFile}).
  * @throws naming the file: unreadable, not a state dict, keys or shapes that do not fit a model of the study.
  */
-export function importTorchWeights(file: string, model?: string, bytes?: Buffer): { model: ImageModel; weights: InterpretedWeights } {
-  const weights = interpretTorchWeights(findStateDict(readTorchFile(file, bytes), file), file, model);
+export function importTorchWeights(file: string, model?: string, bytes: Buffer = fs.readFileSync(file)): { model: ImageModel; weights: InterpretedWeights } {
+  const state = isSafetensors(bytes) ? readSafetensors(file, bytes).tensors : findStateDict(readTorchFile(file, bytes), file);
+  const weights = interpretTorchWeights(state, file, model);
   return { model: modelFromWeights(weights, file), weights };
 }
 

@@ -7,6 +7,7 @@ import { rocAuc } from '../../src/eval/metrics';
 import { readNpy } from '../../src/io/npy';
 import { damagedCopy, smallCohort } from '../support/cohort';
 import { FIXTURES, fixture, maxAbsDiff, ROOT, tempDir } from '../support/paths';
+import { readSafetensors } from '../../src/io/safetensors';
 import { findStateDict, readTorchFile } from '../../src/io/torch-file';
 import { TEST_BACKENDS } from '../support/tf';
 
@@ -282,8 +283,18 @@ describe('cli: ich', () => {
     const exported = findStateDict(readTorchFile(pt), pt);
     assert.deepEqual([...exported.keys()].sort(), [...saved.keys()].sort());
     for (const [k, t] of saved) assert.deepEqual(Array.from(exported.get(k)!.values), Array.from(t.values), k);
+    // The same as safetensors, and back in from it.
+    const st = path.join(tempDir(), 'fold0-from-ich.safetensors');
+    const backSt = run('export-weights', '--model', checkpoint, '--out', st);
+    assert.equal(backSt.code, 0, backSt.stderr);
+    assert.match(backSt.stdout, /model\.load_state_dict\(safetensors\.torch\.load_file\(".*fold0-from-ich\.safetensors"\), strict=True\)\n$/);
+    const fromSt = readSafetensors(st).tensors;
+    for (const [k, t] of saved) assert.deepEqual(Array.from(fromSt.get(k)!.values), Array.from(t.values), k);
+    const reimported = run('import-weights', '--from', st, '--out', path.join(tempDir(), 'from-safetensors'));
+    assert.equal(reimported.code, 0, reimported.stderr);
+    assert.match(reimported.stdout, /^imported mt-ord-gcs-bin-age \(authors-multitask layout;/);
     assertCleanError(run('export-weights', '--model', checkpoint, '--out', pt, '--layout', 'monai'), /ich export-weights: layout monai expected a DenseNet with the prognosis head alone .*use layout authors$/);
-    assertCleanError(run('export-weights', '--model', checkpoint, '--out', 'x.txt'), /--out expected a \.pt or \.pth file, got "x\.txt"/);
+    assertCleanError(run('export-weights', '--model', checkpoint, '--out', 'x.txt'), /--out expected a \.pt or \.pth file \(torch\.save\) or a \.safetensors file, got "x\.txt"/);
     assertCleanError(run('export-weights', '--model', checkpoint, '--out', pt, '--layout', 'keras'), /--layout expected authors, monai, ich, got "keras"/);
     assertCleanError(run('export-weights', '--model', tempDir(), '--out', pt), /--model expected a checkpoint folder with model\.json/);
 

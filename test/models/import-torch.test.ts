@@ -42,6 +42,8 @@ describe('models: PyTorch state dicts of the study imported (the authors\' relea
     { file: 'perez-baseline', layout: 'authors-perez', model: 'perez-cnn' },
     { file: 'authors-3head-legacy', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head' },
     { file: 'authors-3head-gpu-checkpoint', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head', torch2Only: true },
+    // The same weights through safetensors.torch.save_file (python3-safetensors, trixie only).
+    { file: 'authors-3head', ext: 'safetensors', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', torch2Only: true },
   ];
   const VERSIONS = [
     { dir: TORCH, backends: TEST_BACKENDS },
@@ -52,12 +54,12 @@ describe('models: PyTorch state dicts of the study imported (the authors\' relea
     const golden = fixture<Golden>(path.relative(FIXTURES, path.join(v.dir, 'models.json')));
     for (const c of CASES.filter((c) => !c.torch2Only || v.dir !== TORCH)) {
       for (const backend of v.backends) {
-        it(`${c.file}.pt saved by PyTorch ${golden.torch}: read as ${c.model}, logits of every head equal PyTorch's to 1e-4 (${backend})`, async () => {
+        it(`${c.file}.${c.ext ?? 'pt'} saved by PyTorch ${golden.torch}: read as ${c.model}, logits of every head equal PyTorch's to 1e-4 (${backend})`, async () => {
           await onBackend(backend, async () => {
             const after: number[] = [];
             // Twice: the first forward pass caches a few constants of the ops (kept on purpose); the second must add none.
             for (let round = 0; round < 2; round++) {
-              const { model, weights } = importTorchWeights(path.join(v.dir, `${c.file}.pt`));
+              const { model, weights } = importTorchWeights(path.join(v.dir, `${c.file}.${c.ext ?? 'pt'}`));
               assert.equal(weights.layout, c.layout);
               assert.equal(weights.spec.name, c.model);
               if (c.model !== 'perez-cnn') assert.deepEqual(weights.densenet, golden.densenet);

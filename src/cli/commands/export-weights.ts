@@ -7,8 +7,8 @@ import { parseArgs, stringFlag, UsageError } from '../args';
 const LAYOUTS: readonly TorchLayout[] = ['authors', 'monai', 'ich'];
 
 /**
- * `ich export-weights --model CHECKPOINT --out FILE.pt [--layout authors|monai|ich]`: a checkpoint folder (from
- * `ich train` or `ich import-weights`) as a torch.save state dict that the authors' PyTorch classes (default), MONAI's
+ * `ich export-weights --model CHECKPOINT --out FILE.pt|FILE.safetensors [--layout authors|monai|ich]`: a checkpoint
+ * folder (from `ich train` or `ich import-weights`) as a torch.save (or safetensors) state dict that the authors' PyTorch classes (default), MONAI's
  * DenseNet121 (prognosis-only DenseNets) or this project's own names load with `load_state_dict(strict=True)`: to go on
  * in PyTorch with a model trained here, or compare both sides on one set of weights. Prints the Python to load it.
  */
@@ -18,8 +18,8 @@ export async function exportWeightsCommand(argv: string[]): Promise<number> {
   if (!dir) throw new UsageError('ich export-weights: --model expected a checkpoint folder (from ich train or ich import-weights), got none');
   if (!fs.existsSync(path.join(dir, 'model.json'))) throw new UsageError(`ich export-weights: --model expected a checkpoint folder with model.json, got "${dir}"`);
   const out = stringFlag(args, 'out');
-  if (!out) throw new UsageError('ich export-weights: --out expected a file name for the state dict (.pt or .pth), got none');
-  if (!/\.pth?$/.test(out)) throw new UsageError(`ich export-weights: --out expected a .pt or .pth file, got "${out}"`);
+  if (!out) throw new UsageError('ich export-weights: --out expected a file name for the state dict (.pt, .pth or .safetensors), got none');
+  if (!/\.(pth?|safetensors)$/i.test(out)) throw new UsageError(`ich export-weights: --out expected a .pt or .pth file (torch.save) or a .safetensors file, got "${out}"`);
   const layout = stringFlag(args, 'layout', 'authors') as TorchLayout;
   if (!LAYOUTS.includes(layout)) throw new UsageError(`ich export-weights: --layout expected ${LAYOUTS.join(', ')}, got "${layout}"`);
   await initBackend();

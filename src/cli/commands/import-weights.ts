@@ -7,7 +7,7 @@ import { importTorchWeights } from '../../models/import-torch';
 import { parseArgs, stringFlag, UsageError, volumeSizeFlag } from '../args';
 
 /**
- * `ich import-weights --from FILE.pt --out DIR [--model NAME] [--input-size 40,301,301]`: a PyTorch state dict of one
+ * `ich import-weights --from FILE.pt|FILE.safetensors --out DIR [--model NAME] [--input-size 40,301,301]`: a PyTorch state dict of one
  * of the study's models (the authors' released fold weights, a MONAI DenseNet121, the authors' Perez CNN, or a
  * checkpoint dict holding one) as a checkpoint folder that `ich predict` and `ich explain` read. The model and its
  * DenseNet sizes are read off the keys and shapes; `--model` checks them against a named model. `--input-size` is the
@@ -16,7 +16,7 @@ import { parseArgs, stringFlag, UsageError, volumeSizeFlag } from '../args';
 export async function importWeightsCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { from: 'string', out: 'string', model: 'string', 'input-size': 'string' }, 'ich import-weights');
   const from = stringFlag(args, 'from');
-  if (!from) throw new UsageError('ich import-weights: --from expected a file written by torch.save (.pt / .pth), got none');
+  if (!from) throw new UsageError('ich import-weights: --from expected a file written by torch.save (.pt / .pth) or safetensors (.safetensors), got none');
   if (!fs.existsSync(from) || !fs.statSync(from).isFile()) throw new UsageError(`ich import-weights: --from expected a file, got "${from}" (no such file)`);
   const out = stringFlag(args, 'out');
   if (!out) throw new UsageError('ich import-weights: --out expected a folder for the checkpoint, got none');
