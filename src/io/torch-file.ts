@@ -143,6 +143,14 @@ function rebuildTensor(storage: Storage, offset: number, shape: number[], stride
   return { dtype: storage.dtype, shape, values };
 }
 
+/** Classes whose instances are only named attributes (a dict subclass, or an object whose state is its __dict__). */
+const ATTRIBUTE_BAGS = new Set([
+  'argparse.Namespace',
+  'lightning.fabric.utilities.data.AttributeDict',
+  'lightning_fabric.utilities.data.AttributeDict',
+  'pytorch_lightning.utilities.parsing.AttributeDict',
+]);
+
 const isIntList = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => Number.isInteger(x));
 
 /**
@@ -155,7 +163,7 @@ function tensorPickleHooks(file: string, littleEndian: boolean, storageBytes: (k
   const storageClass = new Map<PickleGlobal, TorchDType>();
   let tensors = 0;
   return {
-    refusal: 'only tensors, storages, dicts and NumPy numbers load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
+    refusal: 'only tensors, storages, dicts (argparse and Lightning attribute dicts included) and NumPy numbers load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
     resolveGlobal(module, name) {
       if ((module === 'torch' || module === 'torch.storage') && name in STORAGES) {
         const g: PickleGlobal = { module, name };
@@ -163,6 +171,9 @@ function tensorPickleHooks(file: string, littleEndian: boolean, storageBytes: (k
         return g;
       }
       if (module === 'collections' && name === 'OrderedDict') return { module, name, call: () => new Map() };
+      // Plain attribute bags that training scripts keep beside the weights (argparse's arguments, PyTorch Lightning's
+      // hyper_parameters): read as dicts of their attributes; nothing of theirs runs.
+      if (ATTRIBUTE_BAGS.has(`${module}.${name}`)) return { module, name, call: () => new Map() };
       if (module === 'torch._utils' && name === '_rebuild_tensor_v2') {
         return {
           module,

@@ -83,13 +83,45 @@ function specFor(backbone: ModelSpec['backbone'], tasks: TaskName[], name: strin
   return found;
 }
 
+/** A key of each layout's first weight, by which a state dict's layout is recognised. */
+const LAYOUT_MARKS = ['feature_extractor.features.conv0.weight', 'features.conv0.weight', 'feature_extractor.0.weight', 'model.conv1.weight'];
+
+/**
+ * The prefix that wrappers put before every key of a state dict: nn.DataParallel's and DistributedDataParallel's
+ * `module.`, torch.compile's `_orig_mod.` (in either order, repeated), then, where the keys still name no layout, the
+ * attribute under which a wrapping module holds the model (PyTorch Lightning's `model.`, or `net.` ...; at most
+ * two), as long as every key shares it. '' when there is none.
+ */
+function wrapperPrefix(keys: readonly string[]): string {
+  if (!keys.length) return '';
+  const shared = (prefix: string) => keys.every((k) => k.startsWith(prefix));
+  const marked = (prefix: string) => LAYOUT_MARKS.some((m) => keys.includes(prefix + m));
+  let prefix = '';
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const wrapper of ['module.', '_orig_mod.']) {
+      if (shared(prefix + wrapper)) {
+        prefix += wrapper;
+        grew = true;
+      }
+    }
+  }
+  for (let level = 0; level < 2 && !marked(prefix); level++) {
+    const first = /^[^.]+\./.exec(keys[0].slice(prefix.length))?.[0];
+    if (!first || !shared(prefix + first) || !LAYOUT_MARKS.some((m) => keys.some((k) => k.startsWith(prefix + first) && k.endsWith(m)))) break;
+    prefix += first;
+  }
+  return prefix;
+}
+
 /**
  * Reads which model of the study a PyTorch state dict holds and renames its weights to this project's parameters
  * (paper.md, "Released weights"). Understood layouts: the authors' multi-task and single-task classes
  * (`feature_extractor.features.*` with `binary_head.3` -> prognosis, `ordinal_headGCS.3` / `ordinal_head.3` ->
  * binary GCS (1 output) or ordinal GCS (2), `ordinal_headAge.3` -> binary age), a bare MONAI DenseNet121
  * (`features.*`, `class_layers.out` -> prognosis), the authors' Perez CNN (AmaiaModel: `feature_extractor.<index>`,
- * `classifier.1`) and this project's own names (`heads.<task>`). nn.DataParallel's `module.` prefix is dropped and
+ * `classifier.1`) and this project's own names (`heads.<task>`). Wrappers' prefixes are dropped (nn.DataParallel's
+ * `module.`, torch.compile's `_orig_mod.`, a Lightning module's `model.`: {@link wrapperPrefix}) and
  * `num_batches_tracked` counters ignored. Every other key must be used (like load_state_dict(strict=True)).
  * @param model a name of MODEL_SPECS to check the heads against (and to take its loss weights); default: the one
  *   model with these heads.
@@ -97,7 +129,7 @@ function specFor(backbone: ModelSpec['backbone'], tasks: TaskName[], name: strin
  */
 export function interpretTorchWeights(weights: TorchWeights, source: string, model?: string): InterpretedWeights {
   let keys = [...weights.keys()];
-  const strip = keys.length > 0 && keys.every((k) => k.startsWith('module.')) ? 'module.' : '';
+  const strip = wrapperPrefix(keys);
   const original = new Map(keys.map((k) => [k.slice(strip.length), k]));
   keys = [...original.keys()];
   const ignored = keys.filter((k) => k.endsWith('num_batches_tracked')).map((k) => strip + k);

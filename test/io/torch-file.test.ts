@@ -76,6 +76,18 @@ describe('io: torch.save files read without Python', () => {
     });
   }
 
+  it('a PyTorch Lightning checkpoint: the weights under state_dict found, its argparse and Lightning attribute dicts read as dicts', () => {
+    // make_torch_file_fixtures.py wrapped_fixtures, PyTorch 2.6 (Lightning's AttributeDict by its module path).
+    const value = readTorchFile(path.join(TORCH, 'torch2', 'authors-3head-lightning.ckpt')) as Map<string, unknown>;
+    assert.equal(value.get('pytorch-lightning_version'), '2.4.0');
+    const hp = value.get('hyper_parameters') as Map<string, unknown>;
+    assert.equal(hp.get('lr'), 1e-3);
+    assert.deepEqual(hp.get('loss_weights'), [0.4, 0.3, 0.3]);
+    assert.deepEqual(hp.get('args'), new Map<string, unknown>([['fold', 0], ['data', '/data/ich']]));
+    const state = findStateDict(value, 'lightning.ckpt');
+    assert.ok([...state.keys()].every((k) => k.startsWith('model.feature_extractor.') || /^model\.(binary_head|ordinal_headGCS|ordinal_headAge)\.3\./.test(k)));
+  });
+
   it('tensors-big-endian.pt (PyTorch 2.6\'s zip file as a big-endian machine saves it): storages in the order its byteorder record names', () => {
     // PyTorch 2.6's torch.load swapped them back to the same tensors (make_torch_file_fixtures.py asserts it).
     const expected = fixture<{ tensors: Record<string, { dtype: string; shape: number[]; values: number[] }> }>('torch/torch2/tensors.json');

@@ -44,6 +44,9 @@ describe('models: PyTorch state dicts of the study imported (the authors\' relea
     { file: 'authors-3head-gpu-checkpoint', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head', torch2Only: true },
     // The same weights through safetensors.torch.save_file (python3-safetensors, trixie only).
     { file: 'authors-3head', ext: 'safetensors', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', torch2Only: true },
+    // The same weights under torch.compile's and DataParallel's prefixes, and in a PyTorch Lightning checkpoint ('model.').
+    { file: 'authors-3head-compiled', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head', torch2Only: true },
+    { file: 'authors-3head-lightning', ext: 'ckpt', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head', torch2Only: true },
   ];
   const VERSIONS = [
     { dir: TORCH, backends: TEST_BACKENDS },
@@ -99,6 +102,16 @@ describe('models: PyTorch state dicts of the study imported (the authors\' relea
       const w = interpretTorchWeights(wrapped, 'f');
       assert.equal(w.spec.name, 'densenet');
       assert.deepEqual(w.ignored, ['module.feature_extractor.features.norm0.num_batches_tracked']);
+      // torch.compile inside DistributedDataParallel, and a wrapper module's attribute (Lightning's model., or any
+      // other) around them; a prefix that not every key shares is not a wrapper's.
+      for (const prefix of ['_orig_mod.module.', 'net.', 'model._orig_mod.', 'lit.model.']) {
+        const renamed = new Map([...stateOf('mt-bin-gcs', authorsHeads({ prognosis: 'binary_head.3', 'gcs-binary': 'ordinal_head.3' }))].map(([k, v]) => [prefix + k, v]));
+        const got = interpretTorchWeights(renamed, prefix);
+        assert.equal(got.spec.name, 'mt-bin-gcs', prefix);
+        assert.deepEqual(got.heads, { prognosis: `${prefix}binary_head.3`, 'gcs-binary': `${prefix}ordinal_head.3` }, prefix);
+      }
+      const partly = new Map([...stateOf('mt-bin-gcs', authorsHeads({ prognosis: 'binary_head.3', 'gcs-binary': 'ordinal_head.3' }))].map(([k, v]) => [k.startsWith('binary_head') ? k : `net.${k}`, v]));
+      assert.throws(() => interpretTorchWeights(partly, 'partly'), /a state dict of the study's models expected .*got keys net\.feature_extractor/);
       assert.deepEqual(w.densenet, { blocks: [1, 2], growth: 4, initFeatures: 8, bnSize: 2 });
       // --model picks the loss weights of a named model with the same heads, and refuses one with other heads
       assert.equal(interpretTorchWeights(stateOf('densenet'), 'f', 'densenet').spec.name, 'densenet');
