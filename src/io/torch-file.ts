@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { halfToNumber } from './half';
-import { PickleGlobal, PickleHooks, PickleValue, unpickle, unpickleAt } from './pickle';
+import { PICKLE_SET_STATE, PickleGlobal, PickleHooks, PickleValue, unpickle, unpickleAt } from './pickle';
 import { numpyGlobal } from './pickle-numpy';
 import { readZip } from './zip';
 
@@ -163,7 +163,7 @@ function tensorPickleHooks(file: string, littleEndian: boolean, storageBytes: (k
   const storageClass = new Map<PickleGlobal, TorchDType>();
   let tensors = 0;
   return {
-    refusal: 'only tensors, storages, dicts (argparse and Lightning attribute dicts included) and NumPy numbers load, as with torch.load(weights_only=True); for a whole pickled model, save its state_dict() instead',
+    refusal: 'only dense tensors and NumPy numbers and arrays load; save dense float tensors instead',
     resolveGlobal(module, name) {
       if ((module === 'torch' || module === 'torch.storage') && name in STORAGES) {
         const g: PickleGlobal = { module, name };
@@ -191,8 +191,14 @@ function tensorPickleHooks(file: string, littleEndian: boolean, storageBytes: (k
       }
       // nn.Parameter pickles as its tensor wrapped once more; the tensor is all a state dict needs.
       if (module === 'torch._utils' && name === '_rebuild_parameter') return { module, name, call: (args) => args[0] };
-      // Metrics and statistics kept beside the weights, as numbers and arrays.
-      return numpyGlobal(module, name);
+      // Python's set and frozenset as arrays, as protocol 4's set opcodes give them (a module's buffer names).
+      if ((module === 'builtins' || module === '__builtin__') && (name === 'set' || name === 'frozenset')) return { module, name, call: (args) => (Array.isArray(args[0]) ? [...args[0]] : []) };
+      // Metrics and statistics kept beside the weights, as numbers and arrays; other NumPy globals are refused.
+      if (module === 'numpy' || module.startsWith('numpy.') || module === '_codecs') return numpyGlobal(module, name);
+      // Tensors of other kinds (sparse, quantized, nested) are refused by name rather than passed over.
+      if (module === 'torch._utils' && name.startsWith('_rebuild_')) return undefined;
+      // Any other class (a whole pickled nn.Module, a config object beside the weights) is read as inert data.
+      return { module, name, call: (args) => new PickledObject(`${module}.${name}`, args) };
     },
     persistentLoad(pid) {
       // ('storage', storage class, key, location, number of elements[, view metadata of PyTorch < 0.4])
@@ -221,12 +227,14 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
  * Reads a file written by torch.save without Python: the zip format of PyTorch >= 1.6, or the legacy format before it
  * (a magic number, a protocol number and the writer's system info as pickles, the main pickle, its storage keys, then
  * each storage's element count and bytes, little-endian whatever machine wrote them). The zip format's storages are in
- * the order its `byteorder` record names (little when there is none, as in the files of PyTorch 1.13). The pickle is unpickled with a whitelist (tensors, storages, OrderedDict,
- * NumPy numbers; like torch.load(weights_only=True)) and every tensor made contiguous.
- * Dicts come back as Map, tuples and lists as arrays, tensors as {@link TorchTensor}.
+ * the order its `byteorder` record names (little when there is none, as in the files of PyTorch 1.13). The pickle is unpickled without running anything: tensors,
+ * storages, OrderedDict, sets, argparse and Lightning attribute dicts and NumPy values are built; any other class comes
+ * back as an inert {@link PickledObject} (so a whole pickled model reads without its classes' code, unlike torch.load);
+ * tensors of other kinds (sparse, quantized) are refused. Every tensor is made contiguous.
+ * Dicts come back as Map, tuples, lists and sets as arrays, tensors as {@link TorchTensor}.
  * @param bytes the file's contents when the caller has read them already (e.g. to hash the very bytes imported).
  * @throws naming the file: not a torch.save file (TorchScript archives are named as such), a member or storage
- *   missing, damaged or truncated, a class the whitelist refuses, a view outside its storage.
+ *   missing, damaged or truncated, a sparse or quantized tensor, a NumPy object array, a view outside its storage.
  */
 export function readTorchFile(file: string, bytes: Buffer = fs.readFileSync(file)): PickleValue {
   if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] === 0x02 && bytes.subarray(0, 16).includes(0x8a)) return readLegacyFormat(bytes, file);
@@ -298,6 +306,48 @@ function readLegacyFormat(bytes: Uint8Array, file: string): PickleValue {
   }));
 }
 
+/**
+ * An instance of a class that the file names and this reader does not build: its class path, constructor arguments
+ * and pickled state (an nn.Module's `__dict__`: `_parameters`, `_buffers`, `_modules`, ...) as inert data. Nothing of
+ * the class runs or needs to exist, unlike torch.load; whole pickled models are read through it.
+ */
+export class PickledObject {
+  /** What pickle's BUILD gave the object (Python's __setstate__ argument); null when none. */
+  state: PickleValue = null;
+
+  constructor(
+    /** `module.name` of the class. */
+    readonly className: string,
+    readonly args: PickleValue[],
+  ) {}
+
+  [PICKLE_SET_STATE](state: PickleValue): void {
+    this.state = state;
+  }
+}
+
+/** A pickled nn.Module's attribute dict, or null when `v` is none (no `_parameters` and `_modules` dicts). */
+function moduleAttributes(v: unknown): Map<unknown, unknown> | null {
+  if (!(v instanceof PickledObject) || !(v.state instanceof Map)) return null;
+  return v.state.get('_parameters') instanceof Map && v.state.get('_modules') instanceof Map ? v.state : null;
+}
+
+/**
+ * The state dict of a whole pickled nn.Module, as its state_dict() would give it: each module's parameters, then
+ * its persistent buffers, then its children's under `<child>.`, skipping None entries.
+ */
+function moduleStateDict(module: Map<unknown, unknown>, prefix = '', out = new Map<string, TorchTensor>()): Map<string, TorchTensor> {
+  const nonPersistent = new Set(Array.isArray(module.get('_non_persistent_buffers_set')) ? (module.get('_non_persistent_buffers_set') as unknown[]) : []);
+  for (const [k, t] of module.get('_parameters') as Map<unknown, unknown>) if (isTorchTensor(t)) out.set(`${prefix}${String(k)}`, t);
+  const buffers = module.get('_buffers');
+  if (buffers instanceof Map) for (const [k, t] of buffers) if (isTorchTensor(t) && !nonPersistent.has(k)) out.set(`${prefix}${String(k)}`, t);
+  for (const [k, child] of module.get('_modules') as Map<unknown, unknown>) {
+    const attributes = moduleAttributes(child);
+    if (attributes) moduleStateDict(attributes, `${prefix}${String(k)}.`, out);
+  }
+  return out;
+}
+
 /** True for a value {@link readTorchFile} made from a tensor. */
 export function isTorchTensor(v: unknown): v is TorchTensor {
   return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'values' in v;
@@ -309,11 +359,17 @@ const NESTED_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'network'
 /**
  * The state dict (parameter name -> tensor) inside what torch.save wrote: the dict under one of `state_dict`,
  * `model_state_dict`, `model`, `net`, `network`, `weights`, else the only dict of tensors among its values, else the
- * object itself when it holds tensors. Non-tensor values beside the tensors are left out.
+ * object itself when it holds tensors. A whole pickled nn.Module (`torch.save(model)`) counts as the dict of tensors
+ * its state_dict() would give, at the top or under those keys. Non-tensor values beside the tensors are left out.
  * @throws listing the top-level keys when no dict of tensors is found, or several without one of those names.
  */
 export function findStateDict(value: PickleValue, source: string): Map<string, TorchTensor> {
   const tensorsOf = (v: unknown): Map<string, TorchTensor> | null => {
+    const module = moduleAttributes(v);
+    if (module) {
+      const state = moduleStateDict(module);
+      return state.size ? state : null;
+    }
     if (!(v instanceof Map)) return null;
     const out = new Map<string, TorchTensor>();
     for (const [k, t] of v) if (typeof k === 'string' && isTorchTensor(t)) out.set(k, t);
@@ -332,5 +388,8 @@ export function findStateDict(value: PickleValue, source: string): Map<string, T
     if (direct && candidates.length === 0) return direct;
     throw new Error(`torch file expected a state dict (a dict of tensors, or one under ${NESTED_KEYS.join(' / ')}), got a dict with keys ${[...value.keys()].slice(0, 8).map(String).join(', ')}${candidates.length > 1 ? ` and ${candidates.length} dicts of tensors` : ''} (${source})`);
   }
-  throw new Error(`torch file expected a state dict (a dict of tensors), got ${Array.isArray(value) ? 'a list or tuple' : value === null ? 'None' : typeof value} (${source})`);
+  const whole = tensorsOf(value);
+  if (whole) return whole;
+  const got = value instanceof PickledObject ? `a pickled ${value.className}${moduleAttributes(value) ? ' without weights' : ', which is no torch.nn module'}` : Array.isArray(value) ? 'a list or tuple' : value === null ? 'None' : typeof value;
+  throw new Error(`torch file expected a state dict (a dict of tensors, or a whole pickled model), got ${got} (${source})`);
 }

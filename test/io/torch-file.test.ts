@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unpickle } from '../../src/io/pickle';
 import { NumpyArray, numpyGlobal } from '../../src/io/pickle-numpy';
-import { findStateDict, readTorchFile, TorchTensor } from '../../src/io/torch-file';
+import { findStateDict, PickledObject, readTorchFile, TorchTensor } from '../../src/io/torch-file';
+import { encodeZip } from '../../src/io/zip-write';
 import { readZip } from '../../src/io/zip';
 import { FIXTURES, fixture, tempDir } from '../support/paths';
 
@@ -111,10 +112,32 @@ describe('io: torch.save files read without Python', () => {
     assert.throws(() => findStateDict(null, 'f'), /got None \(f\)/);
   });
 
-  it('refuses TorchScript archives, whole pickled modules, other files and damaged or truncated archives by name', () => {
+  it('reads a whole pickled model (torch.save(model)) as its state dict, and other classes as inert data, without their code', () => {
     for (const dir of [TORCH, path.join(TORCH, 'torch2')]) {
-      assert.throws(() => readTorchFile(path.join(dir, 'whole-module.pt')), /got torch\.nn\.modules\.linear\.Linear \(refused: .*save its state_dict\(\) instead\) \(byte \d+ of .*whole-module\.pt: whole-module\/data\.pkl\)/);
+      // Golden: tensors.json 'wholeModule', PyTorch's linear.state_dict() (1.13 and 2.6).
+      const expected = fixture<{ wholeModule: Record<string, number[]> }>(path.relative(FIXTURES, path.join(dir, 'tensors.json'))).wholeModule;
+      const value = readTorchFile(path.join(dir, 'whole-module.pt'));
+      assert.ok(value instanceof PickledObject && value.className === 'torch.nn.modules.linear.Linear');
+      const state = findStateDict(value, 'whole-module.pt');
+      assert.deepEqual([...state.keys()], Object.keys(expected));
+      for (const [k, v] of Object.entries(expected)) assert.deepEqual(Array.from(state.get(k)!.values), v.map(Math.fround), k);
     }
+    // {'cfg': __main__.Config() with lr = 5}: the class needs not exist; its state is kept, nothing of it runs.
+    const dir = tempDir();
+    const pkl = bytes([0x80, 0x02], '}X', [3, 0, 0, 0], 'cfgc__main__\nConfig\n)', [0x81], '}X', [2, 0, 0, 0], 'lrK', [5], 'sbs.');
+    const file = path.join(dir, 'config.pt');
+    fs.writeFileSync(file, encodeZip([{ name: 'config/data.pkl', data: pkl }]));
+    const cfg = (readTorchFile(file) as Map<string, unknown>).get('cfg');
+    assert.ok(cfg instanceof PickledObject && cfg.className === '__main__.Config');
+    assert.deepEqual(cfg.state, new Map([['lr', 5]]));
+    assert.throws(() => findStateDict(cfg, 'config.pt'), /torch file expected a state dict \(a dict of tensors, or a whole pickled model\), got a pickled __main__\.Config, which is no torch\.nn module \(config\.pt\)/);
+    // Tensors of other kinds are refused by name, not read as data.
+    const sparse = path.join(dir, 'sparse.pt');
+    fs.writeFileSync(sparse, encodeZip([{ name: 'sparse/data.pkl', data: bytes([0x80, 0x02], 'ctorch._utils\n_rebuild_sparse_tensor\n)R.') }]));
+    assert.throws(() => readTorchFile(sparse), /got torch\._utils\._rebuild_sparse_tensor \(refused: only dense tensors and NumPy numbers and arrays load.*sparse\.pt: sparse\/data\.pkl\)/);
+  });
+
+  it('refuses TorchScript archives, other files and damaged or truncated archives by name', () => {
     assert.throws(() => readTorchFile(path.join(FIXTURES, 'clinical_synth.csv')), /expected a zip archive \(torch.save\), got \d+ bytes starting "Pati".*clinical_synth\.csv/);
     const dir = tempDir();
     const good = fs.readFileSync(path.join(TORCH, 'tensors.pt'));

@@ -41,6 +41,8 @@ describe('models: PyTorch state dicts of the study imported (the authors\' relea
     { file: 'monai-baseline', layout: 'monai-densenet', model: 'densenet' },
     { file: 'perez-baseline', layout: 'authors-perez', model: 'perez-cnn' },
     { file: 'authors-3head-legacy', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head' },
+    // torch.save(model): the whole module pickled, read without its classes.
+    { file: 'authors-3head-whole', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head' },
     { file: 'authors-3head-gpu-checkpoint', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', golden: 'authors-3head', torch2Only: true },
     // The same weights through safetensors.torch.save_file (python3-safetensors, trixie only).
     { file: 'authors-3head', ext: 'safetensors', layout: 'authors-multitask', model: 'mt-ord-gcs-bin-age', torch2Only: true },
