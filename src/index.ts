@@ -14,6 +14,7 @@ export * from './io/npy';
 export * from './io/torch-file';
 export * from './io/torch-save';
 export * from './io/safetensors';
+export * from './io/weights-source';
 export * from './io/read-volume';
 export * from './io/volume';
 export * from './data/issues';

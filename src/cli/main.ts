@@ -31,7 +31,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich bench profile [--shape 32,32,32] [--batch 1]          kernel launches and times of one training step
   ich bench conv [--shape 32,64,64] [--batch 2] [--json]    DenseNet-121's convolutions, each vs PyTorch
   ich bench tune [--shape 32,64,64] [--batch 2] [--passes N] [--out F]   webgpu: the fastest conv tiling per pass, for ICH_WGSL_CONV_TUNING
-  ich import-weights --from FILE.pt|.safetensors --out DIR [--model NAME] [--input-size 40,301,301]   a PyTorch state dict (the authors' released weights) as a checkpoint
+  ich import-weights --from FILE.pt|.safetensors|FOLDER --out DIR [--model NAME] [--input-size 40,301,301]   a PyTorch state dict (the authors' released weights) as a checkpoint
   ich export-weights --model CHECKPOINT --out FILE.pt|.safetensors [--layout authors|monai|ich]   a checkpoint as a PyTorch state dict (torch.save or safetensors)
   ich predict --model CHECKPOINT [--data DIR] [--out FILE.csv] [--batch 2] [--json]   every head's probabilities and metrics on a cohort (external validation)
   ich explain --model CHECKPOINT --patient ID --method gbp|gradcam|ggcam [--head prognosis] [--display] --out FILE.nii.gz

@@ -1,6 +1,4 @@
-import * as fs from 'node:fs';
-import { isSafetensors, readSafetensors } from '../io/safetensors';
-import { findStateDict, readTorchFile } from '../io/torch-file';
+import { readWeightsSource, WeightsSource } from '../io/weights-source';
 import { DenseNetConfig } from './densenet-config';
 import { buildImageModel, ImageModel } from './multitask';
 import { loadTorchStateDict } from './params';
@@ -202,18 +200,19 @@ export function interpretTorchWeights(weights: TorchWeights, source: string, mod
 }
 
 /**
- * Reads a torch.save file (a state dict, or a checkpoint dict holding one) or a safetensors file of a state dict
- * (`safetensors.torch.save_file`, Hugging Face's format; told apart by its first bytes) and builds the model of the study it holds
- * with its weights: the first step of running the authors' released fold weights (paper.md, "Released weights") or a
- * user's own PyTorch training on a cohort here. The caller owns (disposes) the model.
+ * Reads a torch.save file (a state dict, or a checkpoint dict holding one), a safetensors file of a state dict
+ * (`safetensors.torch.save_file`, Hugging Face's format; told apart by its first bytes) or a folder holding one (a
+ * Hugging Face download, sharded or not: {@link readWeightsSource}) and builds the model of the study it holds with its
+ * weights: the first step of running the authors' released fold weights (paper.md, "Released weights") or a user's
+ * own PyTorch training on a cohort here. The caller owns (disposes) the model.
  * @param model see {@link interpretTorchWeights}.
- * @param bytes the file's contents, when already read (see {@link readTorchFile}).
- * @throws naming the file: unreadable, not a state dict, keys or shapes that do not fit a model of the study.
+ * @returns the model, what the weights were read as, and the files read with their SHA-256 (for provenance).
+ * @throws naming the file or folder: unreadable, not a state dict, keys or shapes that do not fit a model of the study.
  */
-export function importTorchWeights(file: string, model?: string, bytes: Buffer = fs.readFileSync(file)): { model: ImageModel; weights: InterpretedWeights } {
-  const state = isSafetensors(bytes) ? readSafetensors(file, bytes).tensors : findStateDict(readTorchFile(file, bytes), file);
-  const weights = interpretTorchWeights(state, file, model);
-  return { model: modelFromWeights(weights, file), weights };
+export function importTorchWeights(from: string, model?: string): { model: ImageModel; weights: InterpretedWeights; source: Omit<WeightsSource, 'state'> } {
+  const { state, files, sha256 } = readWeightsSource(from);
+  const weights = interpretTorchWeights(state, from, model);
+  return { model: modelFromWeights(weights, from), weights, source: { files, sha256 } };
 }
 
 /**

@@ -305,7 +305,18 @@ describe('cli: ich', () => {
 
     assertCleanError(run('import-weights', '--from', path.join(FIXTURES, 'torch', 'whole-module.pt'), '--out', checkpoint), /ich import-weights: a state dict of the study's models expected .*got keys weight, bias \(.*whole-module\.pt\)$/);
     assertCleanError(run('import-weights', '--from', path.join(FIXTURES, 'torch', 'monai-baseline.pt'), '--out', checkpoint, '--model', 'mt-bin-age'), /model mt-bin-age expected a densenet with heads prognosis, age-binary, got a densenet with heads prognosis/);
-    assertCleanError(run('import-weights', '--from', 'nowhere.pt', '--out', checkpoint), /--from expected a file, got "nowhere\.pt" \(no such file\)/);
+    assertCleanError(run('import-weights', '--from', 'nowhere.pt', '--out', checkpoint), /--from expected a weights file or a folder holding one, got "nowhere\.pt" \(no such file\)/);
+    // A folder as Hugging Face downloads it: its model.safetensors; a folder of several fold files asks for one.
+    const hub = tempDir();
+    fs.copyFileSync(path.join(FIXTURES, 'torch', 'torch2', 'authors-3head.safetensors'), path.join(hub, 'model.safetensors'));
+    fs.writeFileSync(path.join(hub, 'config.json'), '{}');
+    const fromHub = run('import-weights', '--from', hub, '--out', path.join(tempDir(), 'from-hub'));
+    assert.equal(fromHub.code, 0, fromHub.stderr);
+    assert.match(fromHub.stdout, /^imported mt-ord-gcs-bin-age \(authors-multitask layout;.* from .*model\.safetensors\n/);
+    fs.copyFileSync(path.join(FIXTURES, 'torch', 'authors-3head.pt'), path.join(hub, 'fold0.pt'));
+    fs.copyFileSync(path.join(FIXTURES, 'torch', 'authors-3head.pt'), path.join(hub, 'fold1.pt'));
+    fs.rmSync(path.join(hub, 'model.safetensors'));
+    assertCleanError(run('import-weights', '--from', hub, '--out', checkpoint), /ich import-weights: weights folder expected .* got 2: fold0\.pt, fold1\.pt; name one as --from .*fold0\.pt/);
     assertCleanError(run('predict', '--model', tempDir()), /--model expected a checkpoint folder with model\.json/);
   });
 });
