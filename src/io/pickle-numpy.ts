@@ -1,5 +1,6 @@
 import { halfToNumber } from './half';
 import { PICKLE_SET_STATE, PickleGlobal, PickleValue } from './pickle';
+import { copyStrided } from './strided';
 
 /**
  * NumPy values as checkpoints hold them beside the weights (a validation AUC from scikit-learn is a numpy.float64, a
@@ -72,21 +73,11 @@ function decodeNumbers(dtype: NumpyDtype, raw: Uint8Array): Float64Array | BigIn
   return Float64Array.from({ length: n }, (_, i) => read[dtype.code](i * size));
 }
 
+/** A Fortran-order array's values in C order: the strided view whose first axis steps by one element. */
 function toCOrder<T extends Float64Array | BigInt64Array | BigUint64Array>(flat: T, shape: number[]): T {
+  const stride = shape.map((_, axis) => shape.slice(0, axis).reduce((a, b) => a * b, 1));
   const out = flat.slice() as T;
-  const n = flat.length;
-  for (let f = 0; f < n; f++) {
-    // Fortran index f -> coordinates (first axis fastest) -> C index (last axis fastest).
-    let rest = f;
-    let c = 0;
-    const coords = shape.map((s) => {
-      const v = rest % s;
-      rest = Math.floor(rest / s);
-      return v;
-    });
-    for (let a = 0; a < shape.length; a++) c = c * shape[a] + coords[a];
-    out[c] = flat[f];
-  }
+  copyStrided<number | bigint>(flat, 0, shape, stride, out);
   return out;
 }
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { halfToNumber } from './half';
 import { PICKLE_SET_STATE, PickleGlobal, PickleHooks, PickleValue, unpickle, unpickleAt } from './pickle';
 import { numpyGlobal } from './pickle-numpy';
+import { copyStrided } from './strided';
 import { readZip } from './zip';
 
 /** Element types of PyTorch storages that a state dict can hold. */
@@ -126,19 +127,7 @@ function rebuildTensor(storage: Storage, offset: number, shape: number[], stride
     const last = offset + shape.reduce((a, d, i) => a + (d - 1) * stride[i], 0);
     if (offset < 0 || last >= data.length) throw new Error(`tensor expected a view within its storage of ${data.length} values, got one reaching value ${last} (storage ${storage.key}, ${where})`);
     if (isCOrder(shape, stride)) return { dtype: storage.dtype, shape, values: data.slice(offset, offset + n) };
-    const index = new Array<number>(shape.length).fill(0);
-    let at = offset;
-    for (let i = 0; i < n; i++) {
-      values[i] = data[at];
-      for (let axis = shape.length - 1; axis >= 0; axis--) {
-        if (++index[axis] < shape[axis]) {
-          at += stride[axis];
-          break;
-        }
-        at -= (shape[axis] - 1) * stride[axis];
-        index[axis] = 0;
-      }
-    }
+    copyStrided(data, offset, shape, stride, values);
   }
   return { dtype: storage.dtype, shape, values };
 }
