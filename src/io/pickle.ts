@@ -25,11 +25,20 @@ export interface PickleHooks {
 
 /** The method by which an object a caller's global built takes its BUILD state (Python's __setstate__). */
 export const PICKLE_SET_STATE = Symbol('pickle set state');
+/** The method by which such an object takes SETITEMS' key-value pairs (an instance of a dict subclass). */
+export const PICKLE_SET_ITEM = Symbol('pickle set item');
+/** The method by which such an object takes APPENDS' elements (an instance of a list subclass). */
+export const PICKLE_APPEND = Symbol('pickle append');
+
+/** True when `v` is an object with the method `key` (one of the symbols above). */
+function hasMethod<K extends symbol>(v: unknown, key: K): v is { [k in K]: (...args: PickleValue[]) => void } {
+  return typeof v === 'object' && v !== null && key in v;
+}
 
 /** Builds a dict from a value that pickle BUILD updates; objects without state (OrderedDict's attributes) drop it. */
 function applyBuild(target: PickleValue, state: PickleValue): void {
   if (target instanceof Map && state instanceof Map) for (const [k, v] of state) target.set(k, v);
-  else if (typeof target === 'object' && target !== null && PICKLE_SET_STATE in target) (target as { [PICKLE_SET_STATE](s: PickleValue): void })[PICKLE_SET_STATE](state);
+  else if (hasMethod(target, PICKLE_SET_STATE)) target[PICKLE_SET_STATE](state);
 }
 
 /**
@@ -119,12 +128,13 @@ export function unpickleAt(bytes: Uint8Array, start: number, hooks: PickleHooks,
     return located(() => fn.call!(args as unknown[]));
   };
   const setItems = (dict: unknown, items: unknown[]) => {
-    if (!(dict instanceof Map)) fail('a dict to set items in');
-    for (let i = 0; i + 1 < items.length; i += 2) (dict as Map<unknown, unknown>).set(items[i], items[i + 1]);
+    const set = dict instanceof Map ? (k: unknown, v: unknown) => dict.set(k, v) : hasMethod(dict, PICKLE_SET_ITEM) ? (k: unknown, v: unknown) => dict[PICKLE_SET_ITEM](k, v) : fail('a dict to set items in');
+    for (let i = 0; i + 1 < items.length; i += 2) set(items[i], items[i + 1]);
   };
   const append = (list: unknown, items: unknown[]) => {
-    if (!Array.isArray(list)) fail('a list to append to');
-    (list as unknown[]).push(...items);
+    if (Array.isArray(list)) list.push(...items);
+    else if (hasMethod(list, PICKLE_APPEND)) for (const item of items) list[PICKLE_APPEND](item);
+    else fail('a list to append to');
   };
   const memoGet = (i: number) => {
     if (!memo.has(i)) fail(`memo entry ${i}`);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { halfToNumber } from './half';
-import { PICKLE_SET_STATE, PickleGlobal, PickleHooks, PickleValue, unpickle, unpickleAt } from './pickle';
+import { PICKLE_APPEND, PICKLE_SET_ITEM, PICKLE_SET_STATE, PickleGlobal, PickleHooks, PickleValue, unpickle, unpickleAt } from './pickle';
 import { numpyGlobal } from './pickle-numpy';
 import { copyStrided } from './strided';
 import { readZip } from './zip';
@@ -303,6 +303,10 @@ function readLegacyFormat(bytes: Uint8Array, file: string): PickleValue {
 export class PickledObject {
   /** What pickle's BUILD gave the object (Python's __setstate__ argument); null when none. */
   state: PickleValue = null;
+  /** The items of an instance of a dict subclass (an EasyDict of settings), in order. */
+  readonly items = new Map<PickleValue, PickleValue>();
+  /** The elements of an instance of a list subclass. */
+  readonly elements: PickleValue[] = [];
 
   constructor(
     /** `module.name` of the class. */
@@ -312,6 +316,14 @@ export class PickledObject {
 
   [PICKLE_SET_STATE](state: PickleValue): void {
     this.state = state;
+  }
+
+  [PICKLE_SET_ITEM](key: PickleValue, value: PickleValue): void {
+    this.items.set(key, value);
+  }
+
+  [PICKLE_APPEND](element: PickleValue): void {
+    this.elements.push(element);
   }
 }
 

@@ -131,6 +131,14 @@ describe('io: torch.save files read without Python', () => {
     assert.ok(cfg instanceof PickledObject && cfg.className === '__main__.Config');
     assert.deepEqual(cfg.state, new Map([['lr', 5]]));
     assert.throws(() => findStateDict(cfg, 'config.pt'), /torch file expected a state dict \(a dict of tensors, or a whole pickled model\), got a pickled __main__\.Config, which is no torch\.nn module \(config\.pt\)/);
+    // Instances of unknown dict and list subclasses (an EasyDict of settings, a list of tags) keep their items.
+    const bags = path.join(dir, 'bags.pt');
+    fs.writeFileSync(bags, encodeZip([{ name: 'bags/data.pkl', data: bytes([0x80, 0x02], '}X', [4, 0, 0, 0], 'optsceasydict\nEasyDict\n)', [0x81], '(X', [2, 0, 0, 0], 'lrK', [5], 'usX', [4, 0, 0, 0], 'tagscmylib\nTags\n)', [0x81], '(X', [1, 0, 0, 0], 'aes.') }]));
+    const read = readTorchFile(bags) as Map<string, PickledObject>;
+    assert.equal(read.get('opts')!.className, 'easydict.EasyDict');
+    assert.deepEqual(read.get('opts')!.items, new Map([['lr', 5]]));
+    assert.equal(read.get('tags')!.className, 'mylib.Tags');
+    assert.deepEqual(read.get('tags')!.elements, ['a']);
     // Tensors of other kinds are refused by name, not read as data.
     const sparse = path.join(dir, 'sparse.pt');
     fs.writeFileSync(sparse, encodeZip([{ name: 'sparse/data.pkl', data: bytes([0x80, 0x02], 'ctorch._utils\n_rebuild_sparse_tensor\n)R.') }]));
