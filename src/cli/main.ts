@@ -4,6 +4,7 @@ import { dataCheckCommand, dataSynthCommand } from './commands/data';
 import { explainCommand } from './commands/explain';
 import { exportCommand } from './commands/export';
 import { exportWeightsCommand } from './commands/export-weights';
+import { importDicomCommand } from './commands/import-dicom';
 import { importWeightsCommand } from './commands/import-weights';
 import { metricsCommand } from './commands/metrics';
 import { predictCommand } from './commands/predict';
@@ -19,7 +20,8 @@ const USAGE = `ich: the ich-prognosis command line
 
   ich data synth --out DIR [--seed N] [--in-plane 512] [--patients 262]
   ich data check [DIR] [--json]
-  ich volume info FILE [--json]
+  ich volume info FILE|DICOM_FOLDER [--json] [--series auto|NUMBER|TEXT]
+  ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag] [--json]   DICOM CT studies (a folder per patient) as a dataset
   ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
   ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
@@ -45,6 +47,7 @@ const COMMANDS: Record<string, Command> = {
   'data synth': dataSynthCommand,
   'data check': dataCheckCommand,
   'volume info': volumeInfoCommand,
+  'import-dicom': importDicomCommand,
   splits: splitsCommand,
   preprocess: preprocessCommand,
   export: exportCommand,

@@ -13,8 +13,8 @@ export type RawVoxels = Uint8Array | Int8Array | Int16Array | Uint16Array | Int3
 export interface Volume {
   /** The file it came from, for messages. */
   source: string;
-  /** 'nifti1' | 'nifti2' | 'npy'. */
-  format: 'nifti1' | 'nifti2' | 'npy';
+  /** 'nifti1' | 'nifti2' | 'npy', or 'dicom' for a series stacked by data/dicom-series. */
+  format: 'nifti1' | 'nifti2' | 'npy' | 'dicom';
   /** [nx, ny, nz] voxels. */
   dims: [number, number, number];
   voxelType: VoxelType;

@@ -141,6 +141,36 @@ describe('cli: ich', () => {
     assertCleanError(ich('volume', 'info', '/no/such/file.nii.gz'), /ENOENT/);
   });
 
+  it('import-dicom converts DICOM studies into a dataset that data check reads; volume info reads a DICOM folder', () => {
+    // Expected voxels: dcm2niix + nibabel on the same series (test/fixtures/gen/make_dicom_fixtures.py).
+    const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'dicom', 'expected.json'), 'utf8'));
+    const root = tempDir('ich-cli-dicom-');
+    fs.cpSync(path.join(FIXTURES, 'dicom', 'study'), path.join(root, 'dicom', '1'), { recursive: true });
+    fs.cpSync(path.join(FIXTURES, 'dicom', 'jpeg'), path.join(root, 'dicom', '2'), { recursive: true });
+    const out = path.join(root, 'data');
+    const clinical = path.join(FIXTURES, 'clinical_synth.csv');
+    const r = ich('import-dicom', '--from', path.join(root, 'dicom'), '--clinical', clinical, '--out', out, '--series', '3');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^1: series 3 "HEAD 5mm", 6 x 5 x 3 voxels of 0\.800 x 0\.700 x 5\.000 mm -> ICH_nii[/\\]POOR_PROGNOSIS[/\\]1\.nii\.gz$/m);
+    assert.match(r.stdout, /^2: skipped: DICOM series "3" expected to match one series, got 0 among 2 "HEAD 5mm" \(CT, 2 slices\)/m, 'the series found are listed');
+    assert.match(r.stdout, /converted 1 of 2 patient folders, skipped 1; 259 clinical rows have no folder/);
+    // The scan is found and read where the cohort reader looks; 6 x 5 pixels are then too small to train on.
+    const check = JSON.parse(ich('data', 'check', out, '--json').stdout);
+    assert.equal(check.summary.layout, 'authors');
+    assert.equal(check.summary.withImage, 1);
+    assert.deepEqual(check.summary.skipped.find((x: { patientId: string }) => x.patientId === '1'), { patientId: '1', reason: 'in-plane size expected at least 16 x 16 voxels, got 6 x 5' });
+    const info = ich('volume', 'info', path.join(root, 'dicom', '1'), '--json', '--series', 'head 5mm');
+    assert.equal(info.code, 0, info.stderr);
+    const v = JSON.parse(info.stdout);
+    assert.deepEqual(v.dims, expected.volumes['study-thick'].dims);
+    assert.equal(v.format, 'dicom');
+    assert.equal(v.min, Math.min(...expected.volumes['study-thick'].values));
+    assertCleanError(ich('import-dicom', '--from', path.join(root, 'dicom'), '--out', out), /--clinical expected the clinical table/);
+    assertCleanError(ich('volume', 'info', path.join(root, 'dicom'), '--series', '7'), /DICOM series "7" expected to match one series, got 0/);
+    const none = ich('import-dicom', '--from', path.join(root, 'dicom'), '--clinical', clinical, '--out', out, '--series', '99');
+    assert.equal(none.code, 1, 'nothing converted');
+  });
+
   it('summary prints the fold-mean table and the pooled comparison of run folders, passing over unfinished and broken folds', () => {
     // Test predictions of two models on the same 17 patients in 3 folds.
     const folds: [number[], number[], number[]][] = [

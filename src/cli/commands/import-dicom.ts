@@ -1,0 +1,52 @@
+import * as path from 'node:path';
+import { importDicomCohort } from '../../data/dicom-import';
+import { formatIssue } from '../../data/issues';
+import { parseArgs, stringFlag, UsageError } from '../args';
+
+/**
+ * `ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag] [--json]`:
+ * a cohort of DICOM CT studies (one sub-folder per patient) as a dataset in the authors' layout under ROOT, for
+ * `ICH_DATA_DIR=ROOT`. Prints one line per patient and what was skipped; exit status 0 when at least one patient
+ * was converted.
+ */
+export async function importDicomCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { from: 'string', clinical: 'string', out: 'string', series: 'string', 'id-from': 'string', json: 'boolean' }, 'ich import-dicom');
+  const from = stringFlag(args, 'from');
+  if (!from) throw new UsageError('ich import-dicom: --from expected a folder with one sub-folder of DICOM files per patient, got none');
+  const clinical = stringFlag(args, 'clinical');
+  if (!clinical) throw new UsageError('ich import-dicom: --clinical expected the clinical table (CSV with the authors\' columns; its labels sort the scans), got none');
+  const out = stringFlag(args, 'out');
+  if (!out) throw new UsageError('ich import-dicom: --out expected the dataset folder to write, got none');
+  const idFrom = stringFlag(args, 'id-from') ?? 'folder';
+  if (idFrom !== 'folder' && idFrom !== 'tag') throw new UsageError(`ich import-dicom: --id-from expected folder or tag, got "${idFrom}"`);
+  const json = args.flags.json === true;
+  const report = importDicomCohort({
+    from,
+    clinical,
+    out,
+    series: stringFlag(args, 'series') ?? 'auto',
+    idFrom,
+    onPatient: json
+      ? undefined
+      : (e) => {
+          const line =
+            e.status === 'converted'
+              ? `${e.patientId}: series ${e.series!.number ?? '?'} "${e.series!.description}", ${e.dims!.join(' x ')} voxels of ${e.voxelSize!.map((v) => v.toFixed(3)).join(' x ')} mm -> ${e.file}${e.warnings.length ? ` (${e.warnings.join('; ')})` : ''}`
+              : `${e.patientId}: skipped: ${e.reason}`;
+          process.stdout.write(line + '\n');
+        },
+  });
+  if (json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    for (const issue of report.issues.filter((i) => i.severity === 'error' && !report.patients.some((p) => p.folder === i.file))) {
+      process.stdout.write(formatIssue(issue) + '\n');
+    }
+    process.stdout.write(
+      `converted ${report.converted} of ${report.patients.length} patient folders, skipped ${report.skipped}` +
+        `${report.rowsWithoutStudy.length ? `; ${report.rowsWithoutStudy.length} clinical rows have no folder (${report.rowsWithoutStudy.slice(0, 8).join(', ')}${report.rowsWithoutStudy.length > 8 ? ', ...' : ''})` : ''}\n` +
+        `wrote ${path.resolve(out)} (report: ${path.join(out, 'ICH_nii', 'import-dicom.json')}); use it with ICH_DATA_DIR=${out}\n`,
+    );
+  }
+  return report.converted > 0 ? 0 : 1;
+}

@@ -1,0 +1,301 @@
+/**
+ * DICOM CT series to volumes: a folder's files grouped by SeriesInstanceUID, each series' slices ordered in space and
+ * stacked into a {@link Volume} with the voxel order and RAS affine dcm2niix writes, so that a scan converted here
+ * feeds the paper's preprocessing exactly as the same scan converted by dcm2niix and read by nibabel would.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DICOM_TAGS as T, DicomFile, dicomNumber, dicomNumbers, dicomPixels, dicomString, parseDicom } from '../io/dicom';
+import { allocateVoxels, RawVoxels, Volume, VoxelType } from '../io/volume';
+import { DataIssue } from './issues';
+
+/** One slice's header: where it lies and how its pixels scale, without its pixels. */
+export interface DicomSliceHeader {
+  file: string;
+  seriesUid: string;
+  seriesNumber?: number;
+  seriesDescription: string;
+  modality: string;
+  imageType: string;
+  instanceNumber?: number;
+  /** ImagePositionPatient: the first pixel's centre, mm, DICOM's LPS frame. */
+  position: [number, number, number];
+  /** ImageOrientationPatient: the row direction (along a row, as the column index grows) then the column direction. */
+  orientation: [number, number, number, number, number, number];
+  /** PixelSpacing: [between rows, between columns] in mm. */
+  pixelSpacing: [number, number];
+  sliceThickness?: number;
+  rows: number;
+  columns: number;
+  bitsAllocated: number;
+  pixelRepresentation: number;
+  slope: number;
+  intercept: number;
+  transferSyntaxName: string;
+  manufacturer: string;
+  convolutionKernel: string;
+  gantryTilt?: number;
+}
+
+/** A series as found in a folder: its slices' headers and what tells it apart from the study's other series. */
+export interface DicomSeries {
+  uid: string;
+  number?: number;
+  description: string;
+  modality: string;
+  /** Every slice's file, in the order the folder listed them. */
+  slices: DicomSliceHeader[];
+  /** True when the series is a localizer / scout (ImageType LOCALIZER) or has a single slice: never a CT volume. */
+  localizer: boolean;
+}
+
+/** A series stacked into a volume, with how it was laid out and what was unusual about it. */
+export interface DicomVolume {
+  volume: Volume;
+  series: DicomSeries;
+  /** Slice spacing along the slice normal (mm): the mean step between consecutive slices. */
+  sliceSpacing: number;
+  /** Degrees between the slice stacking direction and the slice normal (gantry tilt); 0 for a straight stack. */
+  tiltDegrees: number;
+  /** Non-fatal findings (uneven spacing, gantry tilt, per-slice rescale), one line each. */
+  warnings: string[];
+}
+
+function vec3(values: number[] | undefined, n: number, what: string, file: string): number[] {
+  if (!values || values.length < n || values.some((v) => !Number.isFinite(v))) {
+    throw new Error(`DICOM ${what} expected ${n} numbers, got ${values ? JSON.stringify(values) : 'none'} (${file})`);
+  }
+  return values.slice(0, n);
+}
+
+/** The slice header of a parsed file; throws when it lacks the geometry a volume needs. */
+export function sliceHeader(dicom: DicomFile): DicomSliceHeader {
+  const file = dicom.source;
+  const seriesUid = dicomString(dicom, T.seriesInstance.tag);
+  if (!seriesUid) throw new Error(`DICOM SeriesInstanceUID (0020,000E) expected, got none (${file})`);
+  const rows = dicomNumber(dicom, T.rows.tag);
+  const columns = dicomNumber(dicom, T.columns.tag);
+  if (!rows || !columns) throw new Error(`DICOM Rows and Columns expected, got ${rows ?? 'none'} x ${columns ?? 'none'} (${file}: not an image)`);
+  const position = vec3(dicomNumbers(dicom, T.imagePosition.tag), 3, 'ImagePositionPatient (0020,0032)', file) as DicomSliceHeader['position'];
+  const orientation = vec3(dicomNumbers(dicom, T.imageOrientation.tag), 6, 'ImageOrientationPatient (0020,0037)', file) as DicomSliceHeader['orientation'];
+  const spacing = vec3(dicomNumbers(dicom, T.pixelSpacing.tag), 2, 'PixelSpacing (0028,0030)', file) as DicomSliceHeader['pixelSpacing'];
+  if (!(spacing[0] > 0 && spacing[1] > 0)) throw new Error(`DICOM PixelSpacing expected positive, got ${spacing.join('\\')} (${file})`);
+  return {
+    file,
+    seriesUid,
+    seriesNumber: dicomNumber(dicom, T.seriesNumber.tag),
+    seriesDescription: dicomString(dicom, T.seriesDescription.tag) ?? '',
+    modality: dicomString(dicom, T.modality.tag) ?? '',
+    imageType: dicomString(dicom, T.imageType.tag) ?? '',
+    instanceNumber: dicomNumber(dicom, T.instanceNumber.tag),
+    position,
+    orientation,
+    pixelSpacing: spacing,
+    sliceThickness: dicomNumber(dicom, T.sliceThickness.tag),
+    rows,
+    columns,
+    bitsAllocated: dicomNumber(dicom, T.bitsAllocated.tag, 16)!,
+    pixelRepresentation: dicomNumber(dicom, T.pixelRepresentation.tag, 0)!,
+    slope: dicomNumber(dicom, T.rescaleSlope.tag, 1)!,
+    intercept: dicomNumber(dicom, T.rescaleIntercept.tag, 0)!,
+    transferSyntaxName: dicom.transferSyntaxName,
+    manufacturer: dicomString(dicom, T.manufacturer.tag) ?? '',
+    convolutionKernel: dicomString(dicom, T.convolutionKernel.tag) ?? '',
+    gantryTilt: dicomNumber(dicom, T.gantryTilt.tag),
+  };
+}
+
+function listFilesDeep(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (entry.isFile()) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Reads the first bytes to tell a DICOM file from anything else in the folder (DICOMDIR, notes, thumbnails). */
+function looksLikeDicom(file: string): boolean {
+  if (path.basename(file).toUpperCase() === 'DICOMDIR') return false;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(132);
+    const n = fs.readSync(fd, head, 0, 132, 0);
+    if (n >= 132 && head.toString('latin1', 128, 132) === 'DICM') return true;
+    // A bare data set (no preamble) starts with a group 0008 element.
+    return n >= 8 && head.readUInt16LE(0) === 0x0008 && /\.(dcm|ima)$/i.test(file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Finds every DICOM image under `dir` (recursively) and groups the slices by series. Files that are not DICOM are
+ * passed over; DICOM files that cannot be read, or lack a slice's geometry, become issues and the rest are kept.
+ * Series come out by series number, then UID.
+ */
+export function scanDicomFolder(dir: string): { series: DicomSeries[]; issues: DataIssue[]; files: number } {
+  const issues: DataIssue[] = [];
+  const bySeries = new Map<string, DicomSliceHeader[]>();
+  let files = 0;
+  for (const file of listFilesDeep(dir)) {
+    if (!looksLikeDicom(file)) continue;
+    files++;
+    try {
+      const header = sliceHeader(parseDicom(fs.readFileSync(file), file, { stopAtPixels: true }));
+      const list = bySeries.get(header.seriesUid) ?? [];
+      list.push(header);
+      bySeries.set(header.seriesUid, list);
+    } catch (err) {
+      issues.push({ severity: 'error', file, message: `${(err as Error).message.replace(` (${file})`, '')} (file skipped)` });
+    }
+  }
+  const series: DicomSeries[] = [...bySeries.entries()].map(([uid, slices]) => ({
+    uid,
+    number: slices[0].seriesNumber,
+    description: slices[0].seriesDescription,
+    modality: slices[0].modality,
+    slices,
+    localizer: slices.length < 2 || /LOCALIZER/i.test(slices[0].imageType),
+  }));
+  series.sort((a, b) => (a.number ?? Infinity) - (b.number ?? Infinity) || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  return { series, issues, files };
+}
+
+/**
+ * Which series of a study becomes the patient's scan.
+ * - 'auto': among CT series that are not localizers, the one with the most slices (the thinnest reconstruction of
+ *   the head; the paper's preprocessing averages slices down to 40 with area interpolation), ties to the lower series
+ *   number.
+ * - a number: the series with that SeriesNumber.
+ * - any other text: the series whose SeriesDescription contains it (case-insensitive), which must be one.
+ * @throws listing the series found when none, or several, match.
+ */
+export function chooseSeries(series: DicomSeries[], choice: string, where: string): DicomSeries {
+  const list = () => series.map((s) => `${s.number ?? '?'} "${s.description}" (${s.modality}, ${s.slices.length} slices${s.localizer ? ', localizer' : ''})`).join('; ');
+  if (series.length === 0) throw new Error(`DICOM series expected at least one, got none (${where})`);
+  if (choice === 'auto') {
+    const volumes = series.filter((s) => !s.localizer && (s.modality === 'CT' || s.modality === ''));
+    if (volumes.length === 0) throw new Error(`DICOM CT series of several slices expected, got ${list()} (${where})`);
+    return volumes.reduce((best, s) => (s.slices.length > best.slices.length ? s : best));
+  }
+  const matches = /^\d+$/.test(choice)
+    ? series.filter((s) => s.number === Number(choice))
+    : series.filter((s) => s.description.toLowerCase().includes(choice.toLowerCase()));
+  if (matches.length !== 1) {
+    throw new Error(`DICOM series "${choice}" expected to match one series, got ${matches.length} among ${list()} (${where})`);
+  }
+  return matches[0];
+}
+
+const dot = (a: number[], b: number[]) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+const cross = (a: number[], b: number[]) => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+const norm = (a: number[]) => Math.sqrt(dot(a, a));
+
+/**
+ * Stacks a series into a volume laid out as dcm2niix lays out its NIfTI (checked against dcm2niix 1.0.20220720 read
+ * by nibabel): i = the DICOM column, j = the DICOM row counted from the last row up (dcm2niix flips rows), k = the
+ * slices in ascending position along the slice normal (row direction x column direction), whatever the files'
+ * names or instance numbers. The affine maps (i, j, k) to RAS millimetres, its third column the mean step between
+ * slices (so a gantry-tilted stack keeps its true geometry; dcm2niix's uncorrected file has the same voxels).
+ * Stored values stay as the files hold them with the series' RescaleSlope/Intercept as the NIfTI scaling; a series
+ * whose slices rescale differently is converted to float32 values.
+ * @throws naming the file for slices that disagree (size, orientation, spacing, pixel type), two slices at one
+ *   position, or undecodable pixels.
+ */
+export function assembleSeries(series: DicomSeries, readFile: (file: string) => Uint8Array = (f) => fs.readFileSync(f)): DicomVolume {
+  const first = series.slices[0];
+  const where = `series ${series.number ?? '?'} "${series.description}", ${path.dirname(first.file)}`;
+  const warnings: string[] = [];
+  const rowDir = first.orientation.slice(0, 3);
+  const colDir = first.orientation.slice(3, 6);
+  if (Math.abs(norm(rowDir) - 1) > 1e-3 || Math.abs(norm(colDir) - 1) > 1e-3 || Math.abs(dot(rowDir, colDir)) > 1e-3) {
+    throw new Error(`DICOM ImageOrientationPatient expected two orthogonal unit vectors, got ${first.orientation.join('\\')} (${first.file})`);
+  }
+  const normal = cross(rowDir, colDir);
+  for (const s of series.slices) {
+    const same = (what: string, a: unknown, b: unknown) => {
+      if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`DICOM ${what} expected ${JSON.stringify(b)} as in ${first.file}, got ${JSON.stringify(a)} (${s.file}; ${where})`);
+    };
+    same('Rows x Columns', [s.rows, s.columns], [first.rows, first.columns]);
+    same('BitsAllocated and PixelRepresentation', [s.bitsAllocated, s.pixelRepresentation], [first.bitsAllocated, first.pixelRepresentation]);
+    if (s.orientation.some((v, i) => Math.abs(v - first.orientation[i]) > 1e-4)) same('ImageOrientationPatient', s.orientation, first.orientation);
+    if (s.pixelSpacing.some((v, i) => Math.abs(v - first.pixelSpacing[i]) > 1e-4)) same('PixelSpacing', s.pixelSpacing, first.pixelSpacing);
+  }
+  const slices = series.slices.map((s) => ({ s, along: dot(s.position, normal) })).sort((a, b) => a.along - b.along);
+  const n = slices.length;
+  for (let k = 1; k < n; k++) {
+    if (slices[k].along - slices[k - 1].along < 1e-3) {
+      throw new Error(
+        `DICOM slices expected at distinct positions, got two at ${slices[k].along.toFixed(3)} mm along the normal: ${slices[k - 1].s.file} and ${slices[k].s.file} (${where}: several echoes, phases or reconstructions in one series?)`,
+      );
+    }
+  }
+  let step = [0, 0, 0];
+  let sliceSpacing = first.sliceThickness && first.sliceThickness > 0 ? first.sliceThickness : 1;
+  let tiltDegrees = 0;
+  if (n > 1) {
+    const p0 = slices[0].s.position;
+    const pn = slices[n - 1].s.position;
+    step = [0, 1, 2].map((a) => (pn[a] - p0[a]) / (n - 1));
+    sliceSpacing = (slices[n - 1].along - slices[0].along) / (n - 1);
+    const gaps = slices.slice(1).map((x, k) => x.along - slices[k].along);
+    const lo = Math.min(...gaps);
+    const hi = Math.max(...gaps);
+    if (hi - lo > Math.max(0.01, 0.01 * sliceSpacing)) {
+      warnings.push(`slice spacing varies from ${lo.toFixed(3)} to ${hi.toFixed(3)} mm (mean ${sliceSpacing.toFixed(3)} mm used in the affine; missing slices or a two-part acquisition?)`);
+    }
+    tiltDegrees = (Math.acos(Math.min(1, dot(step, normal) / norm(step))) * 180) / Math.PI;
+    if (tiltDegrees > 0.01) warnings.push(`gantry tilt of ${tiltDegrees.toFixed(2)} degrees: voxels kept as acquired, the affine is sheared`);
+  }
+  const { rows, columns } = first;
+  const sameRescale = slices.every(({ s }) => s.slope === first.slope && s.intercept === first.intercept);
+  if (!sameRescale) warnings.push('RescaleSlope/Intercept differ between slices: values stored as float32');
+  const planes = rows * columns;
+  const voxels = planes * n;
+  let raw: RawVoxels | undefined;
+  let voxelType: VoxelType = 'float32';
+  for (let k = 0; k < n; k++) {
+    const { s } = slices[k];
+    const pixels = dicomPixels(parseDicom(readFile(s.file), s.file));
+    if (pixels.rows !== rows || pixels.columns !== columns) throw new Error(`DICOM pixels expected ${rows} x ${columns}, got ${pixels.rows} x ${pixels.columns} (${s.file})`);
+    if (!raw) {
+      const v = pixels.values;
+      voxelType = !sameRescale ? 'float32' : v instanceof Int16Array ? 'int16' : v instanceof Uint16Array ? 'uint16' : v instanceof Uint8Array ? 'uint8' : v instanceof Int8Array ? 'int8' : v instanceof Int32Array ? 'int32' : 'float64';
+      raw = allocateVoxels(voxelType, voxels);
+    }
+    const scale = sameRescale ? 1 : s.slope;
+    const offset = sameRescale ? 0 : s.intercept;
+    const base = k * planes;
+    for (let j = 0; j < rows; j++) {
+      // dcm2niix's row flip: j counts rows from the last one up.
+      const src = (rows - 1 - j) * columns;
+      const dst = base + j * columns;
+      for (let i = 0; i < columns; i++) raw[dst + i] = pixels.values[src + i] * scale + offset;
+    }
+  }
+  const [rowSpacing, colSpacing] = first.pixelSpacing;
+  const p0 = slices[0].s.position;
+  // LPS origin of voxel (0, 0, 0): the first slice's last row.
+  const origin = [0, 1, 2].map((a) => p0[a] + (rows - 1) * rowSpacing * colDir[a]);
+  const lps = [0, 1, 2].map((a) => [colSpacing * rowDir[a], -rowSpacing * colDir[a], n > 1 ? step[a] : sliceSpacing * normal[a], origin[a]]);
+  // DICOM's patient frame is LPS, NIfTI's is RAS: negate the first two rows.
+  const affine = [[...lps[0].map((v) => -v)], [...lps[1].map((v) => -v)], lps[2], [0, 0, 0, 1]].map((row) => row.map((v) => (v === 0 ? 0 : v)));
+  const volume: Volume = {
+    source: `${path.dirname(first.file)} (${where.split(',')[0]})`,
+    format: 'dicom',
+    dims: [columns, rows, n],
+    voxelType,
+    voxelSize: [colSpacing, rowSpacing, Math.abs(sliceSpacing)],
+    affine,
+    raw: raw!,
+    slope: sameRescale ? first.slope : 1,
+    intercept: sameRescale ? first.intercept : 0,
+    description: [first.manufacturer, first.convolutionKernel].filter(Boolean).join(' ').slice(0, 79),
+  };
+  return { volume, series, sliceSpacing, tiltDegrees, warnings };
+}

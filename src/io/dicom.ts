@@ -1,0 +1,380 @@
+/**
+ * DICOM Part 10 files (one CT slice each) read without any native library: the file meta group, the data set in
+ * implicit or explicit VR little endian, explicit VR big endian (retired) or deflated explicit VR, and native
+ * (uncompressed) pixel data. Compressed pixel data (JPEG, JPEG 2000, RLE) is refused by its transfer syntax's name.
+ * Only the top-level data set is kept; sequences are skipped whatever their length encoding.
+ */
+import * as zlib from 'node:zlib';
+
+/** (group << 16) | element. */
+export type DicomTag = number;
+
+/** The attributes the project reads (PS3.6 data dictionary), with the VR to use where the file does not say (implicit VR). */
+export const DICOM_TAGS = {
+  transferSyntax: { tag: 0x00020010, vr: 'UI' },
+  sopClass: { tag: 0x00080016, vr: 'UI' },
+  sopInstance: { tag: 0x00080018, vr: 'UI' },
+  imageType: { tag: 0x00080008, vr: 'CS' },
+  modality: { tag: 0x00080060, vr: 'CS' },
+  manufacturer: { tag: 0x00080070, vr: 'LO' },
+  seriesDescription: { tag: 0x0008103e, vr: 'LO' },
+  patientId: { tag: 0x00100020, vr: 'LO' },
+  sliceThickness: { tag: 0x00180050, vr: 'DS' },
+  convolutionKernel: { tag: 0x00181210, vr: 'SH' },
+  gantryTilt: { tag: 0x00181120, vr: 'DS' },
+  studyInstance: { tag: 0x0020000d, vr: 'UI' },
+  seriesInstance: { tag: 0x0020000e, vr: 'UI' },
+  seriesNumber: { tag: 0x00200011, vr: 'IS' },
+  instanceNumber: { tag: 0x00200013, vr: 'IS' },
+  imagePosition: { tag: 0x00200032, vr: 'DS' },
+  imageOrientation: { tag: 0x00200037, vr: 'DS' },
+  samplesPerPixel: { tag: 0x00280002, vr: 'US' },
+  photometric: { tag: 0x00280004, vr: 'CS' },
+  numberOfFrames: { tag: 0x00280008, vr: 'IS' },
+  rows: { tag: 0x00280010, vr: 'US' },
+  columns: { tag: 0x00280011, vr: 'US' },
+  pixelSpacing: { tag: 0x00280030, vr: 'DS' },
+  bitsAllocated: { tag: 0x00280100, vr: 'US' },
+  bitsStored: { tag: 0x00280101, vr: 'US' },
+  highBit: { tag: 0x00280102, vr: 'US' },
+  pixelRepresentation: { tag: 0x00280103, vr: 'US' },
+  rescaleIntercept: { tag: 0x00281052, vr: 'DS' },
+  rescaleSlope: { tag: 0x00281053, vr: 'DS' },
+  pixelData: { tag: 0x7fe00010, vr: 'OW' },
+} as const;
+
+const VR_BY_TAG = new Map<number, string>(Object.values(DICOM_TAGS).map((t) => [t.tag, t.vr]));
+
+const TRANSFER_SYNTAXES: Record<string, { name: string; explicit: boolean; littleEndian: boolean; deflated?: boolean; native: boolean }> = {
+  '1.2.840.10008.1.2': { name: 'Implicit VR Little Endian', explicit: false, littleEndian: true, native: true },
+  '1.2.840.10008.1.2.1': { name: 'Explicit VR Little Endian', explicit: true, littleEndian: true, native: true },
+  '1.2.840.10008.1.2.1.99': { name: 'Deflated Explicit VR Little Endian', explicit: true, littleEndian: true, deflated: true, native: true },
+  '1.2.840.10008.1.2.2': { name: 'Explicit VR Big Endian', explicit: true, littleEndian: false, native: true },
+};
+
+/** Names of the compressed transfer syntaxes met in CT archives, for the refusal message. */
+const COMPRESSED_NAMES: Record<string, string> = {
+  '1.2.840.10008.1.2.4.50': 'JPEG Baseline',
+  '1.2.840.10008.1.2.4.51': 'JPEG Extended',
+  '1.2.840.10008.1.2.4.57': 'JPEG Lossless',
+  '1.2.840.10008.1.2.4.70': 'JPEG Lossless SV1',
+  '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
+  '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-Lossless',
+  '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
+  '1.2.840.10008.1.2.4.91': 'JPEG 2000',
+  '1.2.840.10008.1.2.5': 'RLE Lossless',
+};
+
+/** VRs whose explicit encoding has a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2). */
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+const UNDEFINED_LENGTH = 0xffffffff;
+const ITEM = 0xfffee000;
+const ITEM_END = 0xfffee00d;
+const SEQUENCE_END = 0xfffee0dd;
+
+/** One top-level attribute: its VR (from the file, or the dictionary for implicit VR) and its value bytes. */
+export interface DicomElement {
+  vr: string;
+  bytes: Uint8Array;
+}
+
+/** A parsed DICOM file: its transfer syntax and top-level attributes, with typed accessors. */
+export interface DicomFile {
+  source: string;
+  /** Transfer syntax UID (1.2.840.10008.1.2 when the file has no meta group). */
+  transferSyntax: string;
+  transferSyntaxName: string;
+  /** False for compressed (encapsulated) pixel data, which {@link dicomPixels} refuses. */
+  nativePixels: boolean;
+  littleEndian: boolean;
+  elements: Map<DicomTag, DicomElement>;
+}
+
+class Reader {
+  pos = 0;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly view: DataView,
+    readonly source: string,
+    public littleEndian: boolean,
+    public explicit: boolean,
+  ) {}
+  need(n: number, what: string): void {
+    if (this.pos + n > this.bytes.length) {
+      throw new Error(`DICOM ${what} expected ${n} more bytes at offset ${this.pos}, got ${this.bytes.length - this.pos} (${this.source}: truncated)`);
+    }
+  }
+  u16(): number {
+    this.need(2, 'value');
+    const v = this.view.getUint16(this.pos, this.littleEndian);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4, 'value');
+    const v = this.view.getUint32(this.pos, this.littleEndian);
+    this.pos += 4;
+    return v;
+  }
+  tag(): number {
+    const group = this.u16();
+    const element = this.u16();
+    return ((group << 16) | element) >>> 0;
+  }
+}
+
+/** Reads one element header at the reader's position: tag, VR and value length. */
+function readHeader(r: Reader): { tag: number; vr: string; length: number } {
+  const tag = r.tag();
+  // Items and delimiters have no VR in any transfer syntax.
+  if (tag >>> 16 === 0xfffe) return { tag, vr: '', length: r.u32() };
+  if (!r.explicit) return { tag, vr: VR_BY_TAG.get(tag) ?? 'UN', length: r.u32() };
+  r.need(2, 'VR');
+  const vr = String.fromCharCode(r.bytes[r.pos], r.bytes[r.pos + 1]);
+  r.pos += 2;
+  if (!/^[A-Z]{2}$/.test(vr)) {
+    throw new Error(`DICOM VR expected two capital letters, got ${JSON.stringify(vr)} at offset ${r.pos - 2} for tag ${formatTag(tag)} (${r.source})`);
+  }
+  if (LONG_VRS.has(vr)) {
+    r.pos += 2;
+    return { tag, vr, length: r.u32() };
+  }
+  return { tag, vr, length: r.u16() };
+}
+
+/** Skips a value of undefined length: a sequence's items up to its delimiter, or encapsulated pixel fragments. */
+function skipUndefined(r: Reader, tag: number): void {
+  for (;;) {
+    const item = readHeader(r);
+    if (item.tag === SEQUENCE_END) return;
+    if (item.tag !== ITEM) throw new Error(`DICOM item expected inside ${formatTag(tag)}, got ${formatTag(item.tag)} at offset ${r.pos - 8} (${r.source})`);
+    if (item.length !== UNDEFINED_LENGTH) {
+      r.need(item.length, `item of ${formatTag(tag)}`);
+      r.pos += item.length;
+      continue;
+    }
+    // An item of undefined length holds a nested data set ending at its delimiter.
+    for (;;) {
+      const el = readHeader(r);
+      if (el.tag === ITEM_END) break;
+      if (el.length === UNDEFINED_LENGTH) skipUndefined(r, el.tag);
+      else {
+        r.need(el.length, `value of ${formatTag(el.tag)}`);
+        r.pos += el.length;
+      }
+    }
+  }
+}
+
+/** "(0028,0010)". */
+export function formatTag(tag: number): string {
+  const hex = (v: number) => v.toString(16).toUpperCase().padStart(4, '0');
+  return `(${hex(tag >>> 16)},${hex(tag & 0xffff)})`;
+}
+
+/** Reads elements until the end of the bytes (or, with `onlyGroup`, until the group changes). */
+function readElements(r: Reader, into: Map<number, DicomElement>, options: { onlyGroup?: number; stopAtPixels?: boolean }): void {
+  while (r.pos < r.bytes.length) {
+    if (options.onlyGroup !== undefined) {
+      if (r.pos + 2 > r.bytes.length || r.view.getUint16(r.pos, r.littleEndian) !== options.onlyGroup) return;
+    }
+    // Trailing padding (some writers end with NUL bytes) is not an element.
+    if (r.bytes.length - r.pos < 8 && r.bytes.subarray(r.pos).every((b) => b === 0)) return;
+    const start = r.pos;
+    const { tag, vr, length } = readHeader(r);
+    if (tag === DICOM_TAGS.pixelData.tag && options.stopAtPixels) {
+      into.set(tag, { vr, bytes: new Uint8Array(0) });
+      return;
+    }
+    if (length === UNDEFINED_LENGTH) {
+      const valueStart = r.pos;
+      skipUndefined(r, tag);
+      // Encapsulated pixel data is kept whole (fragments included) so that its presence is known.
+      if (tag === DICOM_TAGS.pixelData.tag) into.set(tag, { vr, bytes: r.bytes.subarray(valueStart, r.pos) });
+      continue;
+    }
+    if (r.pos + length > r.bytes.length) {
+      throw new Error(
+        `DICOM value of ${formatTag(tag)} expected ${length} bytes at offset ${start}, got ${r.bytes.length - r.pos} (${r.source}: truncated)`,
+      );
+    }
+    if (vr !== 'SQ') into.set(tag, { vr, bytes: r.bytes.subarray(r.pos, r.pos + length) });
+    r.pos += length;
+  }
+}
+
+/**
+ * Parses a DICOM file in memory: the 128-byte preamble and "DICM", the file meta group (explicit VR little
+ * endian), then the data set in the meta group's transfer syntax. A file without the preamble (pre-Part-10 data set,
+ * implicit VR little endian) is read when it starts with a group 0008 element.
+ * @param options.stopAtPixels stop at the pixel data (headers only; a series scan reads thousands of files).
+ * @throws naming the file: not DICOM, truncated, a malformed element.
+ */
+export function parseDicom(fileBytes: Uint8Array, source = 'dicom', options: { stopAtPixels?: boolean } = {}): DicomFile {
+  const view = new DataView(fileBytes.buffer, fileBytes.byteOffset, fileBytes.byteLength);
+  const elements = new Map<number, DicomElement>();
+  const hasPreamble = fileBytes.length >= 132 && fileBytes[128] === 0x44 && fileBytes[129] === 0x49 && fileBytes[130] === 0x43 && fileBytes[131] === 0x4d;
+  let transferSyntax = '1.2.840.10008.1.2';
+  let body: Uint8Array = fileBytes;
+  let bodyStart = 0;
+  if (hasPreamble) {
+    const meta = new Reader(fileBytes, view, source, true, true);
+    meta.pos = 132;
+    readElements(meta, elements, { onlyGroup: 0x0002 });
+    const ts = elements.get(DICOM_TAGS.transferSyntax.tag);
+    if (!ts) throw new Error(`DICOM transfer syntax (0002,0010) expected in the file meta group, got none (${source})`);
+    transferSyntax = decodeString(ts.bytes);
+    bodyStart = meta.pos;
+  } else if (!(fileBytes.length >= 8 && view.getUint16(0, true) === 0x0008)) {
+    throw new Error(`DICOM file expected "DICM" at byte 128 (or a data set starting with group 0008), got neither (${source}: not a DICOM file)`);
+  }
+  const syntax = TRANSFER_SYNTAXES[transferSyntax];
+  const compressedName = COMPRESSED_NAMES[transferSyntax];
+  if (!syntax && !compressedName && !transferSyntax.startsWith('1.2.840.10008.1.2.4.')) {
+    throw new Error(`DICOM transfer syntax expected a known UID, got "${transferSyntax}" (${source})`);
+  }
+  // Every compressed syntax encodes its data set as explicit VR little endian; only the pixels differ.
+  const layout = syntax ?? { name: compressedName ?? `compressed (${transferSyntax})`, explicit: true, littleEndian: true, native: false };
+  if (layout.deflated) {
+    try {
+      body = new Uint8Array(zlib.inflateRawSync(fileBytes.subarray(bodyStart)));
+    } catch (err) {
+      throw new Error(`DICOM deflated data set expected valid deflate data, got ${(err as Error).message} (${source})`);
+    }
+    bodyStart = 0;
+  }
+  const reader = new Reader(body, new DataView(body.buffer, body.byteOffset, body.byteLength), source, layout.littleEndian, layout.explicit);
+  reader.pos = bodyStart;
+  readElements(reader, elements, { stopAtPixels: options.stopAtPixels });
+  return {
+    source,
+    transferSyntax,
+    transferSyntaxName: layout.name,
+    nativePixels: layout.native,
+    littleEndian: layout.littleEndian,
+    elements,
+  };
+}
+
+function decodeString(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+}
+
+/** A text attribute (trailing spaces and NUL removed), or undefined when absent or empty. */
+export function dicomString(file: DicomFile, tag: DicomTag): string | undefined {
+  const el = file.elements.get(tag);
+  if (!el) return undefined;
+  const s = decodeString(el.bytes);
+  return s === '' ? undefined : s;
+}
+
+/**
+ * A numeric attribute's values: binary VRs (US, SS, UL, SL, FL, FD) as stored, text VRs (DS, IS) parsed from their
+ * backslash-separated strings. Undefined when absent or empty.
+ * @throws when a DS/IS value is not a number (names the tag and file).
+ */
+export function dicomNumbers(file: DicomFile, tag: DicomTag): number[] | undefined {
+  const el = file.elements.get(tag);
+  if (!el || el.bytes.length === 0) return undefined;
+  const v = new DataView(el.bytes.buffer, el.bytes.byteOffset, el.bytes.byteLength);
+  const le = file.littleEndian;
+  const binary: Record<string, [number, (o: number) => number]> = {
+    US: [2, (o) => v.getUint16(o, le)],
+    SS: [2, (o) => v.getInt16(o, le)],
+    UL: [4, (o) => v.getUint32(o, le)],
+    SL: [4, (o) => v.getInt32(o, le)],
+    FL: [4, (o) => v.getFloat32(o, le)],
+    FD: [8, (o) => v.getFloat64(o, le)],
+  };
+  const reader = binary[el.vr];
+  if (reader) {
+    const out: number[] = [];
+    for (let o = 0; o + reader[0] <= el.bytes.length; o += reader[0]) out.push(reader[1](o));
+    return out;
+  }
+  const text = decodeString(el.bytes);
+  if (text === '') return undefined;
+  return text.split('\\').map((part) => {
+    const n = Number(part.trim());
+    if (part.trim() === '' || !Number.isFinite(n)) {
+      throw new Error(`DICOM ${formatTag(tag)} expected numbers, got ${JSON.stringify(text)} (${file.source})`);
+    }
+    return n;
+  });
+}
+
+/** The first value of a numeric attribute, or `fallback` when absent. */
+export function dicomNumber(file: DicomFile, tag: DicomTag, fallback?: number): number | undefined {
+  return dicomNumbers(file, tag)?.[0] ?? fallback;
+}
+
+/** One frame's stored pixel values, row by row (`values[row * columns + column]`), before the rescale to HU. */
+export interface DicomPixels {
+  rows: number;
+  columns: number;
+  /** Int16Array / Uint16Array for 16 bits allocated, Int8Array / Uint8Array for 8, Int32Array / Uint32Array for 32. */
+  values: Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
+}
+
+/**
+ * Decodes a single-frame, single-sample native pixel data element: bits allocated 8, 16 or 32, bits outside
+ * BitsStored/HighBit masked off (old files keep overlays there) and signed values sign-extended when
+ * PixelRepresentation is 1 (PS3.5 8.1.1).
+ * @throws for compressed pixel data (naming its transfer syntax), several frames or samples, or a size mismatch.
+ */
+export function dicomPixels(file: DicomFile): DicomPixels {
+  const T = DICOM_TAGS;
+  const el = file.elements.get(T.pixelData.tag);
+  if (!el) throw new Error(`DICOM pixel data (7FE0,0010) expected, got none (${file.source})`);
+  if (!file.nativePixels) {
+    throw new Error(
+      `DICOM pixel data expected uncompressed, got ${file.transferSyntaxName} (${file.transferSyntax}) (${file.source}): ` +
+        'decompress first, e.g. `gdcmconv --raw IN OUT` or `dcmdjpeg IN OUT`',
+    );
+  }
+  const rows = dicomNumber(file, T.rows.tag);
+  const columns = dicomNumber(file, T.columns.tag);
+  if (!rows || !columns) throw new Error(`DICOM Rows and Columns expected, got ${rows ?? 'none'} x ${columns ?? 'none'} (${file.source})`);
+  const samples = dicomNumber(file, T.samplesPerPixel.tag, 1)!;
+  if (samples !== 1) throw new Error(`DICOM SamplesPerPixel expected 1 (greyscale), got ${samples} (${file.source})`);
+  const frames = dicomNumber(file, T.numberOfFrames.tag, 1)!;
+  if (frames !== 1) throw new Error(`DICOM NumberOfFrames expected 1 (one slice per file), got ${frames} (${file.source}: enhanced multi-frame files are not read)`);
+  const allocated = dicomNumber(file, T.bitsAllocated.tag);
+  if (allocated !== 8 && allocated !== 16 && allocated !== 32) {
+    throw new Error(`DICOM BitsAllocated expected 8, 16 or 32, got ${allocated ?? 'none'} (${file.source})`);
+  }
+  const stored = dicomNumber(file, T.bitsStored.tag, allocated)!;
+  const highBit = dicomNumber(file, T.highBit.tag, stored - 1)!;
+  const signed = dicomNumber(file, T.pixelRepresentation.tag, 0) === 1;
+  if (!(stored >= 1 && stored <= allocated && highBit >= stored - 1 && highBit < allocated)) {
+    throw new Error(`DICOM BitsStored ${stored} and HighBit ${highBit} expected within BitsAllocated ${allocated} (${file.source})`);
+  }
+  const count = rows * columns;
+  const bytesPer = allocated / 8;
+  if (el.bytes.length < count * bytesPer) {
+    throw new Error(`DICOM pixel data expected ${count * bytesPer} bytes for ${rows} x ${columns} x ${allocated} bits, got ${el.bytes.length} (${file.source})`);
+  }
+  const view = new DataView(el.bytes.buffer, el.bytes.byteOffset, count * bytesPer);
+  const le = file.littleEndian;
+  const values =
+    allocated === 8
+      ? signed ? new Int8Array(count) : new Uint8Array(count)
+      : allocated === 16
+        ? signed ? new Int16Array(count) : new Uint16Array(count)
+        : signed ? new Int32Array(count) : new Uint32Array(count);
+  const read = allocated === 8 ? (o: number) => view.getUint8(o) : allocated === 16 ? (o: number) => view.getUint16(o, le) : (o: number) => view.getUint32(o, le);
+  const shift = highBit + 1 - stored;
+  const full = stored === allocated && shift === 0;
+  const mask = stored === 32 ? 0xffffffff : (1 << stored) - 1;
+  const signBit = stored === 32 ? 0x80000000 : 1 << (stored - 1);
+  for (let i = 0; i < count; i++) {
+    let v = read(i * bytesPer);
+    if (!full) {
+      v = (v >>> shift) & mask;
+      // Sign-extend from BitsStored; the typed array then wraps it into range.
+      if (signed && v & signBit) v -= 2 * signBit;
+    }
+    values[i] = v;
+  }
+  return { rows, columns, values };
+}
