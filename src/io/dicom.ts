@@ -1,10 +1,13 @@
 /**
  * DICOM Part 10 files (one CT slice each) read without any native library: the file meta group, the data set in
- * implicit or explicit VR little endian, explicit VR big endian (retired) or deflated explicit VR, and native
- * (uncompressed) pixel data. Compressed pixel data (JPEG, JPEG 2000, RLE) is refused by its transfer syntax's name.
- * Only the top-level data set is kept; sequences are skipped whatever their length encoding.
+ * implicit or explicit VR little endian, explicit VR big endian (retired) or deflated explicit VR, and pixel data
+ * uncompressed, RLE Lossless or lossless JPEG (process 14: the syntaxes .57 and .70 that CT archives use). Lossy JPEG,
+ * JPEG-LS and JPEG 2000 are refused by their transfer syntax's name. Only the top-level data set is kept; sequences
+ * are skipped whatever their length encoding.
  */
 import * as zlib from 'node:zlib';
+import { decodeDicomRle } from './dicom-rle';
+import { decodeLosslessJpeg } from './jpeg-lossless';
 
 /** (group << 16) | element. */
 export type DicomTag = number;
@@ -52,7 +55,14 @@ const TRANSFER_SYNTAXES: Record<string, { name: string; explicit: boolean; littl
   '1.2.840.10008.1.2.2': { name: 'Explicit VR Big Endian', explicit: true, littleEndian: false, native: true },
 };
 
-/** Names of the compressed transfer syntaxes met in CT archives, for the refusal message. */
+/** Compressed syntaxes whose pixels are decoded here. */
+const DECODED: Record<string, 'jpeg-lossless' | 'rle'> = {
+  '1.2.840.10008.1.2.4.57': 'jpeg-lossless',
+  '1.2.840.10008.1.2.4.70': 'jpeg-lossless',
+  '1.2.840.10008.1.2.5': 'rle',
+};
+
+/** Names of the compressed transfer syntaxes met in CT archives, for messages. */
 const COMPRESSED_NAMES: Record<string, string> = {
   '1.2.840.10008.1.2.4.50': 'JPEG Baseline',
   '1.2.840.10008.1.2.4.51': 'JPEG Extended',
@@ -84,8 +94,8 @@ export interface DicomFile {
   /** Transfer syntax UID (1.2.840.10008.1.2 when the file has no meta group). */
   transferSyntax: string;
   transferSyntaxName: string;
-  /** False for compressed (encapsulated) pixel data, which {@link dicomPixels} refuses. */
-  nativePixels: boolean;
+  /** How the pixels are stored: uncompressed, compressed in a way {@link dicomPixels} decodes, or refused. */
+  pixelEncoding: 'native' | 'jpeg-lossless' | 'rle' | 'unsupported';
   littleEndian: boolean;
   elements: Map<DicomTag, DicomElement>;
 }
@@ -250,7 +260,7 @@ export function parseDicom(fileBytes: Uint8Array, source = 'dicom', options: { s
     source,
     transferSyntax,
     transferSyntaxName: layout.name,
-    nativePixels: layout.native,
+    pixelEncoding: layout.native ? 'native' : (DECODED[transferSyntax] ?? 'unsupported'),
     littleEndian: layout.littleEndian,
     elements,
   };
@@ -317,18 +327,53 @@ export interface DicomPixels {
 }
 
 /**
- * Decodes a single-frame, single-sample native pixel data element: bits allocated 8, 16 or 32, bits outside
- * BitsStored/HighBit masked off (old files keep overlays there) and signed values sign-extended when
- * PixelRepresentation is 1 (PS3.5 8.1.1).
- * @throws for compressed pixel data (naming its transfer syntax), several frames or samples, or a size mismatch.
+ * The compressed bytes of a single-frame file: its encapsulated pixel data's fragments joined, the basic offset
+ * table left out (PS3.5 A.4).
+ * @throws when the pixel data is not encapsulated or its items are malformed.
+ */
+export function encapsulatedFrame(file: DicomFile, value: Uint8Array = file.elements.get(DICOM_TAGS.pixelData.tag)?.bytes ?? new Uint8Array(0)): Uint8Array {
+  if (file.pixelEncoding === 'native') throw new Error(`DICOM encapsulated pixel data expected, got ${file.transferSyntaxName} (${file.source})`);
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const fragments: Uint8Array[] = [];
+  let pos = 0;
+  let first = true;
+  while (pos + 8 <= value.length) {
+    const tag = ((view.getUint16(pos, true) << 16) | view.getUint16(pos + 2, true)) >>> 0;
+    const length = view.getUint32(pos + 4, true);
+    pos += 8;
+    if (tag === SEQUENCE_END) break;
+    if (tag !== ITEM || pos + length > value.length) {
+      throw new Error(`DICOM pixel data fragment expected at offset ${pos - 8} of the encapsulated pixels, got ${formatTag(tag)} of ${length} bytes (${file.source})`);
+    }
+    if (!first) fragments.push(value.subarray(pos, pos + length));
+    first = false;
+    pos += length;
+  }
+  if (fragments.length === 0) throw new Error(`DICOM encapsulated pixel data expected a fragment after the offset table, got none (${file.source})`);
+  if (fragments.length === 1) return fragments[0];
+  const out = new Uint8Array(fragments.reduce((n, f) => n + f.length, 0));
+  let o = 0;
+  for (const f of fragments) {
+    out.set(f, o);
+    o += f.length;
+  }
+  return out;
+}
+
+/**
+ * Decodes a single-frame, single-sample pixel data element, uncompressed, RLE or lossless JPEG: bits allocated 8, 16
+ * or 32, bits outside BitsStored/HighBit masked off (old files keep overlays there) and signed values sign-extended
+ * when PixelRepresentation is 1 (PS3.5 8.1.1).
+ * @throws for pixel data compressed another way (naming its transfer syntax), several frames or samples, or a size
+ *   mismatch.
  */
 export function dicomPixels(file: DicomFile): DicomPixels {
   const T = DICOM_TAGS;
   const el = file.elements.get(T.pixelData.tag);
   if (!el) throw new Error(`DICOM pixel data (7FE0,0010) expected, got none (${file.source})`);
-  if (!file.nativePixels) {
+  if (file.pixelEncoding === 'unsupported') {
     throw new Error(
-      `DICOM pixel data expected uncompressed, got ${file.transferSyntaxName} (${file.transferSyntax}) (${file.source}): ` +
+      `DICOM pixel data expected uncompressed, RLE or lossless JPEG, got ${file.transferSyntaxName} (${file.transferSyntax}) (${file.source}): ` +
         'decompress first, e.g. `gdcmconv --raw IN OUT` or `dcmdjpeg IN OUT`',
     );
   }
@@ -351,24 +396,19 @@ export function dicomPixels(file: DicomFile): DicomPixels {
   }
   const count = rows * columns;
   const bytesPer = allocated / 8;
-  if (el.bytes.length < count * bytesPer) {
-    throw new Error(`DICOM pixel data expected ${count * bytesPer} bytes for ${rows} x ${columns} x ${allocated} bits, got ${el.bytes.length} (${file.source})`);
-  }
-  const view = new DataView(el.bytes.buffer, el.bytes.byteOffset, count * bytesPer);
-  const le = file.littleEndian;
+  const words = storedWords(file, el.bytes, { rows, columns, count, bytesPer, allocated });
   const values =
     allocated === 8
       ? signed ? new Int8Array(count) : new Uint8Array(count)
       : allocated === 16
         ? signed ? new Int16Array(count) : new Uint16Array(count)
         : signed ? new Int32Array(count) : new Uint32Array(count);
-  const read = allocated === 8 ? (o: number) => view.getUint8(o) : allocated === 16 ? (o: number) => view.getUint16(o, le) : (o: number) => view.getUint32(o, le);
   const shift = highBit + 1 - stored;
   const full = stored === allocated && shift === 0;
   const mask = stored === 32 ? 0xffffffff : (1 << stored) - 1;
   const signBit = stored === 32 ? 0x80000000 : 1 << (stored - 1);
   for (let i = 0; i < count; i++) {
-    let v = read(i * bytesPer);
+    let v = words[i];
     if (!full) {
       v = (v >>> shift) & mask;
       // Sign-extend from BitsStored; the typed array then wraps it into range.
@@ -377,4 +417,32 @@ export function dicomPixels(file: DicomFile): DicomPixels {
     values[i] = v;
   }
   return { rows, columns, values };
+}
+
+/** The pixels as unsigned words of BitsAllocated bits, whatever their encoding. */
+function storedWords(
+  file: DicomFile,
+  value: Uint8Array,
+  size: { rows: number; columns: number; count: number; bytesPer: number; allocated: number },
+): ArrayLike<number> {
+  const { rows, columns, count, bytesPer, allocated } = size;
+  if (file.pixelEncoding === 'rle') return decodeDicomRle(encapsulatedFrame(file, value), count, bytesPer, file.source);
+  if (file.pixelEncoding === 'jpeg-lossless') {
+    const image = decodeLosslessJpeg(encapsulatedFrame(file, value), file.source);
+    if (image.width !== columns || image.height !== rows) {
+      throw new Error(`DICOM JPEG image expected ${columns} x ${rows} as Columns x Rows say, got ${image.width} x ${image.height} (${file.source})`);
+    }
+    if (image.precision > allocated) throw new Error(`DICOM JPEG precision expected at most BitsAllocated ${allocated}, got ${image.precision} (${file.source})`);
+    return image.samples;
+  }
+  if (value.length < count * bytesPer) {
+    throw new Error(`DICOM pixel data expected ${count * bytesPer} bytes for ${rows} x ${columns} x ${allocated} bits, got ${value.length} (${file.source})`);
+  }
+  const view = new DataView(value.buffer, value.byteOffset, count * bytesPer);
+  const le = file.littleEndian;
+  if (bytesPer === 1) return value.subarray(0, count);
+  const words = bytesPer === 2 ? new Uint16Array(count) : new Uint32Array(count);
+  if (bytesPer === 2) for (let i = 0; i < count; i++) words[i] = view.getUint16(2 * i, le);
+  else for (let i = 0; i < count; i++) words[i] = view.getUint32(4 * i, le);
+  return words;
 }

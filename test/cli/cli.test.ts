@@ -146,7 +146,7 @@ describe('cli: ich', () => {
     const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'dicom', 'expected.json'), 'utf8'));
     const root = tempDir('ich-cli-dicom-');
     fs.cpSync(path.join(FIXTURES, 'dicom', 'study'), path.join(root, 'dicom', '1'), { recursive: true });
-    fs.cpSync(path.join(FIXTURES, 'dicom', 'jpeg'), path.join(root, 'dicom', '2'), { recursive: true });
+    fs.cpSync(path.join(FIXTURES, 'dicom', 'jpeg2000'), path.join(root, 'dicom', '2'), { recursive: true });
     const out = path.join(root, 'data');
     const clinical = path.join(FIXTURES, 'clinical_synth.csv');
     const r = ich('import-dicom', '--from', path.join(root, 'dicom'), '--clinical', clinical, '--out', out, '--series', '3');
