@@ -168,9 +168,11 @@ export function scanDicomFolder(dir: string): { series: DicomSeries[]; issues: D
 
 /**
  * Which series of a study becomes the patient's scan.
- * - 'auto': among CT series that are not localizers, the one with the most slices (the thinnest reconstruction of
- *   the head; the paper's preprocessing averages slices down to 40 with area interpolation), ties to the lower series
- *   number.
+ * - 'auto': among CT series that are not localizers, narrowed step by step where some series qualify: axial
+ *   slices (the normal within 45 degrees of the patient's z axis: the paper's scans are axial; reformats are not),
+ *   not a bone or lung reconstruction (by SeriesDescription or ConvolutionKernel), ORIGINAL rather than DERIVED images;
+ *   then the one with the most slices (the thinnest reconstruction; the paper's preprocessing averages slices down to
+ *   40 with area interpolation), ties to the lower series number.
  * - a number: the series with that SeriesNumber.
  * - any other text: the series whose SeriesDescription contains it (case-insensitive), which must be one.
  * @throws listing the series found when none, or several, match.
@@ -179,8 +181,20 @@ export function chooseSeries(series: DicomSeries[], choice: string, where: strin
   const list = () => series.map((s) => `${s.number ?? '?'} "${s.description}" (${s.modality}, ${s.slices.length} slices${s.localizer ? ', localizer' : ''})`).join('; ');
   if (series.length === 0) throw new Error(`DICOM series expected at least one, got none (${where})`);
   if (choice === 'auto') {
-    const volumes = series.filter((s) => !s.localizer && (s.modality === 'CT' || s.modality === ''));
+    let volumes = series.filter((s) => !s.localizer && (s.modality === 'CT' || s.modality === ''));
     if (volumes.length === 0) throw new Error(`DICOM CT series of several slices expected, got ${list()} (${where})`);
+    const preferences: ((s: DicomSeries) => boolean)[] = [
+      (s) => {
+        const o = s.slices[0].orientation;
+        return Math.abs(o[0] * o[4] - o[1] * o[3]) >= Math.SQRT1_2;
+      },
+      (s) => !/\b(bone|lung)/i.test(`${s.description} ${s.slices[0].convolutionKernel}`),
+      (s) => !/^DERIVED/i.test(s.slices[0].imageType),
+    ];
+    for (const prefer of preferences) {
+      const kept = volumes.filter(prefer);
+      if (kept.length > 0) volumes = kept;
+    }
     return volumes.reduce((best, s) => (s.slices.length > best.slices.length ? s : best));
   }
   const matches = /^\d+$/.test(choice)

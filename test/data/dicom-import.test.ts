@@ -17,7 +17,7 @@ function cohort(): { from: string; out: string; clinical: string } {
   const from = path.join(root, 'dicom');
   const put = (patient: string, series: string) => fs.cpSync(path.join(DIR, series), path.join(from, patient, series), { recursive: true });
   put('001', 'axial'); // patient 1: poor prognosis in the table
-  put('2', 'study'); // patient 2: good; three series, auto takes the thin one
+  put('2', 'study'); // patient 2: good; three series, auto passes over the scout and the thin bone series
   put('3', 'oblique-12bit');
   put('4', 'jpeg2000'); // compressed: skipped, reported
   put('5', 'truncated'); // one slice unreadable: the other one alone is no volume
@@ -46,8 +46,8 @@ describe('data/dicom-import', () => {
     assert.equal(report.rowsWithoutStudy.length, 261 - 6, 'every table row without a folder (1-6 have one) is listed');
     assert.ok(!report.rowsWithoutStudy.includes('4') && report.rowsWithoutStudy.includes('7'));
     const two = report.patients.find((p) => p.patientId === '2')!;
-    assert.deepEqual(two.series, { number: 4, description: 'HEAD 2.5mm BONE', uid: two.series!.uid, slices: 6, transferSyntax: 'Explicit VR Little Endian' });
-    assert.deepEqual(two.otherSeries, ['1 "Scout" (1 slices, localizer)', '3 "HEAD 5mm" (3 slices)']);
+    assert.deepEqual(two.series, { number: 3, description: 'HEAD 5mm', uid: two.series!.uid, slices: 3, transferSyntax: 'Explicit VR Little Endian' });
+    assert.deepEqual(two.otherSeries, ['1 "Scout" (1 slices, localizer)', '4 "HEAD 2.5mm BONE" (6 slices)']);
     const five = report.issues.filter((i) => i.patientId === '5');
     assert.ok(five.some((i) => /IM0001\.dcm$/.test(i.file) && /truncated/.test(i.message)), 'the unreadable file is named');
     // The written dataset: the table copied, the scans where the cohort reader looks, the values dcm2niix gives.
@@ -57,7 +57,7 @@ describe('data/dicom-import', () => {
     assert.equal(c.layout, 'authors');
     assert.deepEqual(c.patients.map((p) => p.id).sort(), ['1', '2', '3']);
     assert.ok(c.issues.some((i) => /skull-stripped scans expected/.test(i.message)), 'ICH_nii is used with the usual warning');
-    for (const [id, key] of [['1', 'axial'], ['2', 'study-thin'], ['3', 'oblique-12bit']]) {
+    for (const [id, key] of [['1', 'axial'], ['2', 'study-thick'], ['3', 'oblique-12bit']]) {
       const v = await readNifti(c.patients.find((p) => p.id === id)!.imagePath);
       assert.deepEqual(v.dims, expected.volumes[key].dims);
       assert.equal(maxAbsDiff(volumeValues(v), expected.volumes[key].values), 0, `patient ${id} values`);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { assembleSeries, chooseSeries, scanDicomFolder } from '../../src/data/dicom-series';
+import { assembleSeries, chooseSeries, DicomSeries, DicomSliceHeader, scanDicomFolder } from '../../src/data/dicom-series';
 import { volumeValues } from '../../src/io/volume';
 import { FIXTURES, maxAbsDiff } from '../support/paths';
 
@@ -68,7 +68,19 @@ describe('data/dicom-series', () => {
       [4, 'HEAD 2.5mm BONE', 6, false],
     ]);
     const where = 'study';
-    assert.equal(chooseSeries(scan.series, 'auto', where).number, 4, 'auto: the most slices');
+    assert.equal(chooseSeries(scan.series, 'auto', where).number, 3, 'auto: the bone reconstruction is passed over');
+    const [scout, thick, thin] = scan.series;
+    const edit = (s: DicomSeries, change: Partial<DicomSliceHeader>, description = s.description): DicomSeries => ({ ...s, description, slices: s.slices.map((x) => ({ ...x, ...change })) });
+    const soft = edit(thin, { convolutionKernel: 'STANDARD' }, 'HEAD 2.5mm');
+    assert.equal(chooseSeries([scout, thick, soft], 'auto', where).number, 4, 'auto: then the most slices');
+    assert.equal(chooseSeries([scout, thick, edit(thin, { convolutionKernel: 'BONEPLUS' }, 'HEAD 2.5mm')], 'auto', where).number, 3, 'kernel named bone');
+    const sagittal = edit(soft, { orientation: [0, 1, 0, 0, 0, -1] });
+    assert.equal(chooseSeries([scout, thick, sagittal], 'auto', where).number, 3, 'a sagittal reformat is passed over');
+    const derived = edit(soft, { imageType: 'DERIVED\\SECONDARY\\AXIAL' });
+    assert.equal(chooseSeries([scout, thick, derived], 'auto', where).number, 3, 'derived images are passed over');
+    assert.equal(chooseSeries([scout, sagittal], 'auto', where).number, 4, 'a preference no series meets is dropped');
+    const tilted = edit(soft, { orientation: [1, 0, 0, 0, Math.cos(0.5), -Math.sin(0.5)] });
+    assert.equal(chooseSeries([scout, thick, tilted], 'auto', where).number, 4, 'a 29 degree gantry tilt is still axial');
     assert.equal(chooseSeries(scan.series, '3', where).number, 3);
     assert.equal(chooseSeries(scan.series, 'head 5MM', where).number, 3, 'description, case-insensitive');
     assert.throws(() => chooseSeries(scan.series, 'HEAD', where), /"HEAD" expected to match one series, got 2 among 1 "Scout" \(CT, 1 slices, localizer\); 3 "HEAD 5mm".*\(study\)/);
