@@ -25,6 +25,7 @@ export const DICOM_TAGS = {
   sliceThickness: { tag: 0x00180050, vr: 'DS' },
   convolutionKernel: { tag: 0x00181210, vr: 'SH' },
   gantryTilt: { tag: 0x00181120, vr: 'DS' },
+  specificCharacterSet: { tag: 0x00080005, vr: 'CS' },
   studyInstance: { tag: 0x0020000d, vr: 'UI' },
   seriesInstance: { tag: 0x0020000e, vr: 'UI' },
   seriesNumber: { tag: 0x00200011, vr: 'IS' },
@@ -98,7 +99,31 @@ export interface DicomFile {
   pixelEncoding: 'native' | 'jpeg-lossless' | 'rle' | 'unsupported';
   littleEndian: boolean;
   elements: Map<DicomTag, DicomElement>;
+  /** The WHATWG encoding of its text attributes, from SpecificCharacterSet (0008,0005); 'latin1' when absent. */
+  textEncoding: string;
 }
+
+/** SpecificCharacterSet defined terms (PS3.3 C.12.1.1.2, single-byte and UTF-8) to WHATWG encodings. */
+const CHARACTER_SETS: Record<string, string> = {
+  'ISO_IR 6': 'latin1',
+  'ISO_IR 100': 'latin1',
+  'ISO_IR 101': 'iso-8859-2',
+  'ISO_IR 109': 'iso-8859-3',
+  'ISO_IR 110': 'iso-8859-4',
+  'ISO_IR 144': 'iso-8859-5',
+  'ISO_IR 127': 'iso-8859-6',
+  'ISO_IR 126': 'iso-8859-7',
+  'ISO_IR 138': 'iso-8859-8',
+  'ISO_IR 148': 'iso-8859-9',
+  'ISO_IR 203': 'iso-8859-15',
+  'ISO_IR 166': 'windows-874',
+  'ISO_IR 192': 'utf-8',
+  GB18030: 'gb18030',
+  GBK: 'gbk',
+};
+
+/** VRs whose text follows SpecificCharacterSet; the others (UI, CS, DS, IS, dates) are plain ASCII. */
+const CHARACTER_SET_VRS = new Set(['SH', 'LO', 'ST', 'LT', 'UT', 'PN', 'UC']);
 
 class Reader {
   pos = 0;
@@ -256,6 +281,10 @@ export function parseDicom(fileBytes: Uint8Array, source = 'dicom', options: { s
   const reader = new Reader(body, new DataView(body.buffer, body.byteOffset, body.byteLength), source, layout.littleEndian, layout.explicit);
   reader.pos = bodyStart;
   readElements(reader, elements, { stopAtPixels: options.stopAtPixels });
+  // The first value names the default repertoire; ISO 2022 code extensions (several values) are read as latin1.
+  const charset = elements.get(DICOM_TAGS.specificCharacterSet.tag);
+  const term = charset ? decodeString(charset.bytes).split('\\')[0].trim() : '';
+  const textEncoding = CHARACTER_SETS[term] ?? 'latin1';
   return {
     source,
     transferSyntax,
@@ -263,18 +292,23 @@ export function parseDicom(fileBytes: Uint8Array, source = 'dicom', options: { s
     pixelEncoding: layout.native ? 'native' : (DECODED[transferSyntax] ?? 'unsupported'),
     littleEndian: layout.littleEndian,
     elements,
+    textEncoding,
   };
 }
 
-function decodeString(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+function decodeString(bytes: Uint8Array, encoding = 'latin1'): string {
+  const text = encoding === 'latin1' ? Buffer.from(bytes).toString('latin1') : new TextDecoder(encoding).decode(bytes);
+  return text.replace(/[\0 ]+$/, '').replace(/^ +/, '');
 }
 
-/** A text attribute (trailing spaces and NUL removed), or undefined when absent or empty. */
+/**
+ * A text attribute (trailing spaces and NUL removed) in the file's SpecificCharacterSet (UTF-8, Latin-1 and the other
+ * single-byte sets), or undefined when absent or empty.
+ */
 export function dicomString(file: DicomFile, tag: DicomTag): string | undefined {
   const el = file.elements.get(tag);
   if (!el) return undefined;
-  const s = decodeString(el.bytes);
+  const s = decodeString(el.bytes, CHARACTER_SET_VRS.has(el.vr) || el.vr === 'UN' ? file.textEncoding : 'latin1');
   return s === '' ? undefined : s;
 }
 

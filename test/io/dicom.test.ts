@@ -29,6 +29,7 @@ describe('io/dicom', () => {
       assert.equal(dicomNumber(file, DICOM_TAGS.seriesNumber.tag), ref.seriesNumber);
       assert.equal(dicomNumber(file, DICOM_TAGS.instanceNumber.tag), ref.instanceNumber);
       assert.equal(dicomString(file, DICOM_TAGS.seriesDescription.tag), ref.description);
+      assert.equal(dicomString(file, DICOM_TAGS.patientId.tag), ref.patientId);
     }
     assert.deepEqual([...syntaxes].sort(), [
       'Deflated Explicit VR Little Endian',
@@ -39,6 +40,19 @@ describe('io/dicom', () => {
       'JPEG Lossless SV1',
       'RLE Lossless',
     ]);
+  });
+
+  it('decodes text in the file\'s SpecificCharacterSet (UTF-8, Latin-1) and leaves it latin1 when absent', () => {
+    for (const [rel, encoding] of [['charset-utf8/IM0000.dcm', 'utf-8'], ['charset-latin1/IM0000.dcm', 'latin1'], ['axial/IM0000.dcm', 'latin1']]) {
+      const file = read(rel);
+      assert.equal(file.textEncoding, encoding, rel);
+    }
+    assert.equal(dicomString(read('charset-utf8/IM0001.dcm'), DICOM_TAGS.seriesDescription.tag), 'CRÁNEO SIN CONTRASTE ñ');
+    assert.equal(dicomString(read('charset-latin1/IM0001.dcm'), DICOM_TAGS.patientId.tag), 'José-Ñ');
+    // The same UTF-8 bytes without the declaration read as Latin-1, which is what the standard's default means.
+    const undeclared = read('charset-utf8/IM0000.dcm');
+    undeclared.textEncoding = 'latin1';
+    assert.equal(dicomString(undeclared, DICOM_TAGS.patientId.tag), Buffer.from('José-Ñ', 'utf8').toString('latin1'));
   });
 
   it('skips sequences of undefined length and keeps reading the attributes after them', () => {
