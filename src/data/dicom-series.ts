@@ -5,13 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DICOM_TAGS as T, DicomFile, dicomNumber, dicomNumbers, dicomPixels, dicomString, parseDicom } from '../io/dicom';
+import { DICOM_TAGS as T, DicomElement, DicomFile, dicomItems, dicomNumber, dicomNumbers, dicomPixels, dicomString, DicomTag, parseDicom } from '../io/dicom';
 import { allocateVoxels, RawVoxels, Volume, VoxelType } from '../io/volume';
 import { DataIssue } from './issues';
 
 /** One slice's header: where it lies and how its pixels scale, without its pixels. */
 export interface DicomSliceHeader {
   file: string;
+  /** 0-based frame within the file (0 for the classic one-slice files; enhanced CT holds a series in one file). */
+  frame: number;
   seriesUid: string;
   seriesNumber?: number;
   seriesDescription: string;
@@ -68,41 +70,67 @@ function vec3(values: number[] | undefined, n: number, what: string, file: strin
   return values.slice(0, n);
 }
 
-/** The slice header of a parsed file; throws when it lacks the geometry a volume needs. */
-export function sliceHeader(dicom: DicomFile): DicomSliceHeader {
+/**
+ * The slice headers of a parsed file: one for a classic image, one per frame for an enhanced multi-frame one, whose
+ * position, orientation, spacing and rescale come from its per-frame or shared functional groups (PS3.3 C.7.6.16).
+ * @throws when the file lacks the geometry a volume needs.
+ */
+export function sliceHeaders(dicom: DicomFile): DicomSliceHeader[] {
   const file = dicom.source;
   const seriesUid = dicomString(dicom, T.seriesInstance.tag);
   if (!seriesUid) throw new Error(`DICOM SeriesInstanceUID (0020,000E) expected, got none (${file})`);
   const rows = dicomNumber(dicom, T.rows.tag);
   const columns = dicomNumber(dicom, T.columns.tag);
   if (!rows || !columns) throw new Error(`DICOM Rows and Columns expected, got ${rows ?? 'none'} x ${columns ?? 'none'} (${file}: not an image)`);
-  const position = vec3(dicomNumbers(dicom, T.imagePosition.tag), 3, 'ImagePositionPatient (0020,0032)', file) as DicomSliceHeader['position'];
-  const orientation = vec3(dicomNumbers(dicom, T.imageOrientation.tag), 6, 'ImageOrientationPatient (0020,0037)', file) as DicomSliceHeader['orientation'];
-  const spacing = vec3(dicomNumbers(dicom, T.pixelSpacing.tag), 2, 'PixelSpacing (0028,0030)', file) as DicomSliceHeader['pixelSpacing'];
-  if (!(spacing[0] > 0 && spacing[1] > 0)) throw new Error(`DICOM PixelSpacing expected positive, got ${spacing.join('\\')} (${file})`);
-  return {
-    file,
-    seriesUid,
-    seriesNumber: dicomNumber(dicom, T.seriesNumber.tag),
-    seriesDescription: dicomString(dicom, T.seriesDescription.tag) ?? '',
-    modality: dicomString(dicom, T.modality.tag) ?? '',
-    imageType: dicomString(dicom, T.imageType.tag) ?? '',
-    instanceNumber: dicomNumber(dicom, T.instanceNumber.tag),
-    position,
-    orientation,
-    pixelSpacing: spacing,
-    sliceThickness: dicomNumber(dicom, T.sliceThickness.tag),
-    rows,
-    columns,
-    bitsAllocated: dicomNumber(dicom, T.bitsAllocated.tag, 16)!,
-    pixelRepresentation: dicomNumber(dicom, T.pixelRepresentation.tag, 0)!,
-    slope: dicomNumber(dicom, T.rescaleSlope.tag, 1)!,
-    intercept: dicomNumber(dicom, T.rescaleIntercept.tag, 0)!,
-    transferSyntaxName: dicom.transferSyntaxName,
-    manufacturer: dicomString(dicom, T.manufacturer.tag) ?? '',
-    convolutionKernel: dicomString(dicom, T.convolutionKernel.tag) ?? '',
-    gantryTilt: dicomNumber(dicom, T.gantryTilt.tag),
-  };
+  const frames = dicomNumber(dicom, T.numberOfFrames.tag, 1)!;
+  const shared = dicomItems(dicom.elements, T.sharedFunctionalGroups.tag)[0];
+  const perFrame = dicomItems(dicom.elements, T.perFrameFunctionalGroups.tag);
+  if (frames > 1 && perFrame.length !== frames) {
+    throw new Error(`DICOM PerFrameFunctionalGroupsSequence expected ${frames} items (NumberOfFrames), got ${perFrame.length} (${file})`);
+  }
+  const headers: DicomSliceHeader[] = [];
+  for (let frame = 0; frame < frames; frame++) {
+    // A frame's attribute: its own functional group, then the shared one, then the top-level data set.
+    const groups: Map<DicomTag, DicomElement>[] = [perFrame[frame], shared].filter((g): g is Map<DicomTag, DicomElement> => g !== undefined);
+    const lookup = (sequence: DicomTag, tag: DicomTag): number[] | undefined => {
+      for (const g of groups) {
+        const item = dicomItems(g, sequence)[0];
+        const values = item && dicomNumbers(dicom, tag, item);
+        if (values) return values;
+      }
+      return dicomNumbers(dicom, tag);
+    };
+    const where = frames > 1 ? `${file}, frame ${frame + 1}` : file;
+    const position = vec3(lookup(T.planePosition.tag, T.imagePosition.tag), 3, 'ImagePositionPatient (0020,0032)', where) as DicomSliceHeader['position'];
+    const orientation = vec3(lookup(T.planeOrientation.tag, T.imageOrientation.tag), 6, 'ImageOrientationPatient (0020,0037)', where) as DicomSliceHeader['orientation'];
+    const spacing = vec3(lookup(T.pixelMeasures.tag, T.pixelSpacing.tag), 2, 'PixelSpacing (0028,0030)', where) as DicomSliceHeader['pixelSpacing'];
+    if (!(spacing[0] > 0 && spacing[1] > 0)) throw new Error(`DICOM PixelSpacing expected positive, got ${spacing.join('\\')} (${where})`);
+    headers.push({
+      file,
+      frame,
+      seriesUid,
+      seriesNumber: dicomNumber(dicom, T.seriesNumber.tag),
+      seriesDescription: dicomString(dicom, T.seriesDescription.tag) ?? '',
+      modality: dicomString(dicom, T.modality.tag) ?? '',
+      imageType: dicomString(dicom, T.imageType.tag) ?? '',
+      instanceNumber: dicomNumber(dicom, T.instanceNumber.tag),
+      position,
+      orientation,
+      pixelSpacing: spacing,
+      sliceThickness: lookup(T.pixelMeasures.tag, T.sliceThickness.tag)?.[0],
+      rows,
+      columns,
+      bitsAllocated: dicomNumber(dicom, T.bitsAllocated.tag, 16)!,
+      pixelRepresentation: dicomNumber(dicom, T.pixelRepresentation.tag, 0)!,
+      slope: lookup(T.pixelValueTransformation.tag, T.rescaleSlope.tag)?.[0] ?? 1,
+      intercept: lookup(T.pixelValueTransformation.tag, T.rescaleIntercept.tag)?.[0] ?? 0,
+      transferSyntaxName: dicom.transferSyntaxName,
+      manufacturer: dicomString(dicom, T.manufacturer.tag) ?? '',
+      convolutionKernel: dicomString(dicom, T.convolutionKernel.tag) ?? '',
+      gantryTilt: dicomNumber(dicom, T.gantryTilt.tag),
+    });
+  }
+  return headers;
 }
 
 function listFilesDeep(dir: string): string[] {
@@ -146,10 +174,11 @@ export function scanDicomFolder(dir: string): { series: DicomSeries[]; issues: D
     if (!looksLikeDicom(file)) continue;
     files++;
     try {
-      const header = sliceHeader(parseDicom(fs.readFileSync(file), file, { stopAtPixels: true }));
-      const list = bySeries.get(header.seriesUid) ?? [];
-      list.push(header);
-      bySeries.set(header.seriesUid, list);
+      for (const header of sliceHeaders(parseDicom(fs.readFileSync(file), file, { stopAtPixels: true }))) {
+        const list = bySeries.get(header.seriesUid) ?? [];
+        list.push(header);
+        bySeries.set(header.seriesUid, list);
+      }
     } catch (err) {
       issues.push({ severity: 'error', file, message: `${(err as Error).message.replace(` (${file})`, '')} (file skipped)` });
     }
@@ -242,10 +271,12 @@ export function assembleSeries(series: DicomSeries, readFile: (file: string) => 
   }
   const slices = series.slices.map((s) => ({ s, along: dot(s.position, normal) })).sort((a, b) => a.along - b.along);
   const n = slices.length;
+  const multiFrame = new Set(series.slices.filter((x) => x.frame > 0).map((x) => x.file));
+  const frameName = (x: DicomSliceHeader) => (multiFrame.has(x.file) ? `${x.file} frame ${x.frame + 1}` : x.file);
   for (let k = 1; k < n; k++) {
     if (slices[k].along - slices[k - 1].along < 1e-3) {
       throw new Error(
-        `DICOM slices expected at distinct positions, got two at ${slices[k].along.toFixed(3)} mm along the normal: ${slices[k - 1].s.file} and ${slices[k].s.file} (${where}: several echoes, phases or reconstructions in one series?)`,
+        `DICOM slices expected at distinct positions, got two at ${slices[k].along.toFixed(3)} mm along the normal: ${frameName(slices[k - 1].s)} and ${frameName(slices[k].s)} (${where}: several echoes, phases or reconstructions in one series?)`,
       );
     }
   }
@@ -273,9 +304,17 @@ export function assembleSeries(series: DicomSeries, readFile: (file: string) => 
   const voxels = planes * n;
   let raw: RawVoxels | undefined;
   let voxelType: VoxelType = 'float32';
+  // An enhanced file holds every frame: parse it once.
+  const parsed = new Map<string, DicomFile>();
   for (let k = 0; k < n; k++) {
     const { s } = slices[k];
-    const pixels = dicomPixels(parseDicom(readFile(s.file), s.file));
+    let dicom = parsed.get(s.file);
+    if (!dicom) {
+      dicom = parseDicom(readFile(s.file), s.file);
+      // Only multi-frame files are kept: a classic series would otherwise hold every file's bytes at once.
+      if ((dicomNumber(dicom, T.numberOfFrames.tag, 1) ?? 1) > 1) parsed.set(s.file, dicom);
+    }
+    const pixels = dicomPixels(dicom, s.frame);
     if (pixels.rows !== rows || pixels.columns !== columns) throw new Error(`DICOM pixels expected ${rows} x ${columns}, got ${pixels.rows} x ${pixels.columns} (${s.file})`);
     if (!raw) {
       const v = pixels.values;

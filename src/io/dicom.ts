@@ -1,9 +1,10 @@
 /**
  * DICOM Part 10 files (one CT slice each) read without any native library: the file meta group, the data set in
  * implicit or explicit VR little endian, explicit VR big endian (retired) or deflated explicit VR, and pixel data
- * uncompressed, RLE Lossless or lossless JPEG (process 14: the syntaxes .57 and .70 that CT archives use). Lossy JPEG,
- * JPEG-LS and JPEG 2000 are refused by their transfer syntax's name. Only the top-level data set is kept; sequences
- * are skipped whatever their length encoding.
+ * uncompressed, RLE Lossless or lossless JPEG (process 14: the syntaxes .57 and .70 that CT archives use), one
+ * frame per file or several (enhanced multi-frame CT, whose geometry sits in functional group sequences). Lossy JPEG,
+ * JPEG-LS and JPEG 2000 are refused by their transfer syntax's name. Sequences are read as nested items, whatever their
+ * length encoding.
  */
 import * as zlib from 'node:zlib';
 import { decodeDicomRle } from './dicom-rle';
@@ -45,6 +46,12 @@ export const DICOM_TAGS = {
   rescaleIntercept: { tag: 0x00281052, vr: 'DS' },
   rescaleSlope: { tag: 0x00281053, vr: 'DS' },
   pixelData: { tag: 0x7fe00010, vr: 'OW' },
+  sharedFunctionalGroups: { tag: 0x52009229, vr: 'SQ' },
+  perFrameFunctionalGroups: { tag: 0x52009230, vr: 'SQ' },
+  pixelMeasures: { tag: 0x00289110, vr: 'SQ' },
+  planePosition: { tag: 0x00209113, vr: 'SQ' },
+  planeOrientation: { tag: 0x00209116, vr: 'SQ' },
+  pixelValueTransformation: { tag: 0x00289145, vr: 'SQ' },
 } as const;
 
 const VR_BY_TAG = new Map<number, string>(Object.values(DICOM_TAGS).map((t) => [t.tag, t.vr]));
@@ -83,10 +90,12 @@ const ITEM = 0xfffee000;
 const ITEM_END = 0xfffee00d;
 const SEQUENCE_END = 0xfffee0dd;
 
-/** One top-level attribute: its VR (from the file, or the dictionary for implicit VR) and its value bytes. */
+/** One attribute: its VR (from the file, or the dictionary for implicit VR), its value bytes, a sequence's items. */
 export interface DicomElement {
   vr: string;
   bytes: Uint8Array;
+  /** For a sequence (SQ): each item's attributes. */
+  items?: Map<DicomTag, DicomElement>[];
 }
 
 /** A parsed DICOM file: its transfer syntax and top-level attributes, with typed accessors. */
@@ -177,28 +186,39 @@ function readHeader(r: Reader): { tag: number; vr: string; length: number } {
   return { tag, vr, length: r.u16() };
 }
 
-/** Skips a value of undefined length: a sequence's items up to its delimiter, or encapsulated pixel fragments. */
-function skipUndefined(r: Reader, tag: number): void {
+/** Skips encapsulated pixel data (undefined length): its fragment items up to the sequence delimiter. */
+function skipFragments(r: Reader, tag: number): void {
   for (;;) {
     const item = readHeader(r);
     if (item.tag === SEQUENCE_END) return;
-    if (item.tag !== ITEM) throw new Error(`DICOM item expected inside ${formatTag(tag)}, got ${formatTag(item.tag)} at offset ${r.pos - 8} (${r.source})`);
-    if (item.length !== UNDEFINED_LENGTH) {
-      r.need(item.length, `item of ${formatTag(tag)}`);
-      r.pos += item.length;
-      continue;
+    if (item.tag !== ITEM || item.length === UNDEFINED_LENGTH) {
+      throw new Error(`DICOM fragment item expected inside ${formatTag(tag)}, got ${formatTag(item.tag)} at offset ${r.pos - 8} (${r.source})`);
     }
-    // An item of undefined length holds a nested data set ending at its delimiter.
-    for (;;) {
-      const el = readHeader(r);
-      if (el.tag === ITEM_END) break;
-      if (el.length === UNDEFINED_LENGTH) skipUndefined(r, el.tag);
-      else {
-        r.need(el.length, `value of ${formatTag(el.tag)}`);
-        r.pos += el.length;
-      }
-    }
+    r.need(item.length, `fragment of ${formatTag(tag)}`);
+    r.pos += item.length;
   }
+}
+
+/** Reads a sequence's items (each a nested data set), of defined or undefined length, items likewise. */
+function readSequence(r: Reader, tag: number, length: number): Map<DicomTag, DicomElement>[] {
+  const items: Map<DicomTag, DicomElement>[] = [];
+  const end = length === UNDEFINED_LENGTH ? Infinity : r.pos + length;
+  if (end !== Infinity && end > r.bytes.length) {
+    throw new Error(`DICOM sequence ${formatTag(tag)} expected ${length} bytes at offset ${r.pos}, got ${r.bytes.length - r.pos} (${r.source}: truncated)`);
+  }
+  while (r.pos < end) {
+    const item = readHeader(r);
+    if (item.tag === SEQUENCE_END) break;
+    if (item.tag !== ITEM) throw new Error(`DICOM item expected inside ${formatTag(tag)}, got ${formatTag(item.tag)} at offset ${r.pos - 8} (${r.source})`);
+    const elements = new Map<DicomTag, DicomElement>();
+    if (item.length === UNDEFINED_LENGTH) readElements(r, elements, { untilItemEnd: true });
+    else {
+      r.need(item.length, `item of ${formatTag(tag)}`);
+      readElements(r, elements, { end: r.pos + item.length });
+    }
+    items.push(elements);
+  }
+  return items;
 }
 
 /** "(0028,0010)". */
@@ -207,25 +227,44 @@ export function formatTag(tag: number): string {
   return `(${hex(tag >>> 16)},${hex(tag & 0xffff)})`;
 }
 
-/** Reads elements until the end of the bytes (or, with `onlyGroup`, until the group changes). */
-function readElements(r: Reader, into: Map<number, DicomElement>, options: { onlyGroup?: number; stopAtPixels?: boolean }): void {
-  while (r.pos < r.bytes.length) {
+/**
+ * Reads elements up to `end` (default the end of the bytes), an item delimiter (`untilItemEnd`) or a change of group
+ * (`onlyGroup`). Sequences become nested items; encapsulated pixel data is kept whole, fragments included.
+ */
+function readElements(
+  r: Reader,
+  into: Map<number, DicomElement>,
+  options: { onlyGroup?: number; stopAtPixels?: boolean; end?: number; untilItemEnd?: boolean },
+): void {
+  const end = options.end ?? r.bytes.length;
+  while (r.pos < end) {
     if (options.onlyGroup !== undefined) {
-      if (r.pos + 2 > r.bytes.length || r.view.getUint16(r.pos, r.littleEndian) !== options.onlyGroup) return;
+      if (r.pos + 2 > end || r.view.getUint16(r.pos, r.littleEndian) !== options.onlyGroup) return;
     }
     // Trailing padding (some writers end with NUL bytes) is not an element.
-    if (r.bytes.length - r.pos < 8 && r.bytes.subarray(r.pos).every((b) => b === 0)) return;
+    if (options.end === undefined && !options.untilItemEnd && end - r.pos < 8 && r.bytes.subarray(r.pos).every((b) => b === 0)) return;
     const start = r.pos;
     const { tag, vr, length } = readHeader(r);
+    if (tag === ITEM_END) {
+      if (options.untilItemEnd) return;
+      throw new Error(`DICOM element expected at offset ${start}, got an item delimiter outside an item (${r.source})`);
+    }
     if (tag === DICOM_TAGS.pixelData.tag && options.stopAtPixels) {
       into.set(tag, { vr, bytes: new Uint8Array(0) });
       return;
     }
+    // Implicit VR names no VR: a known sequence tag, or an undefined length on anything but pixel data, is one.
+    const isSequence = vr === 'SQ' || (length === UNDEFINED_LENGTH && tag !== DICOM_TAGS.pixelData.tag);
+    if (isSequence) {
+      const valueStart = r.pos;
+      const items = readSequence(r, tag, length);
+      into.set(tag, { vr: 'SQ', bytes: r.bytes.subarray(valueStart, r.pos), items });
+      continue;
+    }
     if (length === UNDEFINED_LENGTH) {
       const valueStart = r.pos;
-      skipUndefined(r, tag);
-      // Encapsulated pixel data is kept whole (fragments included) so that its presence is known.
-      if (tag === DICOM_TAGS.pixelData.tag) into.set(tag, { vr, bytes: r.bytes.subarray(valueStart, r.pos) });
+      skipFragments(r, tag);
+      into.set(tag, { vr, bytes: r.bytes.subarray(valueStart, r.pos) });
       continue;
     }
     if (r.pos + length > r.bytes.length) {
@@ -233,7 +272,7 @@ function readElements(r: Reader, into: Map<number, DicomElement>, options: { onl
         `DICOM value of ${formatTag(tag)} expected ${length} bytes at offset ${start}, got ${r.bytes.length - r.pos} (${r.source}: truncated)`,
       );
     }
-    if (vr !== 'SQ') into.set(tag, { vr, bytes: r.bytes.subarray(r.pos, r.pos + length) });
+    into.set(tag, { vr, bytes: r.bytes.subarray(r.pos, r.pos + length) });
     r.pos += length;
   }
 }
@@ -304,10 +343,11 @@ function decodeString(bytes: Uint8Array, encoding = 'latin1'): string {
 /**
  * A text attribute (trailing spaces and NUL removed) in the file's SpecificCharacterSet (UTF-8, Latin-1 and the other
  * single-byte sets), or undefined when absent or empty.
+ * @param within a sequence item's attributes (default: the file's top-level data set).
  */
-export function dicomString(file: DicomFile, tag: DicomTag): string | undefined {
-  const el = file.elements.get(tag);
-  if (!el) return undefined;
+export function dicomString(file: DicomFile, tag: DicomTag, within: Map<DicomTag, DicomElement> = file.elements): string | undefined {
+  const el = within.get(tag);
+  if (!el || el.items) return undefined;
   const s = decodeString(el.bytes, CHARACTER_SET_VRS.has(el.vr) || el.vr === 'UN' ? file.textEncoding : 'latin1');
   return s === '' ? undefined : s;
 }
@@ -315,11 +355,12 @@ export function dicomString(file: DicomFile, tag: DicomTag): string | undefined 
 /**
  * A numeric attribute's values: binary VRs (US, SS, UL, SL, FL, FD) as stored, text VRs (DS, IS) parsed from their
  * backslash-separated strings. Undefined when absent or empty.
+ * @param within a sequence item's attributes (default: the file's top-level data set).
  * @throws when a DS/IS value is not a number (names the tag and file).
  */
-export function dicomNumbers(file: DicomFile, tag: DicomTag): number[] | undefined {
-  const el = file.elements.get(tag);
-  if (!el || el.bytes.length === 0) return undefined;
+export function dicomNumbers(file: DicomFile, tag: DicomTag, within: Map<DicomTag, DicomElement> = file.elements): number[] | undefined {
+  const el = within.get(tag);
+  if (!el || el.items || el.bytes.length === 0) return undefined;
   const v = new DataView(el.bytes.buffer, el.bytes.byteOffset, el.bytes.byteLength);
   const le = file.littleEndian;
   const binary: Record<string, [number, (o: number) => number]> = {
@@ -348,8 +389,13 @@ export function dicomNumbers(file: DicomFile, tag: DicomTag): number[] | undefin
 }
 
 /** The first value of a numeric attribute, or `fallback` when absent. */
-export function dicomNumber(file: DicomFile, tag: DicomTag, fallback?: number): number | undefined {
-  return dicomNumbers(file, tag)?.[0] ?? fallback;
+export function dicomNumber(file: DicomFile, tag: DicomTag, fallback?: number, within: Map<DicomTag, DicomElement> = file.elements): number | undefined {
+  return dicomNumbers(file, tag, within)?.[0] ?? fallback;
+}
+
+/** The items of a sequence attribute ([] when absent or not a sequence). */
+export function dicomItems(within: Map<DicomTag, DicomElement>, tag: DicomTag): Map<DicomTag, DicomElement>[] {
+  return within.get(tag)?.items ?? [];
 }
 
 /** One frame's stored pixel values, row by row (`values[row * columns + column]`), before the rescale to HU. */
@@ -365,12 +411,19 @@ export interface DicomPixels {
  * table left out (PS3.5 A.4).
  * @throws when the pixel data is not encapsulated or its items are malformed.
  */
-export function encapsulatedFrame(file: DicomFile, value: Uint8Array = file.elements.get(DICOM_TAGS.pixelData.tag)?.bytes ?? new Uint8Array(0)): Uint8Array {
+export function encapsulatedFrame(
+  file: DicomFile,
+  value: Uint8Array = file.elements.get(DICOM_TAGS.pixelData.tag)?.bytes ?? new Uint8Array(0),
+  frame = 0,
+  frames = 1,
+): Uint8Array {
   if (file.pixelEncoding === 'native') throw new Error(`DICOM encapsulated pixel data expected, got ${file.transferSyntaxName} (${file.source})`);
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const fragments: Uint8Array[] = [];
+  const fragments: { start: number; bytes: Uint8Array }[] = [];
+  let offsets: number[] = [];
   let pos = 0;
   let first = true;
+  let fragmentsStart = 0;
   while (pos + 8 <= value.length) {
     const tag = ((view.getUint16(pos, true) << 16) | view.getUint16(pos + 2, true)) >>> 0;
     const length = view.getUint32(pos + 4, true);
@@ -379,15 +432,33 @@ export function encapsulatedFrame(file: DicomFile, value: Uint8Array = file.elem
     if (tag !== ITEM || pos + length > value.length) {
       throw new Error(`DICOM pixel data fragment expected at offset ${pos - 8} of the encapsulated pixels, got ${formatTag(tag)} of ${length} bytes (${file.source})`);
     }
-    if (!first) fragments.push(value.subarray(pos, pos + length));
+    if (first) {
+      // The basic offset table: each frame's first fragment, as byte offsets from the first fragment's item.
+      for (let o = 0; o + 4 <= length; o += 4) offsets.push(view.getUint32(pos + o, true));
+      fragmentsStart = pos + length;
+    } else fragments.push({ start: pos - 8 - fragmentsStart, bytes: value.subarray(pos, pos + length) });
     first = false;
     pos += length;
   }
   if (fragments.length === 0) throw new Error(`DICOM encapsulated pixel data expected a fragment after the offset table, got none (${file.source})`);
-  if (fragments.length === 1) return fragments[0];
-  const out = new Uint8Array(fragments.reduce((n, f) => n + f.length, 0));
+  let parts: Uint8Array[];
+  if (frames === 1) parts = fragments.map((f) => f.bytes);
+  else {
+    if (offsets.length !== frames) {
+      if (fragments.length !== frames) {
+        throw new Error(`DICOM encapsulated pixel data expected an offset table or one fragment per frame for ${frames} frames, got ${offsets.length} offsets and ${fragments.length} fragments (${file.source})`);
+      }
+      offsets = fragments.map((f) => f.start);
+    }
+    const from = offsets[frame];
+    const to = frame + 1 < frames ? offsets[frame + 1] : Infinity;
+    parts = fragments.filter((f) => f.start >= from && f.start < to).map((f) => f.bytes);
+    if (parts.length === 0) throw new Error(`DICOM frame ${frame + 1} of ${frames} expected fragments at offset ${from}, got none (${file.source})`);
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, f) => n + f.length, 0));
   let o = 0;
-  for (const f of fragments) {
+  for (const f of parts) {
     out.set(f, o);
     o += f.length;
   }
@@ -395,13 +466,14 @@ export function encapsulatedFrame(file: DicomFile, value: Uint8Array = file.elem
 }
 
 /**
- * Decodes a single-frame, single-sample pixel data element, uncompressed, RLE or lossless JPEG: bits allocated 8, 16
+ * Decodes one frame of a single-sample pixel data element, uncompressed, RLE or lossless JPEG: bits allocated 8, 16
  * or 32, bits outside BitsStored/HighBit masked off (old files keep overlays there) and signed values sign-extended
  * when PixelRepresentation is 1 (PS3.5 8.1.1).
- * @throws for pixel data compressed another way (naming its transfer syntax), several frames or samples, or a size
- *   mismatch.
+ * @param frame 0-based frame of a multi-frame file (default 0).
+ * @throws for pixel data compressed another way (naming its transfer syntax), colour, a frame out of range, or a
+ *   size mismatch.
  */
-export function dicomPixels(file: DicomFile): DicomPixels {
+export function dicomPixels(file: DicomFile, frame = 0): DicomPixels {
   const T = DICOM_TAGS;
   const el = file.elements.get(T.pixelData.tag);
   if (!el) throw new Error(`DICOM pixel data (7FE0,0010) expected, got none (${file.source})`);
@@ -417,7 +489,7 @@ export function dicomPixels(file: DicomFile): DicomPixels {
   const samples = dicomNumber(file, T.samplesPerPixel.tag, 1)!;
   if (samples !== 1) throw new Error(`DICOM SamplesPerPixel expected 1 (greyscale), got ${samples} (${file.source})`);
   const frames = dicomNumber(file, T.numberOfFrames.tag, 1)!;
-  if (frames !== 1) throw new Error(`DICOM NumberOfFrames expected 1 (one slice per file), got ${frames} (${file.source}: enhanced multi-frame files are not read)`);
+  if (!(Number.isInteger(frame) && frame >= 0 && frame < frames)) throw new Error(`DICOM frame expected 1 to ${frames}, got ${frame + 1} (${file.source})`);
   const allocated = dicomNumber(file, T.bitsAllocated.tag);
   if (allocated !== 8 && allocated !== 16 && allocated !== 32) {
     throw new Error(`DICOM BitsAllocated expected 8, 16 or 32, got ${allocated ?? 'none'} (${file.source})`);
@@ -430,7 +502,7 @@ export function dicomPixels(file: DicomFile): DicomPixels {
   }
   const count = rows * columns;
   const bytesPer = allocated / 8;
-  const words = storedWords(file, el.bytes, { rows, columns, count, bytesPer, allocated });
+  const words = storedWords(file, el.bytes, { rows, columns, count, bytesPer, allocated, frame, frames });
   const values =
     allocated === 8
       ? signed ? new Int8Array(count) : new Uint8Array(count)
@@ -457,24 +529,27 @@ export function dicomPixels(file: DicomFile): DicomPixels {
 function storedWords(
   file: DicomFile,
   value: Uint8Array,
-  size: { rows: number; columns: number; count: number; bytesPer: number; allocated: number },
+  size: { rows: number; columns: number; count: number; bytesPer: number; allocated: number; frame: number; frames: number },
 ): ArrayLike<number> {
-  const { rows, columns, count, bytesPer, allocated } = size;
-  if (file.pixelEncoding === 'rle') return decodeDicomRle(encapsulatedFrame(file, value), count, bytesPer, file.source);
+  const { rows, columns, count, bytesPer, allocated, frame, frames } = size;
+  if (file.pixelEncoding === 'rle') return decodeDicomRle(encapsulatedFrame(file, value, frame, frames), count, bytesPer, file.source);
   if (file.pixelEncoding === 'jpeg-lossless') {
-    const image = decodeLosslessJpeg(encapsulatedFrame(file, value), file.source);
+    const image = decodeLosslessJpeg(encapsulatedFrame(file, value, frame, frames), file.source);
     if (image.width !== columns || image.height !== rows) {
       throw new Error(`DICOM JPEG image expected ${columns} x ${rows} as Columns x Rows say, got ${image.width} x ${image.height} (${file.source})`);
     }
     if (image.precision > allocated) throw new Error(`DICOM JPEG precision expected at most BitsAllocated ${allocated}, got ${image.precision} (${file.source})`);
     return image.samples;
   }
-  if (value.length < count * bytesPer) {
-    throw new Error(`DICOM pixel data expected ${count * bytesPer} bytes for ${rows} x ${columns} x ${allocated} bits, got ${value.length} (${file.source})`);
+  if (value.length < frames * count * bytesPer) {
+    throw new Error(
+      `DICOM pixel data expected ${frames * count * bytesPer} bytes for ${frames > 1 ? `${frames} frames of ` : ''}${rows} x ${columns} x ${allocated} bits, got ${value.length} (${file.source})`,
+    );
   }
-  const view = new DataView(value.buffer, value.byteOffset, count * bytesPer);
+  const start = frame * count * bytesPer;
+  const view = new DataView(value.buffer, value.byteOffset + start, count * bytesPer);
   const le = file.littleEndian;
-  if (bytesPer === 1) return value.subarray(0, count);
+  if (bytesPer === 1) return value.subarray(start, start + count);
   const words = bytesPer === 2 ? new Uint16Array(count) : new Uint32Array(count);
   if (bytesPer === 2) for (let i = 0; i < count; i++) words[i] = view.getUint16(2 * i, le);
   else for (let i = 0; i < count; i++) words[i] = view.getUint32(4 * i, le);

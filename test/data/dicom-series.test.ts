@@ -23,6 +23,31 @@ function assertAffine(actual: number[][], wanted: number[][], what: string) {
 }
 
 describe('data/dicom-series', () => {
+  const enhanced = ['enhanced', 'enhanced-implicit', 'enhanced-jpeg', 'enhanced-jpeg-no-offsets', 'enhanced-rle'];
+  for (const name of enhanced) {
+    it(`stacks the frames of an enhanced CT file (${name}) by their functional groups, as dcm2niix stacks the classic series`, () => {
+      const ref = expected.volumes[name];
+      const scan = scanDicomFolder(path.join(DIR, name));
+      assert.deepEqual(scan.issues, []);
+      assert.deepEqual(scan.series.map((s) => [s.number, s.description, s.slices.length, s.localizer]), [[5, 'Head enhanced', 4, false]]);
+      assert.deepEqual(scan.series[0].slices.map((s) => s.frame), [0, 1, 2, 3]);
+      let reads = 0;
+      const { volume } = assembleSeries(scan.series[0], (f) => (reads++, fs.readFileSync(f)));
+      assert.equal(reads, 1, 'the file is read once for its four frames');
+      assert.equal(maxAbsDiff(volumeValues(volume), ref.values), 0);
+      assertAffine(volume.affine, ref.affine, name);
+      assert.deepEqual([volume.slope, volume.intercept], [1, -1024], 'rescale from the shared functional group');
+      assert.equal(maxAbsDiff(volumeValues(volume), expected.volumes.axial.values), 0, 'the same voxels as the classic series');
+    });
+  }
+
+  it('names the frame of an enhanced file whose functional groups are short or put two frames at one position', () => {
+    const scan = scanDicomFolder(path.join(DIR, 'enhanced'));
+    const series = scan.series[0];
+    const twin = { ...series, slices: series.slices.map((s, i) => (i === 3 ? { ...s, position: series.slices[1].position } : s)) };
+    assert.throws(() => assembleSeries(twin), /two at [0-9.]+ mm along the normal: .*EN0001\.dcm frame 2 and .*EN0001\.dcm frame 4/);
+  });
+
   const compressed = ['jpeg-sv1', 'jpeg-sv4-sagittal', 'jpeg-sv6-descending', 'jpeg-sv7-12bit', 'jpeg-sv5-pt2', 'rle', 'rle-12bit'];
   for (const name of ['axial', 'implicit-descending', 'oblique-12bit', 'sagittal', 'big-endian', 'deflated', ...compressed]) {
     it(`stacks ${name} as dcm2niix does: voxel order, HU values and RAS affine`, () => {

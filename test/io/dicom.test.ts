@@ -19,13 +19,17 @@ describe('io/dicom', () => {
       const file = read(rel);
       syntaxes.add(file.transferSyntaxName);
       assert.equal(file.transferSyntax, ref.transferSyntax, rel);
-      const pixels = dicomPixels(file);
-      assert.equal(pixels.rows, ref.rows);
-      assert.equal(pixels.columns, ref.columns);
-      assert.deepEqual(Array.from(pixels.values), ref.values, `${rel} pixels`);
-      assert.deepEqual(dicomNumbers(file, DICOM_TAGS.imagePosition.tag), ref.position, rel);
-      assert.equal(dicomNumber(file, DICOM_TAGS.rescaleSlope.tag), ref.slope);
-      assert.equal(dicomNumber(file, DICOM_TAGS.rescaleIntercept.tag), ref.intercept);
+      const values: number[] = [];
+      for (let frame = 0; frame < ref.frames; frame++) {
+        const pixels = dicomPixels(file, frame);
+        assert.equal(pixels.rows, ref.rows);
+        assert.equal(pixels.columns, ref.columns);
+        values.push(...pixels.values);
+      }
+      assert.deepEqual(values, ref.values, `${rel} pixels`);
+      assert.deepEqual(dicomNumbers(file, DICOM_TAGS.imagePosition.tag) ?? null, ref.position, rel);
+      assert.equal(dicomNumber(file, DICOM_TAGS.rescaleSlope.tag) ?? null, ref.slope);
+      assert.equal(dicomNumber(file, DICOM_TAGS.rescaleIntercept.tag) ?? null, ref.intercept);
       assert.equal(dicomNumber(file, DICOM_TAGS.seriesNumber.tag), ref.seriesNumber);
       assert.equal(dicomNumber(file, DICOM_TAGS.instanceNumber.tag), ref.instanceNumber);
       assert.equal(dicomString(file, DICOM_TAGS.seriesDescription.tag), ref.description);
@@ -62,7 +66,9 @@ describe('io/dicom', () => {
     for (const rel of ['axial/IM0000.dcm', 'implicit-descending/IM0000.dcm']) {
       const file = read(rel);
       assert.equal(dicomNumber(file, DICOM_TAGS.rows.tag), 5, rel);
-      assert.ok(!file.elements.has(0x00081140), 'the sequence itself is not kept');
+      const items = file.elements.get(0x00081140)!.items!;
+      assert.equal(items.length, 1, 'the sequence is read as its item');
+      assert.match(dicomString(file, 0x00081155, items[0])!, /^[0-9.]+$/, 'ReferencedSOPInstanceUID inside it');
     }
   });
 
@@ -125,9 +131,10 @@ describe('io/dicom', () => {
     assert.equal(formatTag(0x7fe00010), '(7FE0,0010)');
   });
 
-  it('refuses multi-frame files and colour images by name', () => {
+  it('refuses colour images and frames a file does not have, by name', () => {
+    assert.throws(() => dicomPixels(read('axial/IM0000.dcm'), 1), /DICOM frame expected 1 to 1, got 2 \(axial\/IM0000\.dcm\)/);
     for (const [tag, value, pattern] of [
-      [DICOM_TAGS.numberOfFrames.tag, '3', /NumberOfFrames expected 1.*got 3/],
+      [DICOM_TAGS.numberOfFrames.tag, '3', /pixel data expected 180 bytes for 3 frames of 5 x 6 x 16 bits, got 60/],
       [DICOM_TAGS.samplesPerPixel.tag, 3, /SamplesPerPixel expected 1 \(greyscale\), got 3/],
     ] as const) {
       const file = read('axial/IM0000.dcm');
