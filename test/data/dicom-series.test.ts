@@ -73,6 +73,24 @@ describe('data/dicom-series', () => {
     assert.deepEqual(oblique.voxelSize.map((v) => Number(v.toFixed(4))), [0.45, 0.5, 2.5]);
   });
 
+  it('converts a series whose slices rescale differently to float32 values, with a warning', () => {
+    const series = scanDicomFolder(path.join(DIR, 'axial')).series[0];
+    const plain = assembleSeries(series).volume;
+    // The slice 5 mm above the first gets slope 2: its values become (stored * 2 - 1024).
+    const changed = { ...series, slices: series.slices.map((s) => (s.position[2] === 35 ? { ...s, slope: 2 } : s)) };
+    const { volume, warnings } = assembleSeries(changed);
+    assert.equal(volume.voxelType, 'float32');
+    assert.deepEqual([volume.slope, volume.intercept], [1, 0]);
+    assert.match(warnings.join(), /RescaleSlope\/Intercept differ between slices: values stored as float32/);
+    const planes = 30;
+    const a = volumeValues(plain);
+    const b = volumeValues(volume);
+    for (let i = 0; i < a.length; i++) {
+      const want = Math.floor(i / planes) === 1 ? (a[i] + 1024) * 2 - 1024 : a[i];
+      assert.equal(b[i], want, `voxel ${i}`);
+    }
+  });
+
   it('keeps a gantry-tilted stack as acquired (dcm2niix\'s uncorrected voxels), with a sheared affine and a warning', () => {
     const ref = expected.volumes['gantry-tilt'];
     const { volume, warnings, tiltDegrees } = one('gantry-tilt');
