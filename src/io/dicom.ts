@@ -1,13 +1,15 @@
 /**
  * DICOM Part 10 files (one CT slice each) read without any native library: the file meta group, the data set in
  * implicit or explicit VR little endian, explicit VR big endian (retired) or deflated explicit VR, and pixel data
- * uncompressed, RLE Lossless or lossless JPEG (process 14: the syntaxes .57 and .70 that CT archives use), one
- * frame per file or several (enhanced multi-frame CT, whose geometry sits in functional group sequences). Lossy JPEG,
- * JPEG-LS and JPEG 2000 are refused by their transfer syntax's name. Sequences are read as nested items, whatever their
+ * uncompressed, RLE Lossless, lossless JPEG (process 14: the syntaxes .57 and .70 that CT archives use) or JPEG-LS
+ * (.80, .81), one
+ * frame per file or several (enhanced multi-frame CT, whose geometry sits in functional group sequences). Lossy JPEG
+ * and JPEG 2000 are refused by their transfer syntax's name. Sequences are read as nested items, whatever their
  * length encoding.
  */
 import * as zlib from 'node:zlib';
 import { decodeDicomRle } from './dicom-rle';
+import { decodeJpegLs } from './jpeg-ls';
 import { decodeLosslessJpeg } from './jpeg-lossless';
 
 /** (group << 16) | element. */
@@ -64,9 +66,11 @@ const TRANSFER_SYNTAXES: Record<string, { name: string; explicit: boolean; littl
 };
 
 /** Compressed syntaxes whose pixels are decoded here. */
-const DECODED: Record<string, 'jpeg-lossless' | 'rle'> = {
+const DECODED: Record<string, 'jpeg-lossless' | 'jpeg-ls' | 'rle'> = {
   '1.2.840.10008.1.2.4.57': 'jpeg-lossless',
   '1.2.840.10008.1.2.4.70': 'jpeg-lossless',
+  '1.2.840.10008.1.2.4.80': 'jpeg-ls',
+  '1.2.840.10008.1.2.4.81': 'jpeg-ls',
   '1.2.840.10008.1.2.5': 'rle',
 };
 
@@ -105,7 +109,7 @@ export interface DicomFile {
   transferSyntax: string;
   transferSyntaxName: string;
   /** How the pixels are stored: uncompressed, compressed in a way {@link dicomPixels} decodes, or refused. */
-  pixelEncoding: 'native' | 'jpeg-lossless' | 'rle' | 'unsupported';
+  pixelEncoding: 'native' | 'jpeg-lossless' | 'jpeg-ls' | 'rle' | 'unsupported';
   littleEndian: boolean;
   elements: Map<DicomTag, DicomElement>;
   /** The WHATWG encoding of its text attributes, from SpecificCharacterSet (0008,0005); 'latin1' when absent. */
@@ -479,7 +483,7 @@ export function dicomPixels(file: DicomFile, frame = 0): DicomPixels {
   if (!el) throw new Error(`DICOM pixel data (7FE0,0010) expected, got none (${file.source})`);
   if (file.pixelEncoding === 'unsupported') {
     throw new Error(
-      `DICOM pixel data expected uncompressed, RLE or lossless JPEG, got ${file.transferSyntaxName} (${file.transferSyntax}) (${file.source}): ` +
+      `DICOM pixel data expected uncompressed, RLE, lossless JPEG or JPEG-LS, got ${file.transferSyntaxName} (${file.transferSyntax}) (${file.source}): ` +
         'decompress first, e.g. `gdcmconv --raw IN OUT` or `dcmdjpeg IN OUT`',
     );
   }
@@ -533,8 +537,9 @@ function storedWords(
 ): ArrayLike<number> {
   const { rows, columns, count, bytesPer, allocated, frame, frames } = size;
   if (file.pixelEncoding === 'rle') return decodeDicomRle(encapsulatedFrame(file, value, frame, frames), count, bytesPer, file.source);
-  if (file.pixelEncoding === 'jpeg-lossless') {
-    const image = decodeLosslessJpeg(encapsulatedFrame(file, value, frame, frames), file.source);
+  if (file.pixelEncoding === 'jpeg-lossless' || file.pixelEncoding === 'jpeg-ls') {
+    const stream = encapsulatedFrame(file, value, frame, frames);
+    const image = file.pixelEncoding === 'jpeg-ls' ? decodeJpegLs(stream, file.source) : decodeLosslessJpeg(stream, file.source);
     if (image.width !== columns || image.height !== rows) {
       throw new Error(`DICOM JPEG image expected ${columns} x ${rows} as Columns x Rows say, got ${image.width} x ${image.height} (${file.source})`);
     }

@@ -37,7 +37,7 @@ describe('data/dicom-import', () => {
     assert.equal(status['1'], path.join('ICH_nii', 'POOR_PROGNOSIS', '1.nii.gz'));
     assert.equal(status['2'], path.join('ICH_nii', 'GOOD_PROGNOSIS', '2.nii.gz'));
     assert.match(status['3']!, /_PROGNOSIS/);
-    assert.match(status['4']!, /pixel data expected uncompressed, RLE or lossless JPEG, got JPEG 2000 Lossless/);
+    assert.match(status['4']!, /pixel data expected uncompressed, RLE, lossless JPEG or JPEG-LS, got JPEG 2000 Lossless/);
     assert.match(status['5']!, /CT series of several slices expected, got 2 "HEAD 5mm" \(CT, 1 slices, localizer\)/);
     assert.match(status['6']!, /DICOM files expected, got none/);
     assert.match(status['213']!, /excluded as in the paper/);

@@ -48,7 +48,7 @@ describe('data/dicom-series', () => {
     assert.throws(() => assembleSeries(twin), /two at [0-9.]+ mm along the normal: .*EN0001\.dcm frame 2 and .*EN0001\.dcm frame 4/);
   });
 
-  const compressed = ['jpeg-sv1', 'jpeg-sv4-sagittal', 'jpeg-sv6-descending', 'jpeg-sv7-12bit', 'jpeg-sv5-pt2', 'rle', 'rle-12bit'];
+  const compressed = ['jpeg-sv1', 'jpeg-sv4-sagittal', 'jpeg-sv6-descending', 'jpeg-sv7-12bit', 'jpeg-sv5-pt2', 'rle', 'rle-12bit', 'jpeg-ls', 'jpeg-ls-head', 'jpeg-ls-near'];
   for (const name of ['axial', 'implicit-descending', 'oblique-12bit', 'sagittal', 'big-endian', 'deflated', ...compressed]) {
     it(`stacks ${name} as dcm2niix does: voxel order, HU values and RAS affine`, () => {
       const ref = expected.volumes[name];
@@ -153,7 +153,7 @@ describe('data/dicom-series', () => {
     assert.equal(scan.series[0].slices.length, 1, 'the intact slice is kept');
     const jpeg = scanDicomFolder(path.join(DIR, 'jpeg2000'));
     assert.deepEqual(jpeg.issues, []);
-    assert.throws(() => assembleSeries(jpeg.series[0]), /pixel data expected uncompressed, RLE or lossless JPEG, got JPEG 2000 Lossless/);
+    assert.throws(() => assembleSeries(jpeg.series[0]), /pixel data expected uncompressed, RLE, lossless JPEG or JPEG-LS, got JPEG 2000 Lossless/);
     // Pixels cut short are found when the series is stacked (the scan reads headers only): the file is named.
     const axial = scanDicomFolder(path.join(DIR, 'axial')).series[0];
     const cut = (file: string) => (file === axial.slices[1].file ? fs.readFileSync(file).subarray(0, fs.statSync(file).size - 20) : fs.readFileSync(file));

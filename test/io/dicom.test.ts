@@ -42,6 +42,8 @@ describe('io/dicom', () => {
       'Implicit VR Little Endian',
       'JPEG Lossless',
       'JPEG Lossless SV1',
+      'JPEG-LS Lossless',
+      'JPEG-LS Near-Lossless',
       'RLE Lossless',
     ]);
   });
@@ -83,7 +85,7 @@ describe('io/dicom', () => {
     assert.equal(file.transferSyntaxName, 'JPEG 2000 Lossless');
     assert.equal(file.pixelEncoding, 'unsupported');
     assert.equal(dicomNumber(file, DICOM_TAGS.rows.tag), 5, 'the header of an encapsulated file reads');
-    assert.throws(() => dicomPixels(file), /pixel data expected uncompressed, RLE or lossless JPEG, got JPEG 2000 Lossless \(1\.2\.840\.10008\.1\.2\.4\.90\) \(jpeg2000\/IM0000\.dcm\).*gdcmconv/);
+    assert.throws(() => dicomPixels(file), /pixel data expected uncompressed, RLE, lossless JPEG or JPEG-LS, got JPEG 2000 Lossless \(1\.2\.840\.10008\.1\.2\.4\.90\) \(jpeg2000\/IM0000\.dcm\).*gdcmconv/);
   });
 
   it('names the file and offset of a truncated file, and refuses what is not DICOM', () => {
