@@ -1,3 +1,5 @@
+import { hex, jpegSegments, readU16 } from './jpeg-markers';
+
 /**
  * Lossless JPEG (ITU T.81 process 14, SOF3, Huffman coded): the compression of DICOM's transfer syntaxes
  * 1.2.840.10008.1.2.4.57 and .70 (selection value 1), the usual lossless format of CT archives. Greyscale only.
@@ -47,30 +49,16 @@ export function decodeLosslessJpeg(bytes: Uint8Array, source = 'jpeg'): Lossless
   const fail = (what: string): never => {
     throw new Error(`lossless JPEG ${what} (${source})`);
   };
-  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) fail(`expected the SOI marker FFD8 first, got ${bytes.length < 2 ? 'too few bytes' : `${hex(bytes[0])}${hex(bytes[1])}`}`);
   const tables: (HuffmanLookup | undefined)[] = [];
   let width = 0;
   let height = 0;
   let precision = 0;
   let componentId = -1;
   let restartInterval = 0;
-  let pos = 2;
-  const u16 = (p: number) => {
-    if (p + 2 > bytes.length) fail(`expected 2 more bytes at offset ${p}, got ${bytes.length - p} (truncated)`);
-    return (bytes[p] << 8) | bytes[p + 1];
-  };
-  for (;;) {
-    if (pos + 4 > bytes.length) fail(`expected a start-of-scan (FFDA) marker, got the end of the data at offset ${pos}`);
-    if (bytes[pos] !== 0xff) fail(`expected a marker at offset ${pos}, got ${hex(bytes[pos])}`);
-    const marker = bytes[pos + 1];
-    if (marker === 0xff) {
-      pos++; // fill byte
-      continue;
+  const u16 = (p: number) => readU16(bytes, p, fail);
+  for (const { marker, start: seg, end } of jpegSegments(bytes, fail)) {
+    { // fill byte
     }
-    const length = u16(pos + 2);
-    const seg = pos + 4;
-    const end = pos + 2 + length;
-    if (end > bytes.length) fail(`segment FF${hex(marker)} expected ${length} bytes at offset ${pos}, got ${bytes.length - pos - 2} (truncated)`);
     if (marker === 0xc4) {
       for (let p = seg; p < end; ) {
         const id = bytes[p] & 0x0f;
@@ -104,15 +92,9 @@ export function decodeLosslessJpeg(bytes: Uint8Array, source = 'jpeg'): Lossless
       if (!(predictor >= 1 && predictor <= 7)) fail(`predictor selection value expected 1-7, got ${predictor}`);
       const samples = decodeScan(bytes, end, { width, height, precision, predictor, pointTransform, restartInterval, table: table!, fail });
       return { width, height, precision, predictor, pointTransform, samples };
-    } else if (marker === 0xd9) {
-      fail('expected a scan before EOI, got none');
     }
-    pos = end;
   }
-}
-
-function hex(b: number): string {
-  return b.toString(16).toUpperCase().padStart(2, '0');
+  return fail('expected a start-of-scan (FFDA) marker, got none');
 }
 
 interface ScanSpec {

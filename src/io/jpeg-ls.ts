@@ -1,3 +1,5 @@
+import { hex, jpegSegments, readU16 } from './jpeg-markers';
+
 /**
  * JPEG-LS (ITU T.87, LOCO-I), the compression of DICOM's transfer syntaxes 1.2.840.10008.1.2.4.80 (lossless) and .81
  * (near-lossless): context-modelled prediction, Golomb-coded residuals and run mode. One component (greyscale).
@@ -40,10 +42,6 @@ function defaultParameters(maxVal: number, near: number): Parameters {
   return { maxVal, t1, t2, t3: clamp(Math.max(4, Math.floor(21 / factor) + 7 * near), t2), reset: 64 };
 }
 
-function hex(b: number): string {
-  return b.toString(16).toUpperCase().padStart(2, '0');
-}
-
 /**
  * Decodes a JPEG-LS bitstream of one frame and one component: SOF55, LSE (coding parameters), SOS; APPn and COM
  * skipped. Follows T.87 Annex A for the decoder (the context states, bias correction and run interruption coding
@@ -55,28 +53,12 @@ export function decodeJpegLs(bytes: Uint8Array, source = 'jpeg-ls'): JpegLsImage
   const fail = (what: string): never => {
     throw new Error(`JPEG-LS ${what} (${source})`);
   };
-  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) fail(`expected the SOI marker FFD8 first, got ${bytes.length < 2 ? 'too few bytes' : `${hex(bytes[0])}${hex(bytes[1])}`}`);
   let width = 0;
   let height = 0;
   let precision = 0;
   let custom: Partial<Parameters> = {};
-  let pos = 2;
-  const u16 = (p: number) => {
-    if (p + 2 > bytes.length) fail(`expected 2 more bytes at offset ${p}, got ${bytes.length - p} (truncated)`);
-    return (bytes[p] << 8) | bytes[p + 1];
-  };
-  for (;;) {
-    if (pos + 4 > bytes.length) fail(`expected a start-of-scan (FFDA) marker, got the end of the data at offset ${pos}`);
-    if (bytes[pos] !== 0xff) fail(`expected a marker at offset ${pos}, got ${hex(bytes[pos])}`);
-    const marker = bytes[pos + 1];
-    if (marker === 0xff) {
-      pos++;
-      continue;
-    }
-    const length = u16(pos + 2);
-    const seg = pos + 4;
-    const end = pos + 2 + length;
-    if (end > bytes.length) fail(`segment FF${hex(marker)} expected ${length} bytes at offset ${pos}, got ${bytes.length - pos - 2} (truncated)`);
+  const u16 = (p: number) => readU16(bytes, p, fail);
+  for (const { marker, start: seg, end } of jpegSegments(bytes, fail)) {
     if (marker === 0xf7) {
       precision = bytes[seg];
       height = u16(seg + 1);
@@ -110,11 +92,9 @@ export function decodeJpegLs(bytes: Uint8Array, source = 'jpeg-ls'): JpegLsImage
       };
       const samples = decodeScan(bytes, end, width, height, near, params, fail);
       return { width, height, precision, near, samples };
-    } else if (marker === 0xd9) {
-      fail('expected a scan before EOI, got none');
     }
-    pos = end;
   }
+  return fail('expected a start-of-scan (FFDA) marker, got none');
 }
 
 function decodeScan(
