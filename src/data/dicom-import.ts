@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
-import { parseDicom, dicomString, DICOM_TAGS } from '../io/dicom';
 import { writeNifti } from '../io/nifti';
 import { EXCLUDED_PATIENT_IDS, normalisePatientId, readClinicalTable } from './clinical';
 import { assembleSeries, chooseSeries, scanDicomFolder } from './dicom-series';
@@ -96,7 +95,8 @@ export function importDicomCohort(options: DicomImportOptions): DicomImportRepor
       if (scan.files === 0) throw new Error(`DICOM files expected, got none (${folder})`);
       const series = chooseSeries(scan.series, choice, folder);
       if (options.idFrom === 'tag') {
-        const tagged = dicomString(parseDicom(fs.readFileSync(series.slices[0].file), series.slices[0].file, { stopAtPixels: true }), DICOM_TAGS.patientId.tag);
+        // The scan already read every header: the PatientID is on the slice.
+        const tagged = series.slices[0].patientId;
         if (!tagged) throw new Error(`DICOM PatientID (0010,0020) expected, got none (${series.slices[0].file})`);
         entry.patientId = normalisePatientId(tagged);
       }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DICOM_TAGS as T, DicomElement, DicomFile, dicomItems, dicomNumber, dicomNumbers, dicomPixels, dicomString, DicomTag, parseDicom } from '../io/dicom';
-import { allocateVoxels, RawVoxels, Volume, VoxelType } from '../io/volume';
+import { allocateVoxels, RawVoxels, Volume, voxelTypeOf, VoxelType } from '../io/volume';
 import { DataIssue } from './issues';
 
 /** One slice's header: where it lies and how its pixels scale, without its pixels. */
@@ -17,6 +17,8 @@ export interface DicomSliceHeader {
   seriesUid: string;
   seriesNumber?: number;
   seriesDescription: string;
+  /** PatientID (0010,0020), when the file has one. */
+  patientId?: string;
   modality: string;
   imageType: string;
   instanceNumber?: number;
@@ -111,6 +113,7 @@ export function sliceHeaders(dicom: DicomFile): DicomSliceHeader[] {
       seriesUid,
       seriesNumber: dicomNumber(dicom, T.seriesNumber.tag),
       seriesDescription: dicomString(dicom, T.seriesDescription.tag) ?? '',
+      patientId: dicomString(dicom, T.patientId.tag),
       modality: dicomString(dicom, T.modality.tag) ?? '',
       imageType: dicomString(dicom, T.imageType.tag) ?? '',
       instanceNumber: dicomNumber(dicom, T.instanceNumber.tag),
@@ -318,7 +321,8 @@ export function assembleSeries(series: DicomSeries, readFile: (file: string) => 
     if (pixels.rows !== rows || pixels.columns !== columns) throw new Error(`DICOM pixels expected ${rows} x ${columns}, got ${pixels.rows} x ${pixels.columns} (${s.file})`);
     if (!raw) {
       const v = pixels.values;
-      voxelType = !sameRescale ? 'float32' : v instanceof Int16Array ? 'int16' : v instanceof Uint16Array ? 'uint16' : v instanceof Uint8Array ? 'uint8' : v instanceof Int8Array ? 'int8' : v instanceof Int32Array ? 'int32' : 'float64';
+      // Uint32 samples have no NIfTI integer type here: float64 holds them exactly.
+      voxelType = !sameRescale ? 'float32' : v instanceof Uint32Array ? 'float64' : voxelTypeOf(v);
       raw = allocateVoxels(voxelType, voxels);
     }
     const scale = sameRescale ? 1 : s.slope;
