@@ -6,6 +6,7 @@ import { exportCommand } from './commands/export';
 import { exportWeightsCommand } from './commands/export-weights';
 import { importDicomCommand } from './commands/import-dicom';
 import { importWeightsCommand } from './commands/import-weights';
+import { skullStripCommand } from './commands/skull-strip';
 import { metricsCommand } from './commands/metrics';
 import { predictCommand } from './commands/predict';
 import { preprocessCommand } from './commands/preprocess';
@@ -21,7 +22,8 @@ const USAGE = `ich: the ich-prognosis command line
   ich data synth --out DIR [--seed N] [--in-plane 512] [--patients 262]
   ich data check [DIR] [--json]
   ich volume info FILE|DICOM_FOLDER [--json] [--series auto|NUMBER|TEXT]
-  ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag] [--json]   DICOM CT studies (a folder per patient) as a dataset
+  ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag] [--skull-strip] [--json]   DICOM CT studies (a folder per patient) as a dataset
+  ich skull-strip [DIR] [--out DIR] [--force] [--compare] [--ids 1,2] [--bone-hu 200] [--brain-hu -20,120] [--opening-mm 5] [--json]   brain-only copies of the raw scans (ICH_nii_StrippedSkull), or --compare with existing ones
   ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
   ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
@@ -48,6 +50,7 @@ const COMMANDS: Record<string, Command> = {
   'data check': dataCheckCommand,
   'volume info': volumeInfoCommand,
   'import-dicom': importDicomCommand,
+  'skull-strip': skullStripCommand,
   splits: splitsCommand,
   preprocess: preprocessCommand,
   export: exportCommand,
@@ -80,7 +83,9 @@ export async function main(argv: string[]): Promise<number> {
     return await command(rest);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`ich ${name}: ${message.split('\n')[0]}\n`);
+    const line = message.split('\n')[0];
+    // Usage errors already name their command; say it once.
+    process.stderr.write(line.startsWith(`ich ${name}:`) ? `${line}\n` : `ich ${name}: ${line}\n`);
     if (process.env.ICH_DEBUG && err instanceof Error && !(err instanceof UsageError)) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

@@ -152,7 +152,7 @@ export function discoverCohort(
   const issues: DataIssue[] = [];
   const excludeIds = new Set((options.excludeIds ?? EXCLUDED_PATIENT_IDS).map(normalisePatientId));
   if (paths.layout === 'authors' && options.imageSource !== 'raw' && !paths.imageDirs[0].dir.includes('StrippedSkull')) {
-    issues.push({ severity: 'warning', file: path.join(root, 'ICH_nii_StrippedSkull'), message: 'skull-stripped scans expected (the paper trains on them), got none: using ICH_nii' });
+    issues.push({ severity: 'warning', file: path.join(root, 'ICH_nii_StrippedSkull'), message: 'skull-stripped scans expected (the paper trains on them), got none: using ICH_nii (`ich skull-strip` writes them)' });
   }
   for (const { dir } of paths.imageDirs) {
     if (!isDir(dir)) issues.push({ severity: 'warning', file: dir, message: 'image folder expected, got none' });

@@ -171,6 +171,33 @@ describe('cli: ich', () => {
     assert.equal(none.code, 1, 'nothing converted');
   });
 
+  it('skull-strip writes brain-only copies or compares with existing ones; import-dicom --skull-strip strips what it converts', async () => {
+    const root = await damagedCopy();
+    const compare = ich('skull-strip', root, '--compare');
+    assert.equal(compare.code, 0, compare.stderr);
+    assert.match(compare.stdout, /^1: \d+ mL of brain in \d+ slices, Dice 0\.9\d+ with ICH_nii_StrippedSkull[/\\](GOOD|POOR)_PROGNOSIS[/\\]1_brain\.nii\.gz \(\d+ mL\)/m);
+    assert.match(compare.stdout, /compared 30 of 30 scans, skipped 0; Dice mean 0\.9\d+, lowest 0\.9\d+/);
+    const out = path.join(tempDir('ich-cli-strip-'), 'stripped');
+    const r = ich('skull-strip', root, '--out', out, '--ids', '1,2', '--opening-mm', '4');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /stripped 2 of 2 scans, kept 0, skipped 0/);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'skull-strip.json'), 'utf8')).options.openingMm, 4);
+    const kept = ich('skull-strip', root, '--out', out, '--ids', '1', '--json');
+    assert.equal(JSON.parse(kept.stdout).kept, 1);
+    assertCleanError(ich('skull-strip', root, '--compare', '--force'), /^ich skull-strip: --compare writes nothing, so --force expected without it, got both$/);
+    assertCleanError(ich('skull-strip', root, '--brain-hu', '5'), /--brain-hu expected LOW,HIGH in HU with LOW < HIGH, got "5"/);
+    assertCleanError(ich('skull-strip', root, '--bone-hu', '50'), /--bone-hu expected HU above the brain window's top \(120\), got "50"/);
+    assertCleanError(ich('skull-strip', path.join(root, 'nowhere')), /got no ICH_nii folder/);
+
+    const dicom = tempDir('ich-cli-dicom-strip-');
+    fs.cpSync(path.join(FIXTURES, 'dicom', 'study'), path.join(dicom, 'dicom', '1'), { recursive: true });
+    const data = path.join(dicom, 'data');
+    const imported = ich('import-dicom', '--from', path.join(dicom, 'dicom'), '--clinical', path.join(FIXTURES, 'clinical_synth.csv'), '--out', data, '--series', '3', '--skull-strip');
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /skull-stripped 1 of 1 scans, skipped 0/);
+    assert.ok(fs.existsSync(path.join(data, 'ICH_nii_StrippedSkull', 'POOR_PROGNOSIS', '1_brain.nii.gz')));
+  });
+
   it('summary prints the fold-mean table and the pooled comparison of run folders, passing over unfinished and broken folds', () => {
     // Test predictions of two models on the same 17 patients in 3 folds.
     const folds: [number[], number[], number[]][] = [

@@ -1,16 +1,18 @@
 import * as path from 'node:path';
 import { importDicomCohort } from '../../data/dicom-import';
 import { formatIssue } from '../../data/issues';
+import { skullStripCohort } from '../../data/skull-strip-cohort';
 import { parseArgs, stringFlag, UsageError } from '../args';
 
 /**
- * `ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag] [--json]`:
- * a cohort of DICOM CT studies (one sub-folder per patient) as a dataset in the authors' layout under ROOT, for
- * `ICH_DATA_DIR=ROOT`. Prints one line per patient and what was skipped; exit status 0 when at least one patient
- * was converted.
+ * `ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag]
+ * [--skull-strip] [--json]`: a cohort of DICOM CT studies (one sub-folder per patient) as a dataset in the authors'
+ * layout under ROOT, for `ICH_DATA_DIR=ROOT`; with --skull-strip also the brain-only copies of the scans just
+ * converted (`ich skull-strip`, default settings, replacing older copies). Prints one line per patient and what was
+ * skipped; exit status 0 when at least one patient was converted.
  */
 export async function importDicomCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { from: 'string', clinical: 'string', out: 'string', series: 'string', 'id-from': 'string', json: 'boolean' }, 'ich import-dicom');
+  const args = parseArgs(argv, { from: 'string', clinical: 'string', out: 'string', series: 'string', 'id-from': 'string', 'skull-strip': 'boolean', json: 'boolean' }, 'ich import-dicom');
   const from = stringFlag(args, 'from');
   if (!from) throw new UsageError('ich import-dicom: --from expected a folder with one sub-folder of DICOM files per patient, got none');
   const clinical = stringFlag(args, 'clinical');
@@ -36,8 +38,21 @@ export async function importDicomCommand(argv: string[]): Promise<number> {
           process.stdout.write(line + '\n');
         },
   });
+  const converted = report.patients.filter((p) => p.status === 'converted').map((p) => p.patientId);
+  // Stripping only what this import wrote: the copies must match the scans now in ICH_nii.
+  const stripped =
+    args.flags['skull-strip'] === true && converted.length > 0
+      ? await skullStripCohort({
+          root: out,
+          ids: converted,
+          force: true,
+          onPatient: json
+            ? undefined
+            : (e) => process.stdout.write(`${e.patientId}: ${e.status === 'stripped' ? `${e.brainMl!.toFixed(0)} mL of brain -> ${e.file}` : `not stripped: ${e.reason}`}${e.warnings.length ? ` (${e.warnings.join('; ')})` : ''}\n`),
+        })
+      : undefined;
   if (json) {
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(JSON.stringify(stripped ? { ...report, skullStrip: stripped } : report, null, 2) + '\n');
   } else {
     for (const issue of report.issues.filter((i) => i.severity === 'error' && !report.patients.some((p) => p.folder === i.file))) {
       process.stdout.write(formatIssue(issue) + '\n');
@@ -45,6 +60,7 @@ export async function importDicomCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `converted ${report.converted} of ${report.patients.length} patient folders, skipped ${report.skipped}` +
         `${report.rowsWithoutStudy.length ? `; ${report.rowsWithoutStudy.length} clinical rows have no folder (${report.rowsWithoutStudy.slice(0, 8).join(', ')}${report.rowsWithoutStudy.length > 8 ? ', ...' : ''})` : ''}\n` +
+        (stripped ? `skull-stripped ${stripped.stripped} of ${converted.length} scans, skipped ${stripped.skipped} (report: ${path.join(stripped.out, 'skull-strip.json')})\n` : '') +
         `wrote ${path.resolve(out)} (report: ${path.join(out, 'ICH_nii', 'import-dicom.json')}); use it with ICH_DATA_DIR=${out}\n`,
     );
   }
