@@ -9,11 +9,9 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
 import { writeNifti } from '../io/nifti';
 import { readVolume } from '../io/read-volume';
-import { volumeValues } from '../io/volume';
-import { fillHoles } from '../math/morphology';
 import { patientIdFromFile } from './cohort';
 import { DataIssue } from './issues';
-import { applyBrainMask, maskAgreement, resolveSkullStripOptions, SkullStripOptions, skullStripMask } from './skull-strip';
+import { applyBrainMask, brainMaskFromStripped, maskAgreement, resolveSkullStripOptions, SkullStripOptions, skullStripMask } from './skull-strip';
 
 /** Options of {@link skullStripCohort}. */
 export interface SkullStripCohortOptions {
@@ -140,8 +138,7 @@ export async function skullStripCohort(options: SkullStripCohortOptions): Promis
         if (options.compare) {
           const reference = await readVolume(existing!);
           if (reference.dims.join() !== volume.dims.join()) throw new Error(`_brain copy expected the raw scan's ${volume.dims.join(' x ')} voxels, got ${reference.dims.join(' x ')} (${existing})`);
-          const values = volumeValues(reference);
-          const brain = fillHoles(Uint8Array.from(values, (v) => (v !== 0 && !Number.isNaN(v) ? 1 : 0)), reference.dims);
+          const brain = brainMaskFromStripped(reference);
           const agreement = maskAgreement(result.mask, brain, volume.voxelSize);
           Object.assign(entry, { status: 'compared', file: relativeTo(options.root, existing!), dice: round(agreement.dice, 5), referenceMl: round(agreement.bMl, 1) });
         } else {

@@ -167,38 +167,13 @@ export function skullStripMask(volume: Volume, options: SkullStripOptions = {}):
   return { mask, brainMl, brainSlices, enclosedSlices, pieces, warnings };
 }
 
-/** The voxels of `region` connected (face neighbours) to a voxel of `seed` inside it. */
+/** The voxels of `region` connected (face neighbours) to a voxel of `seed` inside it: its components that hold a seed. */
 function reachFrom(seed: Uint8Array, region: Uint8Array, dims: readonly [number, number, number]): Uint8Array {
-  const [nx, ny, nz] = dims;
-  const n = nx * ny * nz;
-  const nxy = nx * ny;
-  const out = new Uint8Array(n);
-  const queue = new Int32Array(n);
-  let tail = 0;
-  for (let i = 0; i < n; i++) {
-    if (seed[i] && region[i]) {
-      out[i] = 1;
-      queue[tail++] = i;
-    }
-  }
-  const push = (j: number) => {
-    if (region[j] && !out[j]) {
-      out[j] = 1;
-      queue[tail++] = j;
-    }
-  };
-  for (let head = 0; head < tail; head++) {
-    const i = queue[head];
-    const z = Math.floor(i / nxy);
-    const y = Math.floor((i - z * nxy) / nx);
-    const x = i - z * nxy - y * nx;
-    if (x > 0) push(i - 1);
-    if (x < nx - 1) push(i + 1);
-    if (y > 0) push(i - nx);
-    if (y < ny - 1) push(i + nx);
-    if (z > 0) push(i - nxy);
-    if (z < nz - 1) push(i + nxy);
-  }
+  const { labels, sizes } = connectedComponents(region, dims, 6);
+  const seeded = new Uint8Array(sizes.length);
+  for (let i = 0; i < seed.length; i++) if (seed[i] && labels[i]) seeded[labels[i]] = 1;
+  const out = new Uint8Array(region.length);
+  for (let i = 0; i < region.length; i++) out[i] = labels[i] && seeded[labels[i]] ? 1 : 0;
   return out;
 }
 
@@ -216,6 +191,15 @@ export function applyBrainMask(volume: Volume, mask: Uint8Array): Volume {
   const raw = integral ? new Int16Array(hu.length) : new Float32Array(hu.length);
   for (let i = 0; i < hu.length; i++) raw[i] = mask[i] ? hu[i] : 0;
   return { ...volume, raw, voxelType: integral ? 'int16' : 'float32', slope: 1, intercept: 0 };
+}
+
+/**
+ * The brain mask of a skull-stripped copy made by any tool: its non-zero voxels with enclosed holes filled (a brain
+ * voxel that happens to hold exactly 0 HU is still brain). The reference for comparing strippings.
+ */
+export function brainMaskFromStripped(stripped: Volume): Uint8Array {
+  const values = volumeValues(stripped);
+  return fillHoles(Uint8Array.from(values, (v) => (v !== 0 && !Number.isNaN(v) ? 1 : 0)), stripped.dims);
 }
 
 /**

@@ -165,45 +165,60 @@ export function connectedComponents(mask: ArrayLike<number>, dims: MaskDims, con
   const n = checkMask(mask, dims, 'connectedComponents');
   if (connectivity !== 6 && connectivity !== 26) throw new Error(`connectedComponents connectivity expected 6 or 26, got ${connectivity}`);
   const [nx, ny, nz] = dims;
-  const offsets: [number, number, number][] = [];
+  // A copy padded by one empty voxel on each side, so neighbours are fixed index offsets with no bounds checks.
+  const px = nx + 2;
+  const pxy = px * (ny + 2);
+  const padded = new Int32Array(pxy * (nz + 2)); // -1 in the mask and unlabelled, 0 outside, > 0 its label
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      const src = nx * (y + ny * z);
+      const dst = 1 + px * (y + 1) + pxy * (z + 1);
+      for (let x = 0; x < nx; x++) padded[dst + x] = mask[src + x] ? -1 : 0;
+    }
+  }
+  const steps: number[] = [];
   for (let dz = -1; dz <= 1; dz++) {
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
         const order = Math.abs(dx) + Math.abs(dy) + Math.abs(dz);
         if (order === 0 || (connectivity === 6 && order > 1)) continue;
-        offsets.push([dx, dy, dz]);
+        steps.push(dx + px * dy + pxy * dz);
+      }
+    }
+  }
+  const sizes = [0];
+  const queue = new Int32Array(n);
+  // Components start in memory order of the unpadded grid, which numbers them as SciPy does.
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++) {
+        const start = 1 + x + px * (y + 1) + pxy * (z + 1);
+        if (padded[start] !== -1) continue;
+        const label = sizes.length;
+        let tail = 0;
+        queue[tail++] = start;
+        padded[start] = label;
+        for (let head = 0; head < tail; head++) {
+          const i = queue[head];
+          for (let s = 0; s < steps.length; s++) {
+            const j = i + steps[s];
+            if (padded[j] === -1) {
+              padded[j] = label;
+              queue[tail++] = j;
+            }
+          }
+        }
+        sizes.push(tail);
       }
     }
   }
   const labels = new Int32Array(n);
-  const sizes = [0];
-  const queue = new Int32Array(n);
-  const nxy = nx * ny;
-  for (let start = 0; start < n; start++) {
-    if (!mask[start] || labels[start]) continue;
-    const label = sizes.length;
-    let head = 0;
-    let tail = 0;
-    queue[tail++] = start;
-    labels[start] = label;
-    while (head < tail) {
-      const i = queue[head++];
-      const z = Math.floor(i / nxy);
-      const y = Math.floor((i - z * nxy) / nx);
-      const x = i - z * nxy - y * nx;
-      for (const [dx, dy, dz] of offsets) {
-        const xx = x + dx;
-        const yy = y + dy;
-        const zz = z + dz;
-        if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
-        const j = xx + nx * (yy + ny * zz);
-        if (mask[j] && !labels[j]) {
-          labels[j] = label;
-          queue[tail++] = j;
-        }
-      }
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      const dst = nx * (y + ny * z);
+      const src = 1 + px * (y + 1) + pxy * (z + 1);
+      for (let x = 0; x < nx; x++) labels[dst + x] = padded[src + x];
     }
-    sizes.push(tail);
   }
   return { labels, sizes };
 }

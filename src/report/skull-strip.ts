@@ -1,0 +1,66 @@
+import { SkullStripResult } from '../data/skull-strip';
+import { Volume, volumeValues } from '../io/volume';
+import { escapeHtml, htmlImage } from './html';
+import { encodePng } from './png';
+
+/** Outline colours: this stripping's mask, and the reference copy's where one is given. */
+const OURS: [number, number, number] = [46, 204, 64];
+const REFERENCE: [number, number, number] = [240, 18, 190];
+
+/**
+ * One axial slice of a raw scan in the brain window (0-80 HU) with the outline of a brain mask (green) and of a
+ * reference mask (magenta), as an RGB PNG; `scale` upsamples small scans (nearest neighbour).
+ * @param mask, reference in the scan's `[x + nx * (y + ny * z)]` order.
+ */
+export function brainMaskSlicePng(scan: Volume, mask: Uint8Array, reference: Uint8Array | null, z: number, scale = 1): Uint8Array {
+  const [nx, ny, nz] = scan.dims;
+  if (!(z >= 0 && z < nz)) throw new Error(`slice index expected 0..${nz - 1}, got ${z} (${scan.source})`);
+  const hu = volumeValues(scan);
+  const s = Math.max(1, Math.floor(scale));
+  const w = nx * s;
+  const out = new Uint8Array(w * ny * s * 3);
+  const base = z * nx * ny;
+  const edge = (m: Uint8Array, x: number, y: number) => {
+    const i = base + y * nx + x;
+    if (!m[i]) return false;
+    return x === 0 || y === 0 || x === nx - 1 || y === ny - 1 || !m[i - 1] || !m[i + 1] || !m[i - nx] || !m[i + nx];
+  };
+  for (let y = 0; y < ny; y++) {
+    for (let x = 0; x < nx; x++) {
+      const g = Math.round(Math.min(1, Math.max(0, hu[base + y * nx + x] / 80)) * 255);
+      let rgb: readonly number[] = [g, g, g];
+      if (reference && edge(reference, x, y)) rgb = REFERENCE;
+      if (edge(mask, x, y)) rgb = OURS;
+      for (let dy = 0; dy < s; dy++) for (let dx = 0; dx < s; dx++) out.set(rgb, ((y * s + dy) * w + x * s + dx) * 3);
+    }
+  }
+  return encodePng(out, w, ny * s, 3);
+}
+
+/**
+ * A skull stripping at a glance, as HTML: three slices through the brain (a quarter, half and three quarters of the
+ * way up) with the mask's outline, its volume, and, given a reference mask (e.g. the dataset's own `_brain` copy), its
+ * outline and the Dice of the two.
+ */
+export function skullStripHtml(scan: Volume, result: SkullStripResult, reference: Uint8Array | null = null, dice?: number): string {
+  const [nx, ny, nz] = scan.dims;
+  const withBrain: number[] = [];
+  for (let z = 0; z < nz; z++) {
+    for (let i = z * nx * ny, e = i + nx * ny; i < e; i++) {
+      if (result.mask[i]) {
+        withBrain.push(z);
+        break;
+      }
+    }
+  }
+  const slices = withBrain.length ? [0.25, 0.5, 0.75].map((f) => withBrain[Math.min(withBrain.length - 1, Math.floor(f * withBrain.length))]) : [Math.floor(nz / 2)];
+  const scale = nx < 160 ? Math.ceil(256 / nx) : 1;
+  const summary =
+    `${escapeHtml(scan.source)}: ${result.brainMl.toFixed(0)} mL of brain in ${result.brainSlices} of ${nz} slices` +
+    (dice !== undefined ? `; Dice ${dice.toFixed(4)} with the reference (magenta)` : '') +
+    (result.warnings.length ? `; warnings: ${escapeHtml(result.warnings.join('; '))}` : '');
+  return (
+    `<div style="font:13px sans-serif;margin:4px 0">${summary}</div>` +
+    slices.map((z) => htmlImage(brainMaskSlicePng(scan, result.mask, reference, z, scale), `slice ${z + 1}/${nz}: this mask (green)${reference ? ', reference (magenta)' : ''}`)).join('')
+  );
+}
