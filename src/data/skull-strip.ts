@@ -12,7 +12,7 @@
  *    filled (CSF below the window, calcifications).
  */
 import { Volume, volumeValues } from '../io/volume';
-import { connectedComponents, dilateBall, erodeBall, fillHoles, fillHolesPerSlice, MaskSpacing } from '../math/morphology';
+import { connectedComponents, dilateBall, erodeBall, fillHoles, fillHolesPerSlice, MaskSpacing, reachFrom, slicesWithVoxels } from '../math/morphology';
 
 /** Thresholds and radii of {@link skullStripMask}; the defaults suit adult head CT at 0.4-1 mm in-plane, 0.6-6.5 mm slices. */
 export interface SkullStripOptions {
@@ -97,16 +97,12 @@ export function skullStripMask(volume: Volume, options: SkullStripOptions = {}):
   // while in 3D the vault is open at the skull base.
   const closedBone = o.gapMm > 0 ? erodeBall(dilateBall(bone, dims, spacing, o.gapMm), dims, spacing, o.gapMm) : bone;
   const enclosed = fillHolesPerSlice(closedBone, dims);
-  const nxy = nx * ny;
-  let enclosedSlices = 0;
-  for (let z = 0; z < nz; z++) {
-    let any = false;
-    for (let i = z * nxy, e = i + nxy; i < e; i++) {
-      if (closedBone[i]) enclosed[i] = 0;
-      else if (enclosed[i] && candidate[i]) any = true;
-    }
-    if (any) enclosedSlices++;
+  const enclosedSoft = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (closedBone[i]) enclosed[i] = 0;
+    else if (enclosed[i] && candidate[i]) enclosedSoft[i] = 1;
   }
+  const enclosedSlices = slicesWithVoxels(enclosedSoft, dims).length;
   if (boneVoxels === 0) warnings.push(`no voxel at or above ${o.boneHu} HU: no skull to strip`);
   else if (enclosedSlices === 0) warnings.push('the skull encloses soft tissue in no slice: the brain is the largest piece of soft tissue, which may include scalp');
 
@@ -148,33 +144,18 @@ export function skullStripMask(volume: Volume, options: SkullStripOptions = {}):
   const filled2d = fillHolesPerSlice(reached, dims);
   const mask = new Uint8Array(n);
   let voxels = 0;
-  let brainSlices = 0;
-  for (let z = 0; z < nz; z++) {
-    let any = false;
-    for (let i = z * nxy, e = i + nxy; i < e; i++) {
-      if (filled3d[i] || filled2d[i]) {
-        mask[i] = 1;
-        voxels++;
-        any = true;
-      }
+  for (let i = 0; i < n; i++) {
+    if (filled3d[i] || filled2d[i]) {
+      mask[i] = 1;
+      voxels++;
     }
-    if (any) brainSlices++;
   }
+  const brainSlices = slicesWithVoxels(mask, dims).length;
   const brainMl = voxels * voxelMl;
   if (voxels === 0) warnings.push('no brain found: the mask is empty');
   else if (brainMl < 200) warnings.push(`brain volume ${brainMl.toFixed(0)} mL expected 200-2000 mL for a head CT: check the mask`);
   else if (brainMl > 2000) warnings.push(`brain volume ${brainMl.toFixed(0)} mL expected 200-2000 mL for a head CT: the mask may include tissue outside the skull`);
   return { mask, brainMl, brainSlices, enclosedSlices, pieces, warnings };
-}
-
-/** The voxels of `region` connected (face neighbours) to a voxel of `seed` inside it: its components that hold a seed. */
-function reachFrom(seed: Uint8Array, region: Uint8Array, dims: readonly [number, number, number]): Uint8Array {
-  const { labels, sizes } = connectedComponents(region, dims, 6);
-  const seeded = new Uint8Array(sizes.length);
-  for (let i = 0; i < seed.length; i++) if (seed[i] && labels[i]) seeded[labels[i]] = 1;
-  const out = new Uint8Array(region.length);
-  for (let i = 0; i < region.length; i++) out[i] = labels[i] && seeded[labels[i]] ? 1 : 0;
-  return out;
 }
 
 /**

@@ -33,7 +33,8 @@ function envelope1d(f: Float64Array, n: number, step: number, out: Float64Array,
   for (let q = 0; q < n; q++) {
     const fq = f[q];
     if (fq === Infinity) continue;
-    // Parabolas are compared in units of step^2 so distances stay exact for integer-spaced sources.
+    // f is in mm^2 and positions in voxel indices, so the intersection s of two parabolas is an index that compares
+    // directly with q; the s2 factors convert positions to mm.
     while (k >= 0) {
       const p = v[k];
       const s = (fq + s2 * q * q - (f[p] + s2 * p * p)) / (2 * s2 * (q - p));
@@ -149,6 +150,28 @@ export function dilateBall(mask: ArrayLike<number>, dims: MaskDims, spacing: Mas
   return out;
 }
 
+/**
+ * The layout of a copy of a grid padded by one voxel on each side of x and y, and of z unless `planar` (then each
+ * slice is its own 2D grid): neighbours are fixed index offsets with no bounds checks. `rows` visits every row of x
+ * with its start in the grid and in the padded copy, for copying values in and out.
+ */
+function paddedLayout(dims: MaskDims, planar = false) {
+  const [nx, ny, nz] = dims;
+  const px = nx + 2;
+  const pxy = px * (ny + 2);
+  const zOff = planar ? 0 : 1;
+  return {
+    px,
+    pxy,
+    size: pxy * (planar ? nz : nz + 2),
+    /** Index in the padded copy of voxel (x, y, z) of the grid. */
+    index: (x: number, y: number, z: number) => 1 + x + px * (y + 1) + pxy * (z + zOff),
+    rows(visit: (grid: number, padded: number) => void): void {
+      for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) visit(nx * (y + ny * z), 1 + px * (y + 1) + pxy * (z + zOff));
+    },
+  };
+}
+
 /** Connected components of a mask, numbered 1.. in the order of their first voxel in memory. */
 export interface Components {
   /** Component of each voxel, 0 outside the mask. */
@@ -165,17 +188,12 @@ export function connectedComponents(mask: ArrayLike<number>, dims: MaskDims, con
   const n = checkMask(mask, dims, 'connectedComponents');
   if (connectivity !== 6 && connectivity !== 26) throw new Error(`connectedComponents connectivity expected 6 or 26, got ${connectivity}`);
   const [nx, ny, nz] = dims;
-  // A copy padded by one empty voxel on each side, so neighbours are fixed index offsets with no bounds checks.
-  const px = nx + 2;
-  const pxy = px * (ny + 2);
-  const padded = new Int32Array(pxy * (nz + 2)); // -1 in the mask and unlabelled, 0 outside, > 0 its label
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      const src = nx * (y + ny * z);
-      const dst = 1 + px * (y + 1) + pxy * (z + 1);
-      for (let x = 0; x < nx; x++) padded[dst + x] = mask[src + x] ? -1 : 0;
-    }
-  }
+  const grid = paddedLayout(dims);
+  const { px, pxy } = grid;
+  const padded = new Int32Array(grid.size); // -1 in the mask and unlabelled, 0 outside (and the padding), > 0 its label
+  grid.rows((src, dst) => {
+    for (let x = 0; x < nx; x++) padded[dst + x] = mask[src + x] ? -1 : 0;
+  });
   const steps: number[] = [];
   for (let dz = -1; dz <= 1; dz++) {
     for (let dy = -1; dy <= 1; dy++) {
@@ -192,7 +210,7 @@ export function connectedComponents(mask: ArrayLike<number>, dims: MaskDims, con
   for (let z = 0; z < nz; z++) {
     for (let y = 0; y < ny; y++) {
       for (let x = 0; x < nx; x++) {
-        const start = 1 + x + px * (y + 1) + pxy * (z + 1);
+        const start = grid.index(x, y, z);
         if (padded[start] !== -1) continue;
         const label = sizes.length;
         let tail = 0;
@@ -213,37 +231,26 @@ export function connectedComponents(mask: ArrayLike<number>, dims: MaskDims, con
     }
   }
   const labels = new Int32Array(n);
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      const dst = nx * (y + ny * z);
-      const src = 1 + px * (y + 1) + pxy * (z + 1);
-      for (let x = 0; x < nx; x++) labels[dst + x] = padded[src + x];
-    }
-  }
+  grid.rows((dst, src) => {
+    for (let x = 0; x < nx; x++) labels[dst + x] = padded[src + x];
+  });
   return { labels, sizes };
 }
 
 /**
  * Flood-fills from the faces of the grid through background voxels (face neighbours); returns what was reached.
  * With `planar`, each slice is its own 2D grid: only its x and y edges are faces and nothing crosses between slices.
- * Works on a copy padded by one reached voxel on each side, so the walk needs neither divisions nor bounds checks.
+ * Works on a padded copy whose padding counts as reached, so the walk needs neither divisions nor bounds checks.
  */
 function floodFromFaces(mask: ArrayLike<number>, dims: MaskDims, planar = false): Uint8Array {
   const [nx, ny, nz] = dims;
-  const px = nx + 2;
-  const py = ny + 2;
-  const pz = planar ? nz : nz + 2;
-  const pxy = px * py;
-  const zOff = planar ? 0 : 1;
-  // 0 = background not yet reached, 1 = mask (a wall), 2 = reached.
-  const state = new Uint8Array(px * py * pz).fill(2);
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      const src = nx * (y + ny * z);
-      const dst = 1 + px * (y + 1) + pxy * (z + zOff);
-      for (let x = 0; x < nx; x++) state[dst + x] = mask[src + x] ? 1 : 0;
-    }
-  }
+  const grid = paddedLayout(dims, planar);
+  const { px, pxy } = grid;
+  // 0 = background not yet reached, 1 = mask (a wall), 2 = reached (the padding from the start).
+  const state = new Uint8Array(grid.size).fill(2);
+  grid.rows((src, dst) => {
+    for (let x = 0; x < nx; x++) state[dst + x] = mask[src + x] ? 1 : 0;
+  });
   const queue = new Int32Array(nx * ny * nz + 1);
   let tail = 0;
   // Seeds: background voxels next to the padding.
@@ -252,7 +259,7 @@ function floodFromFaces(mask: ArrayLike<number>, dims: MaskDims, planar = false)
       for (let x = 0; x < nx; x++) {
         const onFace = x === 0 || y === 0 || x === nx - 1 || y === ny - 1 || (!planar && (z === 0 || z === nz - 1));
         if (!onFace) continue;
-        const j = 1 + x + px * (y + 1) + pxy * (z + zOff);
+        const j = grid.index(x, y, z);
         if (state[j] === 0) {
           state[j] = 2;
           queue[tail++] = j;
@@ -278,13 +285,9 @@ function floodFromFaces(mask: ArrayLike<number>, dims: MaskDims, planar = false)
     }
   }
   const reached = new Uint8Array(nx * ny * nz);
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      const dst = nx * (y + ny * z);
-      const src = 1 + px * (y + 1) + pxy * (z + zOff);
-      for (let x = 0; x < nx; x++) reached[dst + x] = state[src + x] === 2 ? 1 : 0;
-    }
-  }
+  grid.rows((dst, src) => {
+    for (let x = 0; x < nx; x++) reached[dst + x] = state[src + x] === 2 ? 1 : 0;
+  });
   return reached;
 }
 
@@ -311,4 +314,36 @@ export function fillHolesPerSlice(mask: ArrayLike<number>, dims: MaskDims): Uint
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = reached[i] ? 0 : 1;
   return out;
+}
+
+/**
+ * Reconstruction by components: the voxels of `region` connected (face or all 26 neighbours) to a voxel of `seed`
+ * inside it, i.e. the components of `region` that hold a seed, as `scipy.ndimage.binary_propagation(seed,
+ * mask=region)` for a seed within the region. Grows a shrunken core back to the tissue it belongs to.
+ */
+export function reachFrom(seed: ArrayLike<number>, region: ArrayLike<number>, dims: MaskDims, connectivity: 6 | 26 = 6): Uint8Array {
+  const n = checkMask(region, dims, 'reachFrom region');
+  checkMask(seed, dims, 'reachFrom seed');
+  const { labels, sizes } = connectedComponents(region, dims, connectivity);
+  const seeded = new Uint8Array(sizes.length);
+  for (let i = 0; i < n; i++) if (seed[i] && labels[i]) seeded[labels[i]] = 1;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = labels[i] && seeded[labels[i]] ? 1 : 0;
+  return out;
+}
+
+/** The axial slices (z, ascending) that hold at least one voxel of `mask`. */
+export function slicesWithVoxels(mask: ArrayLike<number>, dims: MaskDims): number[] {
+  checkMask(mask, dims, 'slicesWithVoxels');
+  const nxy = dims[0] * dims[1];
+  const slices: number[] = [];
+  for (let z = 0; z < dims[2]; z++) {
+    for (let i = z * nxy, e = i + nxy; i < e; i++) {
+      if (mask[i]) {
+        slices.push(z);
+        break;
+      }
+    }
+  }
+  return slices;
 }

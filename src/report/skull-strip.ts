@@ -1,5 +1,6 @@
 import { SkullStripResult } from '../data/skull-strip';
 import { Volume, volumeValues } from '../io/volume';
+import { slicesWithVoxels } from '../math/morphology';
 import { escapeHtml, htmlImage } from './html';
 import { encodePng } from './png';
 
@@ -43,16 +44,8 @@ export function brainMaskSlicePng(scan: Volume, mask: Uint8Array, reference: Uin
  * outline and the Dice of the two.
  */
 export function skullStripHtml(scan: Volume, result: SkullStripResult, reference: Uint8Array | null = null, dice?: number): string {
-  const [nx, ny, nz] = scan.dims;
-  const withBrain: number[] = [];
-  for (let z = 0; z < nz; z++) {
-    for (let i = z * nx * ny, e = i + nx * ny; i < e; i++) {
-      if (result.mask[i]) {
-        withBrain.push(z);
-        break;
-      }
-    }
-  }
+  const [nx, , nz] = scan.dims;
+  const withBrain = slicesWithVoxels(result.mask, scan.dims);
   const slices = withBrain.length ? [0.25, 0.5, 0.75].map((f) => withBrain[Math.min(withBrain.length - 1, Math.floor(f * withBrain.length))]) : [Math.floor(nz / 2)];
   const scale = nx < 160 ? Math.ceil(256 / nx) : 1;
   const summary =

@@ -8,13 +8,16 @@ import {
   fillHolesPerSlice,
   MaskDims,
   MaskSpacing,
+  reachFrom,
+  slicesWithVoxels,
   squaredDistanceToMask,
 } from '../../src/math/morphology';
 import { fixture, maxAbsDiff } from '../support/paths';
 
 // scipy.ndimage distance_transform_edt (sampling dz, dy, dx = 2.5, 0.6, 0.45 mm), binary_erosion (border_value=1)
 // and binary_dilation by the discrete ball of each radius, label with generate_binary_structure(3, 1 | 3),
-// binary_fill_holes in 3D and per slice (test/fixtures/gen/make_morphology_fixtures.py).
+// binary_fill_holes in 3D and per slice, binary_propagation with the 6 and 26 structures
+// (test/fixtures/gen/make_morphology_fixtures.py).
 const f = fixture('morphology.json');
 const dims = f.dims as MaskDims;
 const spacing = f.spacing as MaskSpacing;
@@ -50,6 +53,24 @@ describe('math/morphology', () => {
     assert.deepEqual(Array.from(fillHoles(f.mask, dims)), f.fillHolesMask);
     // The ring open above and below is a hole in each slice but not in 3D.
     assert.notDeepEqual(f.fillHoles, f.fillHolesPerSlice);
+  });
+
+  it('reconstruction from seeds keeps the seeded components whole, as binary_propagation', () => {
+    assert.deepEqual(Array.from(reachFrom(f.reachSeed, f.mask, dims, 6)), f.reachFrom6);
+    assert.deepEqual(Array.from(reachFrom(f.reachSeed, f.mask, dims, 26)), f.reachFrom26);
+    const sum = (a: number[]) => a.reduce((s, v) => s + v, 0);
+    assert.ok(sum(f.reachFrom6) < sum(f.reachFrom26) && sum(f.reachFrom26) < sum(f.mask), 'some components are unseeded, and corners join more');
+    // A seed outside the region reaches nothing.
+    assert.deepEqual(Array.from(reachFrom([1, 0, 0], [0, 1, 1], [3, 1, 1])), [0, 0, 0]);
+  });
+
+  it('lists the slices that hold any voxel', () => {
+    const m = new Uint8Array(2 * 2 * 4);
+    m[4 + 3] = 1; // slice 1, last voxel
+    m[12] = 1; // slice 3, first voxel
+    assert.deepEqual(slicesWithVoxels(m, [2, 2, 4]), [1, 3]);
+    assert.deepEqual(slicesWithVoxels(new Uint8Array(16), [2, 2, 4]), []);
+    assert.throws(() => slicesWithVoxels(new Uint8Array(3), [2, 2, 4]), /slicesWithVoxels expected 2 x 2 x 4 = 16 voxels, got 3/);
   });
 
   it('handles empty and full masks and one-voxel grids', () => {

@@ -1,8 +1,9 @@
 import * as path from 'node:path';
 import { importDicomCohort } from '../../data/dicom-import';
 import { formatIssue } from '../../data/issues';
-import { skullStripCohort } from '../../data/skull-strip-cohort';
+import { SKULL_STRIP_REPORT, skullStripCohort } from '../../data/skull-strip-cohort';
 import { parseArgs, stringFlag, UsageError } from '../args';
+import { skullStripLine } from './skull-strip';
 
 /**
  * `ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag]
@@ -48,7 +49,7 @@ export async function importDicomCommand(argv: string[]): Promise<number> {
           force: true,
           onPatient: json
             ? undefined
-            : (e) => process.stdout.write(`${e.patientId}: ${e.status === 'stripped' ? `${e.brainMl!.toFixed(0)} mL of brain -> ${e.file}` : `not stripped: ${e.reason}`}${e.warnings.length ? ` (${e.warnings.join('; ')})` : ''}\n`),
+            : (e) => process.stdout.write(skullStripLine(e) + '\n'),
         })
       : undefined;
   if (json) {
@@ -60,7 +61,7 @@ export async function importDicomCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `converted ${report.converted} of ${report.patients.length} patient folders, skipped ${report.skipped}` +
         `${report.rowsWithoutStudy.length ? `; ${report.rowsWithoutStudy.length} clinical rows have no folder (${report.rowsWithoutStudy.slice(0, 8).join(', ')}${report.rowsWithoutStudy.length > 8 ? ', ...' : ''})` : ''}\n` +
-        (stripped ? `skull-stripped ${stripped.stripped} of ${converted.length} scans, skipped ${stripped.skipped} (report: ${path.join(stripped.out, 'skull-strip.json')})\n` : '') +
+        (stripped ? `skull-stripped ${stripped.stripped} of ${converted.length} scans, skipped ${stripped.skipped} (report: ${path.join(stripped.out, SKULL_STRIP_REPORT)})\n` : '') +
         `wrote ${path.resolve(out)} (report: ${path.join(out, 'ICH_nii', 'import-dicom.json')}); use it with ICH_DATA_DIR=${out}\n`,
     );
   }

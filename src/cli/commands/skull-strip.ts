@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { dataDir } from '../../config/paths';
 import { formatIssue } from '../../data/issues';
-import { SKULL_STRIP_REPORT, skullStripCohort } from '../../data/skull-strip-cohort';
+import { SKULL_STRIP_REPORT, SkullStripEntry, skullStripCohort } from '../../data/skull-strip-cohort';
 import { numberFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
@@ -46,15 +46,7 @@ export async function skullStripCommand(argv: string[]): Promise<number> {
     strip,
     onPatient: json
       ? undefined
-      : (e) => {
-          const what =
-            e.status === 'skipped'
-              ? `skipped: ${e.reason}`
-              : e.status === 'kept'
-                ? `kept ${e.file} (exists; --force replaces it)`
-                : `${e.brainMl!.toFixed(0)} mL of brain in ${e.brainSlices} slices${e.status === 'compared' ? `, Dice ${e.dice!.toFixed(4)} with ${e.file} (${e.referenceMl!.toFixed(0)} mL)` : ` -> ${e.file}`}, ${e.seconds!.toFixed(1)} s`;
-          process.stdout.write(`${e.patientId}: ${what}${e.warnings.length ? ` (${e.warnings.join('; ')})` : ''}\n`);
-        },
+      : (e) => process.stdout.write(skullStripLine(e) + '\n'),
   });
   if (json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -68,4 +60,19 @@ export async function skullStripCommand(argv: string[]): Promise<number> {
     );
   }
   return report.stripped + report.kept + report.compared > 0 ? 0 : 1;
+}
+
+/**
+ * The line printed for one patient's stripping, by `ich skull-strip` and `ich import-dicom --skull-strip`: its brain
+ * volume and slices with the file written (or the Dice with the file compared), why it was kept or not stripped, and
+ * its warnings.
+ */
+export function skullStripLine(e: SkullStripEntry): string {
+  const what =
+    e.status === 'skipped'
+      ? `not stripped: ${e.reason}`
+      : e.status === 'kept'
+        ? `kept ${e.file} (exists; --force replaces it)`
+        : `${e.brainMl!.toFixed(0)} mL of brain in ${e.brainSlices} slices${e.status === 'compared' ? `, Dice ${e.dice!.toFixed(4)} with ${e.file} (${e.referenceMl!.toFixed(0)} mL)` : ` -> ${e.file}`}, ${e.seconds!.toFixed(1)} s`;
+  return `${e.patientId}: ${what}${e.warnings.length ? ` (${e.warnings.join('; ')})` : ''}`;
 }
