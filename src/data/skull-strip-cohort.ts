@@ -11,7 +11,8 @@ import { writeNifti } from '../io/nifti';
 import { readVolume } from '../io/read-volume';
 import { patientIdFromFile } from './cohort';
 import { DataIssue } from './issues';
-import { applyBrainMask, brainMaskFromStripped, maskAgreement, resolveSkullStripOptions, SkullStripOptions, skullStripMask } from './skull-strip';
+import { Volume } from '../io/volume';
+import { applyBrainMask, brainMaskFromStripped, maskAgreement, resolveSkullStripOptions, SkullStripOptions, skullStripMask, SkullStripResult } from './skull-strip';
 
 /** Options of {@link skullStripCohort}. */
 export interface SkullStripCohortOptions {
@@ -105,6 +106,34 @@ const relativeTo = (root: string, file: string) => {
   return rel.startsWith('..') ? file : rel;
 };
 
+/** One raw scan stripped here beside a skull-stripped copy of it made by another tool (the authors', or any). */
+export interface SkullStripComparison {
+  /** The raw scan, HU. */
+  scan: Volume;
+  /** This stripping of it. */
+  result: SkullStripResult;
+  /** The other copy's brain mask (data/skull-strip `brainMaskFromStripped`). */
+  reference: Uint8Array;
+  /** Dice of the two masks, 0-1. */
+  dice: number;
+  /** The other copy's brain volume, mL. */
+  referenceMl: number;
+}
+
+/**
+ * Strips the raw scan `rawFile` and compares the mask with the skull-stripped copy `brainFile` of the same scan.
+ * @throws when either file cannot be read or the copy's grid is not the scan's.
+ */
+export async function compareSkullStrip(rawFile: string, brainFile: string, options: SkullStripOptions = {}): Promise<SkullStripComparison> {
+  const scan = await readVolume(rawFile);
+  const copy = await readVolume(brainFile);
+  if (copy.dims.join() !== scan.dims.join()) throw new Error(`_brain copy expected the raw scan's ${scan.dims.join(' x ')} voxels, got ${copy.dims.join(' x ')} (${brainFile})`);
+  const result = skullStripMask(scan, options);
+  const reference = brainMaskFromStripped(copy);
+  const agreement = maskAgreement(result.mask, reference, scan.voxelSize);
+  return { scan, result, reference, dice: agreement.dice, referenceMl: agreement.bMl };
+}
+
 /**
  * Strips (or, with `compare`, checks) every raw scan of a dataset, in folder and file-name order. Writes each copy
  * and the report atomically; a scan that cannot be read or stripped is skipped with its reason.
@@ -131,16 +160,13 @@ export async function skullStripCohort(options: SkullStripCohortOptions): Promis
       if (!options.compare && existing && !options.force) {
         Object.assign(entry, { status: 'kept', file: relativeTo(options.root, existing) });
       } else {
-        const volume = await readVolume(scan.file);
-        const result = skullStripMask(volume, strip);
+        const comparison = options.compare ? await compareSkullStrip(scan.file, existing!, strip) : undefined;
+        const volume = comparison?.scan ?? (await readVolume(scan.file));
+        const result = comparison?.result ?? skullStripMask(volume, strip);
         Object.assign(entry, { brainMl: round(result.brainMl, 1), brainSlices: result.brainSlices, pieces: result.pieces });
         entry.warnings.push(...result.warnings);
-        if (options.compare) {
-          const reference = await readVolume(existing!);
-          if (reference.dims.join() !== volume.dims.join()) throw new Error(`_brain copy expected the raw scan's ${volume.dims.join(' x ')} voxels, got ${reference.dims.join(' x ')} (${existing})`);
-          const brain = brainMaskFromStripped(reference);
-          const agreement = maskAgreement(result.mask, brain, volume.voxelSize);
-          Object.assign(entry, { status: 'compared', file: relativeTo(options.root, existing!), dice: round(agreement.dice, 5), referenceMl: round(agreement.bMl, 1) });
+        if (comparison) {
+          Object.assign(entry, { status: 'compared', file: relativeTo(options.root, existing!), dice: round(comparison.dice, 5), referenceMl: round(comparison.referenceMl, 1) });
         } else {
           const stripped = applyBrainMask(volume, result.mask);
           const file = path.join(out, scan.folder, `${scan.patientId}_brain.nii.gz`);
