@@ -26,6 +26,7 @@ export * from './data/dicom-series';
 export * from './data/dicom-import';
 export * from './data/skull-strip';
 export * from './data/skull-strip-cohort';
+export * from './data/skull-strip-scan';
 export * from './data/check';
 export * from './data/describe';
 export * from './data/preprocess';

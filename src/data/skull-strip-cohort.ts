@@ -5,14 +5,14 @@
  * compared with this stripping, as a check of it on the user's own scans. One broken scan never stops the others.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../io/atomic';
-import { writeNifti } from '../io/nifti';
-import { readVolume } from '../io/read-volume';
 import { patientIdFromFile } from './cohort';
 import { DataIssue } from './issues';
-import { Volume } from '../io/volume';
-import { applyBrainMask, brainMaskFromStripped, maskAgreement, resolveSkullStripOptions, SkullStripOptions, skullStripMask, SkullStripResult } from './skull-strip';
+import { resolveSkullStripOptions, SkullStripOptions } from './skull-strip';
+import { PROGNOSIS_FOLDERS, RawScan, round, SkullStripEntry, SkullStripJob, skippedScan, StrippedScan, stripRawScan } from './skull-strip-scan';
 
 /** Options of {@link skullStripCohort}. */
 export interface SkullStripCohortOptions {
@@ -28,31 +28,13 @@ export interface SkullStripCohortOptions {
   ids?: string[];
   /** Thresholds and radii (data/skull-strip defaults). */
   strip?: SkullStripOptions;
-  /** Called after each patient, for progress lines. */
+  /**
+   * Worker threads (default: 2, or fewer cores or scans); 0 or 1 strips in this thread. The report is the same
+   * whatever the number, in folder and file-name order.
+   */
+  workers?: number;
+  /** Called after each patient, for progress lines (in the order they finish when workers run). */
   onPatient?: (entry: SkullStripEntry) => void;
-}
-
-/** What became of one raw scan. */
-export interface SkullStripEntry {
-  patientId: string;
-  /** GOOD_PROGNOSIS or POOR_PROGNOSIS. */
-  folder: string;
-  /** The raw scan, relative to the root. */
-  source: string;
-  status: 'stripped' | 'kept' | 'compared' | 'skipped';
-  /** The `_brain` copy written, kept or compared with, relative to the root when inside it. */
-  file?: string;
-  /** Brain volume of this stripping, mL; slices holding brain; pieces of the core kept (data/skull-strip). */
-  brainMl?: number;
-  brainSlices?: number;
-  pieces?: number;
-  /** Compare mode: Dice of this mask with the existing copy's brain (its non-zero voxels, holes filled) and its volume. */
-  dice?: number;
-  referenceMl?: number;
-  seconds?: number;
-  warnings: string[];
-  /** Why it was skipped. */
-  reason?: string;
 }
 
 /** The whole run; also written as `<out>/skull-strip.json` when it wrote copies. */
@@ -75,13 +57,11 @@ export interface SkullStripReport {
 /** The report's file name inside `out`. */
 export const SKULL_STRIP_REPORT = 'skull-strip.json';
 
-const FOLDERS = ['GOOD_PROGNOSIS', 'POOR_PROGNOSIS'] as const;
-
-function rawScans(root: string): { patientId: string; folder: string; file: string }[] {
+function rawScans(root: string): RawScan[] {
   const rawRoot = path.join(root, 'ICH_nii');
   if (!fs.existsSync(rawRoot)) throw new Error(`raw scans expected in ICH_nii/{GOOD,POOR}_PROGNOSIS/, got no ICH_nii folder (${root})`);
-  const scans: { patientId: string; folder: string; file: string }[] = [];
-  for (const folder of FOLDERS) {
+  const scans: RawScan[] = [];
+  for (const folder of PROGNOSIS_FOLDERS) {
     const dir = path.join(rawRoot, folder);
     if (!fs.existsSync(dir)) continue;
     for (const name of fs.readdirSync(dir).sort()) {
@@ -91,47 +71,6 @@ function rawScans(root: string): { patientId: string; folder: string; file: stri
   }
   if (scans.length === 0) throw new Error(`raw scans expected in ICH_nii/{GOOD,POOR}_PROGNOSIS/ (<id>.nii.gz), got none (${rawRoot})`);
   return scans;
-}
-
-function existingBrain(out: string, folder: string, patientId: string): string | undefined {
-  for (const ext of ['.nii.gz', '.nii']) {
-    const f = path.join(out, folder, `${patientId}_brain${ext}`);
-    if (fs.existsSync(f)) return f;
-  }
-  return undefined;
-}
-
-const relativeTo = (root: string, file: string) => {
-  const rel = path.relative(root, file);
-  return rel.startsWith('..') ? file : rel;
-};
-
-/** One raw scan stripped here beside a skull-stripped copy of it made by another tool (the authors', or any). */
-export interface SkullStripComparison {
-  /** The raw scan, HU. */
-  scan: Volume;
-  /** This stripping of it. */
-  result: SkullStripResult;
-  /** The other copy's brain mask (data/skull-strip `brainMaskFromStripped`). */
-  reference: Uint8Array;
-  /** Dice of the two masks, 0-1. */
-  dice: number;
-  /** The other copy's brain volume, mL. */
-  referenceMl: number;
-}
-
-/**
- * Strips the raw scan `rawFile` and compares the mask with the skull-stripped copy `brainFile` of the same scan.
- * @throws when either file cannot be read or the copy's grid is not the scan's.
- */
-export async function compareSkullStrip(rawFile: string, brainFile: string, options: SkullStripOptions = {}): Promise<SkullStripComparison> {
-  const scan = await readVolume(rawFile);
-  const copy = await readVolume(brainFile);
-  if (copy.dims.join() !== scan.dims.join()) throw new Error(`_brain copy expected the raw scan's ${scan.dims.join(' x ')} voxels, got ${copy.dims.join(' x ')} (${brainFile})`);
-  const result = skullStripMask(scan, options);
-  const reference = brainMaskFromStripped(copy);
-  const agreement = maskAgreement(result.mask, reference, scan.voxelSize);
-  return { scan, result, reference, dice: agreement.dice, referenceMl: agreement.bMl };
 }
 
 /**
@@ -149,44 +88,17 @@ export async function skullStripCohort(options: SkullStripCohortOptions): Promis
     if (missing.length === wanted.size) throw new Error(`patients expected among the raw scans, got none of ${[...wanted].join(', ')} (${path.join(options.root, 'ICH_nii')})`);
     scans = scans.filter((s) => wanted.has(s.patientId));
   }
-  const patients: SkullStripEntry[] = [];
-  const issues: DataIssue[] = [];
-  for (const scan of scans) {
-    const entry: SkullStripEntry = { patientId: scan.patientId, folder: scan.folder, source: relativeTo(options.root, scan.file), status: 'skipped', warnings: [] };
-    const started = Date.now();
-    try {
-      const existing = existingBrain(out, scan.folder, scan.patientId);
-      if (options.compare && !existing) throw new Error(`a _brain copy to compare with expected, got none (${path.join(out, scan.folder, `${scan.patientId}_brain.nii.gz`)})`);
-      if (!options.compare && existing && !options.force) {
-        Object.assign(entry, { status: 'kept', file: relativeTo(options.root, existing) });
-      } else {
-        const comparison = options.compare ? await compareSkullStrip(scan.file, existing!, strip) : undefined;
-        const volume = comparison?.scan ?? (await readVolume(scan.file));
-        const result = comparison?.result ?? skullStripMask(volume, strip);
-        Object.assign(entry, { brainMl: round(result.brainMl, 1), brainSlices: result.brainSlices, pieces: result.pieces });
-        entry.warnings.push(...result.warnings);
-        if (comparison) {
-          Object.assign(entry, { status: 'compared', file: relativeTo(options.root, existing!), dice: round(comparison.dice, 5), referenceMl: round(comparison.referenceMl, 1) });
-        } else {
-          const stripped = applyBrainMask(volume, result.mask);
-          const file = path.join(out, scan.folder, `${scan.patientId}_brain.nii.gz`);
-          writeNifti(file, { dims: stripped.dims, raw: stripped.raw, voxelSize: stripped.voxelSize, affine: stripped.affine, description: 'ich-prognosis skull strip' });
-          // A label changed since an earlier run must not leave the copy in both folders.
-          for (const other of FOLDERS.filter((f) => f !== scan.folder)) {
-            for (const ext of ['.nii.gz', '.nii']) fs.rmSync(path.join(out, other, `${scan.patientId}_brain${ext}`), { force: true });
-          }
-          Object.assign(entry, { status: 'stripped', file: relativeTo(options.root, file) });
-        }
-        for (const w of result.warnings) issues.push({ severity: 'warning', file: scan.file, patientId: scan.patientId, message: w });
-      }
-    } catch (err) {
-      entry.reason = (err as Error).message;
-      issues.push({ severity: 'error', file: scan.file, patientId: scan.patientId, message: `${entry.reason} (patient skipped)` });
-    }
-    entry.seconds = round((Date.now() - started) / 1000, 2);
-    patients.push(entry);
-    options.onPatient?.(entry);
-  }
+  const job: SkullStripJob = { root: options.root, out, force: options.force === true, compare: options.compare === true, strip };
+  const results: StrippedScan[] = new Array(scans.length);
+  const done = (index: number, result: StrippedScan) => {
+    results[index] = result;
+    options.onPatient?.(result.entry);
+  };
+  const workers = Math.min(options.workers ?? Math.min(2, os.availableParallelism()), scans.length);
+  if (workers > 1) await stripInWorkers(scans, job, workers, done);
+  else for (let i = 0; i < scans.length; i++) done(i, await stripRawScan(scans[i], job));
+  const patients = results.map((r) => r.entry);
+  const issues = results.flatMap((r) => r.issues);
   const dice = patients.filter((p) => p.dice !== undefined).map((p) => p.dice!);
   const report: SkullStripReport = {
     root: options.root,
@@ -207,7 +119,33 @@ export async function skullStripCohort(options: SkullStripCohortOptions): Promis
   return report;
 }
 
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
+/**
+ * Strips the scans in `workers` threads, handing each thread the next scan when it answers, and reports each scan as
+ * it finishes. A thread that dies costs the scan it held (reported skipped with the reason) and is replaced.
+ */
+function stripInWorkers(scans: RawScan[], job: SkullStripJob, workers: number, done: (index: number, result: StrippedScan) => void): Promise<void> {
+  const script = path.join(__dirname, 'skull-strip-worker.js');
+  let next = 0;
+  const runThread = (): Promise<void> =>
+    new Promise((resolve) => {
+      const worker = new Worker(script, { workerData: job });
+      let held = -1;
+      let failure = '';
+      const feed = () => {
+        held = next < scans.length ? next++ : -1;
+        worker.postMessage(held >= 0 ? { index: held, scan: scans[held] } : null);
+      };
+      worker.on('message', (msg: { index: number; result: StrippedScan }) => {
+        done(msg.index, msg.result);
+        feed();
+      });
+      worker.on('error', (err) => (failure = err.message));
+      worker.on('exit', (code) => {
+        if (held < 0) return resolve();
+        done(held, skippedScan(scans[held], job, `skull strip worker expected to finish the scan, got exit code ${code}${failure ? `: ${failure}` : ''}`));
+        resolve(next < scans.length ? runThread() : undefined);
+      });
+      feed();
+    });
+  return Promise.all(Array.from({ length: workers }, runThread)).then(() => undefined);
 }

@@ -6,8 +6,10 @@
  * 2. each axial slice's skull, closed over gaps up to 2 x `gapMm` (sutures, foramina, partial volume), encloses the
  *    intracranial region of that slice;
  * 3. an opening by a ball of `openingMm` cuts the soft tissue inside the skull from the scalp, orbits and neck through
- *    the thin bridges that pass the skull; the pieces that lie mostly inside the skull are the brain's core;
- * 4. the brain is everything soft reached from the core, inside the skull where a slice's skull encloses it and
+ *    the thin bridges that pass the skull; the brain's core is the piece most inside the skull, with the other pieces
+ *    that lie mostly in the slices' enclosed regions its brain reaches (the cranium; not a sinus or nasal cavity that
+ *    rings of the skull base enclose outside it);
+ * 4. the brain is everything soft reached from the core, inside the cranium where a slice's skull encloses it and
  *    within the opening elsewhere (skull base), plus the soft voxels of the bone margin next to it, with its holes
  *    filled (CSF below the window, calcifications).
  */
@@ -117,22 +119,34 @@ export function skullStripMask(volume: Volume, options: SkullStripOptions = {}):
     if (score > bestScore) best = c;
   }
   const keep = new Uint8Array(sizes.length);
-  let pieces = 0;
+  if (best) keep[best] = 1;
+  const others: number[] = [];
   for (let c = 1; c < sizes.length; c++) {
-    const mostlyInside = enclosedSlices ? inside[c] >= 0.5 * sizes[c] : false;
-    if (c === best || (mostlyInside && sizes[c] * voxelMl >= o.minPieceMl)) {
-      keep[c] = 1;
-      pieces++;
-    }
+    if (c !== best && enclosedSlices && inside[c] >= 0.5 * sizes[c] && sizes[c] * voxelMl >= o.minPieceMl) others.push(c);
   }
+  // Bone rings of the skull base also enclose soft tissue outside the cranium (a fluid-filled sinus, the nasal
+  // cavity). So the cranium is only the slices' enclosed regions that the largest piece's brain reaches, and another
+  // piece counts as brain only when it lies mostly there.
+  let cranial = enclosed;
+  if (others.length) {
+    const bestSeed = Uint8Array.from(labels, (l) => (l === best ? 1 : 0));
+    const near = dilateBall(bestSeed, dims, spacing, o.openingMm);
+    const around = new Uint8Array(n);
+    for (let i = 0; i < n; i++) around[i] = candidate[i] && (near[i] || enclosed[i]) ? 1 : 0;
+    cranial = reachFrom(reachFrom(bestSeed, around, dims), enclosed, dims, 4);
+    const inCranium = new Float64Array(sizes.length);
+    for (let i = 0; i < n; i++) if (labels[i] && cranial[i]) inCranium[labels[i]]++;
+    for (const c of others) if (inCranium[c] >= 0.5 * sizes[c]) keep[c] = 1;
+  }
+  const pieces = keep.reduce((a, k) => a + k, 0);
   const seed = new Uint8Array(n);
-  for (let i = 0; i < n; i++) seed[i] = keep[labels[i]] && labels[i] ? 1 : 0;
+  for (let i = 0; i < n; i++) seed[i] = keep[labels[i]];
 
-  // The opening restores the core's shape; inside an enclosing skull every soft voxel connected to it is brain too,
-  // which recovers the thin cortex and CSF at the inner table that the opening cuts off.
+  // The opening restores the core's shape; inside the cranium every soft voxel connected to it is brain too, which
+  // recovers the thin cortex and CSF at the inner table that the opening cuts off.
   const opened = dilateBall(seed, dims, spacing, o.openingMm);
   const region = new Uint8Array(n);
-  for (let i = 0; i < n; i++) region[i] = candidate[i] && (opened[i] || enclosed[i]) ? 1 : 0;
+  for (let i = 0; i < n; i++) region[i] = candidate[i] && (opened[i] || cranial[i]) ? 1 : 0;
   const reached = reachFrom(seed, region, dims);
   // The bone margin kept partial-volume voxels out of the connectivity; soft voxels within it next to the brain are
   // brain again (subarachnoid CSF against the inner table).

@@ -181,12 +181,19 @@ export interface Components {
 }
 
 /**
- * Labels the connected components of `mask` with face (6) or face, edge and corner (26) neighbours, numbered as
- * `scipy.ndimage.label(mask, generate_binary_structure(3, 1 | 3))` numbers them on the (z, y, x) array.
+ * Neighbours of a voxel for connected components: 6 = faces, 26 = faces, edges and corners, 4 = the faces within its
+ * axial slice (each slice on its own, as a stack of 2D images).
  */
-export function connectedComponents(mask: ArrayLike<number>, dims: MaskDims, connectivity: 6 | 26 = 6): Components {
+export type Connectivity = 4 | 6 | 26;
+
+/**
+ * Labels the connected components of `mask` with face (6), face, edge and corner (26) or in-slice face (4)
+ * neighbours, numbered as `scipy.ndimage.label` numbers them on the (z, y, x) array with
+ * `generate_binary_structure(3, 1 | 3)` or the in-plane cross.
+ */
+export function connectedComponents(mask: ArrayLike<number>, dims: MaskDims, connectivity: Connectivity = 6): Components {
   const n = checkMask(mask, dims, 'connectedComponents');
-  if (connectivity !== 6 && connectivity !== 26) throw new Error(`connectedComponents connectivity expected 6 or 26, got ${connectivity}`);
+  if (connectivity !== 4 && connectivity !== 6 && connectivity !== 26) throw new Error(`connectedComponents connectivity expected 4, 6 or 26, got ${connectivity}`);
   const [nx, ny, nz] = dims;
   const grid = paddedLayout(dims);
   const { px, pxy } = grid;
@@ -199,7 +206,7 @@ export function connectedComponents(mask: ArrayLike<number>, dims: MaskDims, con
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
         const order = Math.abs(dx) + Math.abs(dy) + Math.abs(dz);
-        if (order === 0 || (connectivity === 6 && order > 1)) continue;
+        if (order === 0 || (connectivity !== 26 && order > 1) || (connectivity === 4 && dz !== 0)) continue;
         steps.push(dx + px * dy + pxy * dz);
       }
     }
@@ -317,11 +324,11 @@ export function fillHolesPerSlice(mask: ArrayLike<number>, dims: MaskDims): Uint
 }
 
 /**
- * Reconstruction by components: the voxels of `region` connected (face or all 26 neighbours) to a voxel of `seed`
+ * Reconstruction by components: the voxels of `region` connected (see {@link Connectivity}) to a voxel of `seed`
  * inside it, i.e. the components of `region` that hold a seed, as `scipy.ndimage.binary_propagation(seed,
  * mask=region)` for a seed within the region. Grows a shrunken core back to the tissue it belongs to.
  */
-export function reachFrom(seed: ArrayLike<number>, region: ArrayLike<number>, dims: MaskDims, connectivity: 6 | 26 = 6): Uint8Array {
+export function reachFrom(seed: ArrayLike<number>, region: ArrayLike<number>, dims: MaskDims, connectivity: Connectivity = 6): Uint8Array {
   const n = checkMask(region, dims, 'reachFrom region');
   checkMask(seed, dims, 'reachFrom seed');
   const { labels, sizes } = connectedComponents(region, dims, connectivity);

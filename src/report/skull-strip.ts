@@ -1,6 +1,6 @@
 import { Patient } from '../data/cohort';
 import { SkullStripOptions, skullStripMask, SkullStripResult } from '../data/skull-strip';
-import { compareSkullStrip } from '../data/skull-strip-cohort';
+import { compareSkullStrip } from '../data/skull-strip-scan';
 import { readVolume } from '../io/read-volume';
 import { Volume, volumeValues } from '../io/volume';
 import { slicesWithVoxels } from '../math/morphology';

@@ -178,7 +178,7 @@ describe('cli: ich', () => {
     assert.match(compare.stdout, /^1: \d+ mL of brain in \d+ slices, Dice 0\.9\d+ with ICH_nii_StrippedSkull[/\\](GOOD|POOR)_PROGNOSIS[/\\]1_brain\.nii\.gz \(\d+ mL\)/m);
     assert.match(compare.stdout, /compared 30 of 30 scans, skipped 0; Dice mean 0\.9\d+, lowest 0\.9\d+/);
     const out = path.join(tempDir('ich-cli-strip-'), 'stripped');
-    const r = ich('skull-strip', root, '--out', out, '--ids', '1,2', '--opening-mm', '4');
+    const r = ich('skull-strip', root, '--out', out, '--ids', '1,2', '--opening-mm', '4', '--workers', '1');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /stripped 2 of 2 scans, kept 0, skipped 0/);
     assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'skull-strip.json'), 'utf8')).options.openingMm, 4);
@@ -188,6 +188,7 @@ describe('cli: ich', () => {
     assertCleanError(ich('skull-strip', root, '--brain-hu', '5'), /--brain-hu expected LOW,HIGH in HU with LOW < HIGH, got "5"/);
     assertCleanError(ich('skull-strip', root, '--bone-hu', '50'), /--bone-hu expected HU above the brain window's top \(120\), got "50"/);
     assertCleanError(ich('skull-strip', path.join(root, 'nowhere')), /got no ICH_nii folder/);
+    assertCleanError(ich('skull-strip', root, '--workers', '0'), /--workers expected/);
 
     const dicom = tempDir('ich-cli-dicom-strip-');
     fs.cpSync(path.join(FIXTURES, 'dicom', 'study'), path.join(dicom, 'dicom', '1'), { recursive: true });

@@ -40,6 +40,19 @@ describe('data/skull-strip-cohort', () => {
     assert.ok(!fs.existsSync(path.join(root, 'ICH_nii_StrippedSkull', SKULL_STRIP_REPORT)));
   });
 
+  it('reports the same whatever the number of worker threads, in folder and file-name order', async () => {
+    const root = await cohort64();
+    const drop = (r: Awaited<ReturnType<typeof skullStripCohort>>) => r.patients.map(({ seconds, ...rest }) => rest);
+    const finished: string[] = [];
+    const inThread = await skullStripCohort({ root, compare: true, workers: 0 });
+    const threaded = await skullStripCohort({ root, compare: true, workers: 3, onPatient: (e) => finished.push(e.patientId) });
+    assert.deepEqual(drop(threaded), drop(inThread));
+    assert.equal(threaded.meanDice, inThread.meanDice);
+    assert.deepEqual([...finished].sort(), inThread.patients.map((p) => p.patientId).sort(), 'every patient reported once');
+    const sources = threaded.patients.map((p) => p.source);
+    assert.deepEqual(sources, [...sources].sort(), 'GOOD_PROGNOSIS then POOR_PROGNOSIS, each in file-name order');
+  });
+
   it('writes the _brain copies the cohort reader uses, keeps them on a second run, replaces them with force', async () => {
     const root = await rawOnlyCopy();
     const seen: string[] = [];

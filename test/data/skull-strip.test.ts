@@ -9,7 +9,7 @@ function countIn(mask: Uint8Array, region: Uint8Array): number {
 }
 
 describe('data/skull-strip', () => {
-  it('finds the synthetic brain (Dice >= 0.995 below 200 HU) without eyes, optic nerves, headrest or scalp through a burr hole', () => {
+  it('finds the synthetic brain (Dice >= 0.995 below 200 HU) without eyes, optic nerves, a fluid-filled sinus, headrest or scalp through a burr hole', () => {
     for (const index of [0, 5]) {
       const h = hardHead(index, 160);
       const r = skullStripMask(h.volume);
@@ -24,6 +24,8 @@ describe('data/skull-strip', () => {
       const eyeVoxels = h.eyes.reduce((s, v) => s + v, 0);
       assert.ok(countIn(r.mask, h.eyes) < 0.03 * eyeVoxels, `eye and nerve voxels in the mask: ${countIn(r.mask, h.eyes)} of ${eyeVoxels}`);
       assert.equal(countIn(r.mask, h.headrest), 0);
+      assert.ok(h.sinus.reduce((s, v) => s + v, 0) > 0);
+      assert.equal(countIn(r.mask, h.sinus), 0, 'soft tissue that bone encloses outside the skull is not brain');
       const calcified = h.calcification.reduce((s, v) => s + v, 0);
       assert.ok(calcified > 0);
       assert.equal(countIn(r.mask, h.calcification), calcified, 'a calcification inside the brain is brain');

@@ -15,8 +15,8 @@ import {
 import { fixture, maxAbsDiff } from '../support/paths';
 
 // scipy.ndimage distance_transform_edt (sampling dz, dy, dx = 2.5, 0.6, 0.45 mm), binary_erosion (border_value=1)
-// and binary_dilation by the discrete ball of each radius, label with generate_binary_structure(3, 1 | 3),
-// binary_fill_holes in 3D and per slice, binary_propagation with the 6 and 26 structures
+// and binary_dilation by the discrete ball of each radius, label and binary_propagation with the in-slice cross and
+// generate_binary_structure(3, 1 | 3), binary_fill_holes in 3D and per slice
 // (test/fixtures/gen/make_morphology_fixtures.py).
 const f = fixture('morphology.json');
 const dims = f.dims as MaskDims;
@@ -36,11 +36,12 @@ describe('math/morphology', () => {
     }
   });
 
-  it('connected components are numbered as scipy.ndimage.label for 6 and 26 neighbours', () => {
+  it('connected components are numbered as scipy.ndimage.label for 4 (in-slice), 6 and 26 neighbours', () => {
     const six = connectedComponents(f.mask, dims, 6);
     const all = connectedComponents(f.mask, dims, 26);
     assert.deepEqual(Array.from(six.labels), f.label6);
     assert.deepEqual(Array.from(all.labels), f.label26);
+    assert.deepEqual(Array.from(connectedComponents(f.mask, dims, 4).labels), f.label4, 'each slice on its own');
     assert.notEqual(six.sizes.length, all.sizes.length, 'the fixture has corner-only contacts');
     const counted = new Array(six.sizes.length).fill(0);
     for (const l of six.labels) counted[l]++;
@@ -58,8 +59,9 @@ describe('math/morphology', () => {
   it('reconstruction from seeds keeps the seeded components whole, as binary_propagation', () => {
     assert.deepEqual(Array.from(reachFrom(f.reachSeed, f.mask, dims, 6)), f.reachFrom6);
     assert.deepEqual(Array.from(reachFrom(f.reachSeed, f.mask, dims, 26)), f.reachFrom26);
+    assert.deepEqual(Array.from(reachFrom(f.reachSeed, f.mask, dims, 4)), f.reachFrom4);
     const sum = (a: number[]) => a.reduce((s, v) => s + v, 0);
-    assert.ok(sum(f.reachFrom6) < sum(f.reachFrom26) && sum(f.reachFrom26) < sum(f.mask), 'some components are unseeded, and corners join more');
+    assert.ok(sum(f.reachFrom4) < sum(f.reachFrom6) && sum(f.reachFrom6) < sum(f.reachFrom26) && sum(f.reachFrom26) < sum(f.mask), 'some components are unseeded; slices, faces and corners join ever more');
     // A seed outside the region reaches nothing.
     assert.deepEqual(Array.from(reachFrom([1, 0, 0], [0, 1, 1], [3, 1, 1])), [0, 0, 0]);
   });
@@ -92,7 +94,7 @@ describe('math/morphology', () => {
     assert.throws(() => squaredDistanceToMask(new Uint8Array(24), [2, 3, 4], [1, 0, 1]), /positive voxel sizes in mm, got \[1, 0, 1\]/);
     assert.throws(() => erodeBall(new Uint8Array(24), [2, 3, 4], [1, 1, 1], -1), /radius expected >= 0 mm, got -1/);
     assert.throws(() => dilateBall(new Uint8Array(24), [2, 3, 4], [1, 1, 1], NaN), /radius expected >= 0 mm, got NaN/);
-    assert.throws(() => connectedComponents(new Uint8Array(24), [2, 3, 4], 18 as 6), /connectivity expected 6 or 26, got 18/);
+    assert.throws(() => connectedComponents(new Uint8Array(24), [2, 3, 4], 18 as 6), /connectivity expected 4, 6 or 26, got 18/);
     assert.throws(() => fillHoles(new Uint8Array(0), [0, 3, 4]), /positive integer dims, got \[0, 3, 4\]/);
   });
 });

@@ -7,7 +7,9 @@ import { fillHoles } from '../../src/math/morphology';
 /**
  * A synthetic head CT made harder than the cohort's: eyes in front of the skull joined to the brain by optic nerves
  * through the bone, an 8 mm burr hole that joins scalp and brain, a 3 mm one, a plastic headrest, a calcification
- * (300 HU) inside the brain, and partial volume (in-plane [1 2 1] / 4 blur). The truth is the generator's brain.
+ * (300 HU) inside the brain, a fluid-filled sinus between the eyes (14 mL at 40 HU, as blood or mucus fills one
+ * after trauma, inside a bone wall that each slice shows as a closed ring, like the skull base's), and partial volume
+ * (in-plane [1 2 1] / 4 blur). The truth is the generator's brain.
  */
 export function hardHead(patientIndex: number, inPlane: number) {
   const patient = generateClinical(1).filter((p) => p.hasImage)[patientIndex];
@@ -22,6 +24,7 @@ export function hardHead(patientIndex: number, inPlane: number) {
   const eyes = new Uint8Array(hu.length);
   const headrest = new Uint8Array(hu.length);
   const calcification = new Uint8Array(hu.length);
+  const sinus = new Uint8Array(hu.length);
   const xAt = (i: number) => (i - (nx - 1) / 2) * dx;
   const yAt = (j: number) => (j - (ny - 1) / 2) * dy - p.offsetY;
   const zAt = (k: number) => (k + 0.5) * dz;
@@ -55,6 +58,17 @@ export function hardHead(patientIndex: number, inPlane: number) {
           if (Math.hypot(x - px, y - py, z - e.z) < 2.5 && !truth[o] && r >= 11) {
             hu[o] = 32;
             eyes[o] = 1;
+          }
+        }
+        // Sinus: an ellipsoid of 2 mm bone around 40 HU fluid, in front of the forehead between the eyes.
+        const q = Math.sqrt((x / 17) ** 2 + ((y - globes[0].y) / 17) ** 2 + ((z - ze) / 17) ** 2);
+        if (q < 1 && !truth[o]) {
+          const inner = Math.sqrt((x / 15) ** 2 + ((y - globes[0].y) / 15) ** 2 + ((z - ze) / 15) ** 2);
+          // The skull stays whole where the cavity meets it: the sinus lies against the bone, not through it.
+          if (inner >= 1) hu[o] = 500;
+          else if (hu[o] < 200) {
+            hu[o] = 40;
+            sinus[o] = 1;
           }
         }
         for (const h of holes) {
@@ -103,6 +117,6 @@ export function hardHead(patientIndex: number, inPlane: number) {
     slope: 1,
     intercept: -1024,
   };
-  return { volume, truth, eyes, headrest, calcification };
+  return { volume, truth, eyes, headrest, calcification, sinus };
 }
 

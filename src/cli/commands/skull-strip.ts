@@ -1,19 +1,21 @@
 import * as path from 'node:path';
 import { dataDir } from '../../config/paths';
 import { formatIssue } from '../../data/issues';
-import { SKULL_STRIP_REPORT, SkullStripEntry, skullStripCohort } from '../../data/skull-strip-cohort';
-import { numberFlag, parseArgs, stringFlag, UsageError } from '../args';
+import { SKULL_STRIP_REPORT, skullStripCohort } from '../../data/skull-strip-cohort';
+import { SkullStripEntry } from '../../data/skull-strip-scan';
+import { intFlag, numberFlag, parseArgs, stringFlag, UsageError } from '../args';
 
 /**
  * `ich skull-strip [DIR] [--out DIR] [--force] [--compare] [--ids 1,2] [--bone-hu 200] [--brain-hu -20,120]
- * [--opening-mm 5] [--json]`: the skull-stripped copies (`ICH_nii_StrippedSkull/<folder>/<id>_brain.nii.gz`) of a
+ * [--opening-mm 5] [--workers N] [--json]`: the skull-stripped copies (`ICH_nii_StrippedSkull/<folder>/<id>_brain.nii.gz`) of a
  * dataset's raw scans, or with --compare a check of this stripping against the copies already there. Exit status 0
- * when at least one patient was stripped, kept or compared.
+ * when at least one patient was stripped, kept or compared. `--workers` threads strip scans side by side (default 2,
+ * or fewer cores; 1 strips in the main thread).
  */
 export async function skullStripCommand(argv: string[]): Promise<number> {
   const args = parseArgs(
     argv,
-    { out: 'string', force: 'boolean', compare: 'boolean', ids: 'string', 'bone-hu': 'string', 'brain-hu': 'string', 'opening-mm': 'string', json: 'boolean' },
+    { out: 'string', force: 'boolean', compare: 'boolean', ids: 'string', 'bone-hu': 'string', 'brain-hu': 'string', 'opening-mm': 'string', workers: 'string', json: 'boolean' },
     'ich skull-strip',
   );
   if (args.positional.length > 1) throw new UsageError(`ich skull-strip: expected at most one dataset folder, got ${args.positional.length}`);
@@ -44,6 +46,7 @@ export async function skullStripCommand(argv: string[]): Promise<number> {
     compare,
     ids,
     strip,
+    workers: args.flags.workers === undefined ? undefined : intFlag(args, 'workers', 2, 1, 64),
     onPatient: json
       ? undefined
       : (e) => process.stdout.write(skullStripLine(e) + '\n'),
