@@ -128,9 +128,11 @@ export function skullStripMask(volume: Volume, options: SkullStripOptions = {}):
   // cavity). So the cranium is only the slices' enclosed regions that the largest piece's brain reaches, and another
   // piece counts as brain only when it lies mostly there.
   let cranial = enclosed;
+  // The largest piece's opening, kept for step 4 when no other piece joins it.
+  let nearBest: Uint8Array | undefined;
   if (others.length) {
     const bestSeed = Uint8Array.from(labels, (l) => (l === best ? 1 : 0));
-    const near = dilateBall(bestSeed, dims, spacing, o.openingMm);
+    const near = (nearBest = dilateBall(bestSeed, dims, spacing, o.openingMm));
     const around = new Uint8Array(n);
     for (let i = 0; i < n; i++) around[i] = candidate[i] && (near[i] || enclosed[i]) ? 1 : 0;
     cranial = reachFrom(reachFrom(bestSeed, around, dims), enclosed, dims, 4);
@@ -144,7 +146,7 @@ export function skullStripMask(volume: Volume, options: SkullStripOptions = {}):
 
   // The opening restores the core's shape; inside the cranium every soft voxel connected to it is brain too, which
   // recovers the thin cortex and CSF at the inner table that the opening cuts off.
-  const opened = dilateBall(seed, dims, spacing, o.openingMm);
+  const opened = nearBest && pieces === 1 ? nearBest : dilateBall(seed, dims, spacing, o.openingMm);
   const region = new Uint8Array(n);
   for (let i = 0; i < n; i++) region[i] = candidate[i] && (opened[i] || cranial[i]) ? 1 : 0;
   const reached = reachFrom(seed, region, dims);

@@ -7,6 +7,9 @@ import { slicesWithVoxels } from '../math/morphology';
 import { escapeHtml, htmlImage } from './html';
 import { encodePng } from './png';
 
+/** One line of text above or instead of the slices; `html` is already escaped. */
+const noteHtml = (html: string) => `<div style="font:13px sans-serif;margin:4px 0">${html}</div>`;
+
 /** Outline colours: this stripping's mask, and the reference copy's where one is given. */
 const OURS: [number, number, number] = [46, 204, 64];
 const REFERENCE: [number, number, number] = [240, 18, 190];
@@ -63,7 +66,7 @@ export function skullStripHtml(scan: Volume, result: SkullStripResult, reference
     (dice !== undefined ? `; Dice ${dice.toFixed(4)} with the reference (magenta)` : '') +
     (result.warnings.length ? `; warnings: ${escapeHtml(result.warnings.join('; '))}` : '');
   return (
-    `<div style="font:13px sans-serif;margin:4px 0">${summary}</div>` +
+    noteHtml(summary) +
     slices.map((z) => htmlImage(brainMaskSlicePng(scan, result.mask, reference, z, scale), `slice ${z + 1}/${nz}: this mask (green)${reference ? ', reference (magenta)' : ''}`)).join('')
   );
 }
@@ -76,7 +79,7 @@ export function skullStripHtml(scan: Volume, result: SkullStripResult, reference
  * running.
  */
 export async function patientSkullStripHtml(patient: Patient, options: SkullStripOptions = {}): Promise<string> {
-  const note = (text: string) => `<div style="font:13px sans-serif;margin:4px 0">${escapeHtml(text)}</div>`;
+  const note = (text: string) => noteHtml(escapeHtml(text));
   const files = [patient.imagePath, patient.rawImagePath].filter((f): f is string => f !== undefined);
   const brain = files.find((f) => /_brain\.nii(\.gz)?$/.test(f));
   const raw = files.find((f) => f !== brain && /\.nii(\.gz)?$/.test(f));
