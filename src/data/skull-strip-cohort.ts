@@ -9,10 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../io/atomic';
+import { round } from '../math/round';
 import { patientIdFromFile } from './cohort';
 import { DataIssue } from './issues';
 import { resolveSkullStripOptions, SkullStripOptions } from './skull-strip';
-import { PROGNOSIS_FOLDERS, RawScan, round, SkullStripEntry, SkullStripJob, skippedScan, StrippedScan, stripRawScan } from './skull-strip-scan';
+import { PROGNOSIS_FOLDERS, RawScan, SkullStripEntry, SkullStripJob, skippedScan, StrippedScan, stripRawScan } from './skull-strip-scan';
 
 /** Options of {@link skullStripCohort}. */
 export interface SkullStripCohortOptions {
@@ -29,12 +30,20 @@ export interface SkullStripCohortOptions {
   /** Thresholds and radii (data/skull-strip defaults). */
   strip?: SkullStripOptions;
   /**
-   * Worker threads (default: 2, or fewer cores or scans); 0 or 1 strips in this thread. The report is the same
-   * whatever the number, in folder and file-name order.
+   * Worker threads (default {@link defaultSkullStripWorkers}, at most one per scan); 0 or 1 strips in this thread.
+   * The report is the same whatever the number, in folder and file-name order.
    */
   workers?: number;
   /** Called after each patient, for progress lines (in the order they finish when workers run). */
   onPatient?: (entry: SkullStripEntry) => void;
+}
+
+/**
+ * Worker threads a skull stripping uses when not told: 2, or 1 on a single core. Each thread holds a 512 x 512 x 32
+ * scan and its masks (the second thread added about 440 MB of peak memory, and gave 1.82x on 2 cores).
+ */
+export function defaultSkullStripWorkers(): number {
+  return Math.min(2, os.availableParallelism());
 }
 
 /** The whole run; also written as `<out>/skull-strip.json` when it wrote copies. */
@@ -94,7 +103,7 @@ export async function skullStripCohort(options: SkullStripCohortOptions): Promis
     results[index] = result;
     options.onPatient?.(result.entry);
   };
-  const workers = Math.min(options.workers ?? Math.min(2, os.availableParallelism()), scans.length);
+  const workers = Math.min(options.workers ?? defaultSkullStripWorkers(), scans.length);
   if (workers > 1) await stripInWorkers(scans, job, workers, done);
   else for (let i = 0; i < scans.length; i++) done(i, await stripRawScan(scans[i], job));
   const patients = results.map((r) => r.entry);

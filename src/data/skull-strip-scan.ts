@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { writeNifti } from '../io/nifti';
 import { readVolume } from '../io/read-volume';
 import { Volume } from '../io/volume';
+import { round } from '../math/round';
 import { DataIssue } from './issues';
 import { applyBrainMask, brainMaskFromStripped, maskAgreement, SkullStripOptions, skullStripMask, SkullStripResult } from './skull-strip';
 
@@ -107,12 +108,6 @@ const relativeTo = (root: string, file: string) => {
   const rel = path.relative(root, file);
   return rel.startsWith('..') ? file : rel;
 };
-
-/** Rounds to `digits` decimals, for reports. */
-export function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
 
 /** A scan skipped with its reason: its entry and the error issue that names it. */
 export function skippedScan(scan: RawScan, job: SkullStripJob, reason: string): StrippedScan {

@@ -49,6 +49,23 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
 }
 
 /**
+ * One value as 8-bit grey in the window `low`..`high` (0 below, 255 above), the mapping every slice image here uses;
+ * e.g. 0..80 HU for the brain window, 0..1 for a preprocessed volume.
+ */
+export function windowGrey(value: number, low: number, high: number): number {
+  const g = Math.round(((value - low) / (high - low || 1)) * 255);
+  return g < 0 ? 0 : g > 255 ? 255 : g;
+}
+
+/**
+ * Integer upsampling for a slice `width` voxels wide, so scans downsampled for a quick look (narrower than 160
+ * voxels) show at 256 px or more, and full-resolution ones at their own size.
+ */
+export function displayScale(width: number): number {
+  return width < 160 ? Math.ceil(256 / width) : 1;
+}
+
+/**
  * Maps one slice of a [depth, height, width] volume to 8-bit grey between `low` and `high` (values outside are
  * clipped), e.g. a CT window of 0..80 HU, or 0..1 for a preprocessed volume.
  * @param scale integer upsampling (nearest neighbour) so small volumes stay readable.
@@ -58,13 +75,8 @@ export function sliceToPng(data: ArrayLike<number>, shape: [number, number, numb
   if (!(depth >= 0 && depth < d)) throw new Error(`slice index expected 0..${d - 1}, got ${depth}`);
   const s = Math.max(1, Math.floor(scale));
   const out = new Uint8Array(h * s * w * s);
-  const span = high - low || 1;
   for (let y = 0; y < h * s; y++) {
-    for (let x = 0; x < w * s; x++) {
-      const value = data[(depth * h + Math.floor(y / s)) * w + Math.floor(x / s)];
-      const g = Math.round(((value - low) / span) * 255);
-      out[y * w * s + x] = g < 0 ? 0 : g > 255 ? 255 : g;
-    }
+    for (let x = 0; x < w * s; x++) out[y * w * s + x] = windowGrey(data[(depth * h + Math.floor(y / s)) * w + Math.floor(x / s)], low, high);
   }
   return encodePng(out, w * s, h * s, 1);
 }

@@ -1,6 +1,6 @@
 import { VolumeShape } from '../data/preprocess';
 import { escapeHtml, htmlTable } from './html';
-import { encodePng } from './png';
+import { encodePng, windowGrey } from './png';
 
 /** Anchors of matplotlib's inferno colour map at 0, 1/16, ..., 1 (perceptually uniform, readable in greyscale print). */
 const INFERNO = ['#000004', '#0b0724', '#210c4a', '#3d0965', '#57106e', '#71196e', '#8a226a', '#a32c61', '#bc3754', '#d24644', '#e45a31', '#f1731d', '#f98e09', '#fcac11', '#f9cb35', '#f2ea69', '#fcffa4'].map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
@@ -26,7 +26,7 @@ export function saliencyOverlayPng(volume: Float32Array, map: Float32Array | nul
   for (let y = 0; y < h * s; y++) {
     for (let x = 0; x < w * s; x++) {
       const i = (depth * h + Math.floor(y / s)) * w + Math.floor(x / s);
-      const g = Math.round(Math.min(1, Math.max(0, volume[i])) * 255);
+      const g = windowGrey(volume[i], 0, 1);
       let rgb: number[] = [g, g, g];
       const m = map ? map[i] : 0;
       if (m > 0) rgb = inferno(m).map((c, k) => Math.round((1 - alpha) * rgb[k] + alpha * c));

@@ -5,7 +5,7 @@ import { readVolume } from '../io/read-volume';
 import { Volume, volumeValues } from '../io/volume';
 import { slicesWithVoxels } from '../math/morphology';
 import { escapeHtml, htmlImage } from './html';
-import { encodePng } from './png';
+import { displayScale, encodePng, windowGrey } from './png';
 
 /** One line of text above or instead of the slices; `html` is already escaped. */
 const noteHtml = (html: string) => `<div style="font:13px sans-serif;margin:4px 0">${html}</div>`;
@@ -41,7 +41,7 @@ export function brainMaskSlicePng(scan: Volume, mask: Uint8Array, reference: Uin
   };
   for (let y = 0; y < ny; y++) {
     for (let x = 0; x < nx; x++) {
-      const g = Math.round(Math.min(1, Math.max(0, hu[base + y * nx + x] / 80)) * 255);
+      const g = windowGrey(hu[base + y * nx + x], 0, 80);
       let rgb: readonly number[] = [g, g, g];
       if (reference && edge(reference, x, y)) rgb = REFERENCE;
       if (edge(mask, x, y)) rgb = OURS;
@@ -60,7 +60,7 @@ export function skullStripHtml(scan: Volume, result: SkullStripResult, reference
   const [nx, , nz] = scan.dims;
   const withBrain = slicesWithVoxels(result.mask, scan.dims);
   const slices = withBrain.length ? [0.25, 0.5, 0.75].map((f) => withBrain[Math.min(withBrain.length - 1, Math.floor(f * withBrain.length))]) : [Math.floor(nz / 2)];
-  const scale = nx < 160 ? Math.ceil(256 / nx) : 1;
+  const scale = displayScale(nx);
   const summary =
     `${escapeHtml(scan.source)}: ${result.brainMl.toFixed(0)} mL of brain in ${result.brainSlices} of ${nz} slices` +
     (dice !== undefined ? `; Dice ${dice.toFixed(4)} with the reference (magenta)` : '') +

@@ -3,7 +3,7 @@ import { preprocessVolume, PreprocessOptions, windowHounsfield } from '../data/p
 import { readVolume } from '../io/read-volume';
 import { volumeValues } from '../io/volume';
 import { htmlImage } from './html';
-import { sliceToPng } from './png';
+import { displayScale, sliceToPng } from './png';
 
 /**
  * One patient's scan at three stages, as HTML: the raw slice (brain window 0-80 HU), the paper's HU window with its
@@ -23,12 +23,12 @@ export async function scanStagesHtml(patient: Patient, options: PreprocessOption
     if (c > bestCount) [best, bestCount] = [z, c];
   }
   const shape: [number, number, number] = [nz, ny, nx];
-  const scale = nx < 128 ? Math.ceil(256 / nx) : 1;
+  const scale = displayScale(nx);
   const windowed = windowHounsfield(volumeValues(stripped), options.quirks ?? 'paper');
   const pre = preprocessVolume(stripped, options);
   const padBefore = Math.floor(Math.max(0, (options.padDepth ?? 40) - nz) / 2);
   const depthIn = Math.min(pre.shape[0] - 1, Math.floor(((best + padBefore) * pre.shape[0]) / Math.max(nz, options.padDepth ?? 40)));
-  const preScale = Math.max(1, Math.round(256 / pre.shape[2]));
+  const preScale = displayScale(pre.shape[2]);
   return [
     htmlImage(sliceToPng(rawValues, shape, best, 0, 80, scale), `patient ${patient.id}: raw slice ${best + 1}/${nz}, 0-80 HU`),
     htmlImage(sliceToPng(windowed, shape, best, 0, 1, scale), `skull-stripped, paper window (15-100 HU, outside -> 0)`),

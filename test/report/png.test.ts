@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { escapeHtml, htmlImage, htmlTable } from '../../src/report/html';
-import { encodePng, sliceToPng } from '../../src/report/png';
+import { displayScale, encodePng, sliceToPng, windowGrey } from '../../src/report/png';
 import { decodePng as decode } from '../support/png';
 
 describe('report/png and report/html', () => {
@@ -21,6 +21,17 @@ describe('report/png and report/html', () => {
     assert.deepEqual([...png.rows[0]], [0, 0, 0, 0]);
     assert.deepEqual([...png.rows[3]], [128, 128, 255, 255]);
     assert.throws(() => sliceToPng(data, [2, 2, 2], 2, 0, 1), /slice index expected 0..1, got 2/);
+  });
+
+  it('maps values to grey through one window, clipping outside it and at NaN', () => {
+    assert.deepEqual([-5, 0, 40, 80, 200].map((v) => windowGrey(v, 0, 80)), [0, 0, 128, 255, 255]);
+    assert.equal(windowGrey(0.5, 0, 1), 128);
+    assert.equal(windowGrey(3, 3, 3), 0); // an empty window does not divide by zero
+    assert.ok(Number.isNaN(windowGrey(NaN, 0, 80))); // written as 0 into a Uint8Array
+  });
+
+  it('upsamples only slices narrower than 160 voxels, to at least 256 px', () => {
+    assert.deepEqual([16, 64, 96, 150, 159, 160, 301, 512].map(displayScale), [16, 4, 3, 2, 2, 1, 1, 1]);
   });
 
   it('escapes text in tables and images', () => {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { dataDir } from '../../config/paths';
 import { formatIssue } from '../../data/issues';
-import { SKULL_STRIP_REPORT, skullStripCohort } from '../../data/skull-strip-cohort';
+import { defaultSkullStripWorkers, SKULL_STRIP_REPORT, skullStripCohort } from '../../data/skull-strip-cohort';
 import { SkullStripEntry } from '../../data/skull-strip-scan';
 import { intFlag, numberFlag, parseArgs, stringFlag, UsageError } from '../args';
 
@@ -46,7 +46,7 @@ export async function skullStripCommand(argv: string[]): Promise<number> {
     compare,
     ids,
     strip,
-    workers: args.flags.workers === undefined ? undefined : intFlag(args, 'workers', 2, 1, 64),
+    workers: intFlag(args, 'workers', defaultSkullStripWorkers(), 1, 64),
     onPatient: json
       ? undefined
       : (e) => process.stdout.write(skullStripLine(e) + '\n'),

@@ -1,6 +1,7 @@
 import { CLINICAL_COLUMNS, LABEL_COLUMN } from '../clinical';
 import { SeededRandom, deriveSeed } from '../../math/random';
 import { spearman } from '../../math/ranks';
+import { round } from '../../math/round';
 import { GCS_COUNTS, LABEL_SPEARMAN, REAL_PATIENTS_WITH_IMAGE, REAL_POOR, scaleCounts, SCANNERS, SLICE_COUNTS } from './targets';
 
 /** One synthetic patient's clinical row and the hidden variables its scan is drawn from. */
@@ -51,7 +52,6 @@ function assignWithSpearman(
   return build((lo + hi) / 2);
 }
 
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 /** Plausible marginal distributions of the numeric columns: sampler, range and decimals. */
