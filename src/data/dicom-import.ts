@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../io/atomic';
 import { writeNifti } from '../io/nifti';
 import { EXCLUDED_PATIENT_IDS, normalisePatientId, readClinicalTable } from './clinical';
 import { assembleSeries, chooseSeries, scanDicomFolder } from './dicom-series';
+import { resolveGantryTilt } from './gantry-tilt';
 import { DataIssue } from './issues';
 
 /** Options of {@link importDicomCohort}. */
@@ -23,6 +24,11 @@ export interface DicomImportOptions {
   series?: string;
   /** Patient ID from the sub-folder's name (default) or from the DICOM PatientID (0010,0020) of its files. */
   idFrom?: 'folder' | 'tag';
+  /**
+   * Keep a gantry-tilted stack as acquired, with its sheared affine (default false: resampled onto planes
+   * perpendicular to the stack, data/gantry-tilt, as dcm2niix's `_Tilt_1` file).
+   */
+  keepTilt?: boolean;
   /** Called after each patient, for progress lines. */
   onPatient?: (entry: DicomImportEntry) => void;
 }
@@ -109,7 +115,7 @@ export function importDicomCohort(options: DicomImportOptions): DicomImportRepor
       entry.otherSeries = scan.series
         .filter((s) => s !== series)
         .map((s) => `${s.number ?? '?'} "${s.description}" (${s.slices.length} slices${s.localizer ? ', localizer' : ''})`);
-      const assembled = assembleSeries(series);
+      const assembled = resolveGantryTilt(assembleSeries(series), options.keepTilt === true);
       const { volume } = assembled;
       const target = record.label === 1 ? 'POOR_PROGNOSIS' : 'GOOD_PROGNOSIS';
       const other = record.label === 1 ? 'GOOD_PROGNOSIS' : 'POOR_PROGNOSIS';

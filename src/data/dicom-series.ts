@@ -247,7 +247,8 @@ const norm = (a: number[]) => Math.sqrt(dot(a, a));
  * by nibabel): i = the DICOM column, j = the DICOM row counted from the last row up (dcm2niix flips rows), k = the
  * slices in ascending position along the slice normal (row direction x column direction), whatever the files'
  * names or instance numbers. The affine maps (i, j, k) to RAS millimetres, its third column the mean step between
- * slices (so a gantry-tilted stack keeps its true geometry; dcm2niix's uncorrected file has the same voxels).
+ * slices (so a gantry-tilted stack keeps its true geometry; dcm2niix's uncorrected file has the same voxels, and
+ * data/gantry-tilt `resolveGantryTilt` resamples it onto perpendicular planes as dcm2niix's `_Tilt_1` file).
  * Stored values stay as the files hold them with the series' RescaleSlope/Intercept as the NIfTI scaling; a series
  * whose slices rescale differently is converted to float32 values.
  * @throws naming the file for slices that disagree (size, orientation, spacing, pixel type), two slices at one

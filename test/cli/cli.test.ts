@@ -165,6 +165,15 @@ describe('cli: ich', () => {
     assert.deepEqual(v.dims, expected.volumes['study-thick'].dims);
     assert.equal(v.format, 'dicom');
     assert.equal(v.min, Math.min(...expected.volumes['study-thick'].values));
+    // A gantry-tilted series: resampled onto perpendicular planes (5 -> 10 rows), or as acquired with --keep-tilt.
+    const tilt = path.join(FIXTURES, 'dicom', 'gantry-tilt');
+    const resampled = ich('volume', 'info', tilt, '--json');
+    assert.equal(resampled.code, 0, resampled.stderr);
+    assert.deepEqual(JSON.parse(resampled.stdout).dims, [6, 10, 4]);
+    assert.match(resampled.stderr, /gantry tilt of 12\.00 degrees: resampled onto planes perpendicular to the stack/);
+    const kept = ich('volume', 'info', tilt, '--json', '--keep-tilt');
+    assert.deepEqual(JSON.parse(kept.stdout).dims, [6, 5, 4]);
+    assert.match(kept.stderr, /voxels kept as acquired \(--keep-tilt\)/);
     assertCleanError(ich('import-dicom', '--from', path.join(root, 'dicom'), '--out', out), /--clinical expected the clinical table/);
     assertCleanError(ich('volume', 'info', path.join(root, 'dicom'), '--series', '7'), /DICOM series "7" expected to match one series, got 0/);
     const none = ich('import-dicom', '--from', path.join(root, 'dicom'), '--clinical', clinical, '--out', out, '--series', '99');

@@ -90,6 +90,28 @@ describe('data/dicom-import', () => {
     assert.ok(!fs.existsSync(path.join(out, 'ICH_nii', 'POOR_PROGNOSIS', 'PID-axial.nii.gz')), 'the old label\'s copy is removed');
   });
 
+  it('resamples a gantry-tilted series as dcm2niix\'s Tilt_1 file, or keeps it as acquired with keepTilt', async () => {
+    // Expected: dcm2niix's corrected file (test/fixtures/gen/make_tilt_fixtures.py) and its uncorrected one.
+    const corrected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'dicom-tilt', 'expected.json'), 'utf8')).volumes['gantry-tilt'];
+    const root = tempDir('ich-dicom-tilt-');
+    const from = path.join(root, 'dicom');
+    fs.cpSync(path.join(DIR, 'gantry-tilt'), path.join(from, '1'), { recursive: true });
+    const clinical = path.join(FIXTURES, 'clinical_synth.csv');
+    for (const keepTilt of [false, true]) {
+      const out = path.join(root, keepTilt ? 'kept' : 'resampled');
+      const report = importDicomCohort({ from, clinical, out, keepTilt });
+      const entry = report.patients[0];
+      assert.equal(entry.status, 'converted', entry.reason);
+      const v = await readNifti(path.join(out, entry.file!));
+      const want = keepTilt ? expected.volumes['gantry-tilt'] : corrected;
+      assert.deepEqual([v.dims, entry.dims], [want.dims, want.dims]);
+      assert.equal(maxAbsDiff(volumeValues(v), want.values), 0);
+      assert.equal(entry.tiltDegrees, 12);
+      assert.match(entry.warnings.join(), keepTilt ? /gantry tilt of 12\.00 degrees: voxels kept as acquired \(--keep-tilt\)/ : /gantry tilt of 12\.00 degrees: resampled onto planes perpendicular to the stack \(slices shifted by 1\.485 rows each, 5 -> 10 rows\)/);
+      assert.ok(report.issues.some((i) => i.severity === 'warning' && /gantry tilt/.test(i.message)), 'the tilt is in the report\'s issues too');
+    }
+  });
+
   it('throws only when there is nothing to read: no folder, or no patient folders in it', () => {
     const root = tempDir('ich-dicom-none-');
     const clinical = path.join(FIXTURES, 'clinical_synth.csv');

@@ -7,13 +7,14 @@ import { skullStripLine } from './skull-strip';
 
 /**
  * `ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag]
- * [--skull-strip] [--json]`: a cohort of DICOM CT studies (one sub-folder per patient) as a dataset in the authors'
- * layout under ROOT, for `ICH_DATA_DIR=ROOT`; with --skull-strip also the brain-only copies of the scans just
- * converted (`ich skull-strip`, default settings, replacing older copies). Prints one line per patient and what was
- * skipped; exit status 0 when at least one patient was converted.
+ * [--keep-tilt] [--skull-strip] [--json]`: a cohort of DICOM CT studies (one sub-folder per patient) as a dataset in
+ * the authors' layout under ROOT, for `ICH_DATA_DIR=ROOT`; with --skull-strip also the brain-only copies of the scans
+ * just converted (`ich skull-strip`, default settings, replacing older copies). A gantry-tilted series is resampled
+ * onto planes perpendicular to its stack unless --keep-tilt keeps it as acquired (sheared affine). Prints one line per
+ * patient and what was skipped; exit status 0 when at least one patient was converted.
  */
 export async function importDicomCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { from: 'string', clinical: 'string', out: 'string', series: 'string', 'id-from': 'string', 'skull-strip': 'boolean', json: 'boolean' }, 'ich import-dicom');
+  const args = parseArgs(argv, { from: 'string', clinical: 'string', out: 'string', series: 'string', 'id-from': 'string', 'keep-tilt': 'boolean', 'skull-strip': 'boolean', json: 'boolean' }, 'ich import-dicom');
   const from = stringFlag(args, 'from');
   if (!from) throw new UsageError('ich import-dicom: --from expected a folder with one sub-folder of DICOM files per patient, got none');
   const clinical = stringFlag(args, 'clinical');
@@ -29,6 +30,7 @@ export async function importDicomCommand(argv: string[]): Promise<number> {
     out,
     series: stringFlag(args, 'series') ?? 'auto',
     idFrom,
+    keepTilt: args.flags['keep-tilt'] === true,
     onPatient: json
       ? undefined
       : (e) => {
