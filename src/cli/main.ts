@@ -23,7 +23,7 @@ const USAGE = `ich: the ich-prognosis command line
   ich data check [DIR] [--json]
   ich volume info FILE|DICOM_FOLDER [--json] [--series auto|NUMBER|TEXT] [--keep-tilt]
   ich import-dicom --from DIR --clinical FILE.csv --out ROOT [--series auto|NUMBER|TEXT] [--id-from folder|tag] [--keep-tilt] [--skull-strip] [--json]   DICOM CT studies (a folder per patient) as a dataset
-  ich skull-strip [DIR] [--out DIR] [--force] [--compare] [--ids 1,2] [--bone-hu 200] [--brain-hu -20,120] [--opening-mm 5] [--json]   brain-only copies of the raw scans (ICH_nii_StrippedSkull), or --compare with existing ones
+  ich skull-strip [DIR] [--out DIR] [--force] [--compare] [--ids 1,2] [--bone-hu 200] [--brain-hu -20,120] [--opening-mm 5] [--workers N] [--json]   brain-only copies of the raw scans (ICH_nii_StrippedSkull), or --compare with existing ones
   ich splits --labels FILE.json [--folds 10] [--seed 1] [--val-fraction 0.1] [--val-seed 1] [--oversample-seed 2] [--json]
   ich preprocess FILE --out OUT.npy [--size 40,301,301] [--quirks paper|fixed]
   ich train --profile quick|cpu|paper --model NAME [--folds 0,3] [--out DIR] [--seed 1]
