@@ -31,15 +31,16 @@ const INTEGER_RANGE: Partial<Record<Volume['voxelType'], [number, number]>> = {
 /**
  * Resamples a stack whose affine is sheared (third column not perpendicular to the first two) onto planes
  * perpendicular to it, as dcm2niix 1.0.20220720 does for gantry tilt (voxels and axes checked against its
- * `out_Tilt_1.nii`, read by nibabel; its origin is not where its voxels lie, so the origin here is checked against the
- * slices' ImagePositionPatient instead): slice k moves in-plane by k times the in-plane part of the slice step, so one end
- * slice stays where it was (the first for a positive shift, the last for a negative one) and the others are
+ * `out_Tilt_1.nii`, read by nibabel; its origin is not where its voxels lie, so the origin here is checked against
+ * the slices' ImagePositionPatient instead): slice k moves in-plane by k times the in-plane part of the slice step,
+ * so one end slice stays where it was (the first for a positive shift, the last for a negative one) and the others are
  * interpolated linearly (bilinearly when the step also has a part along the rows, which a true gantry tilt has not).
  * Rows and columns are added so every slice fits. Outside the acquired plane the value is the volume's minimum; as in
  * dcm2niix, a position past the last row or column by less than one voxel takes that row's value. Integer voxels are
  * rounded back to their type, so scaling (slope, intercept) is kept.
  * The new affine keeps the in-plane columns, has the slice spacing along the plane normal as its third column and
- * moves the origin by the shift of the first slice. A stack that is not sheared (by less than 0.001 voxel over the
+ * moves the origin onto the grid's first corner: unchanged for a positive shift, by the whole stack's shift for a
+ * negative one. A stack that is not sheared (by less than 0.001 voxel over the
  * whole stack) comes back unchanged.
  * @throws when the affine's first two columns are not perpendicular (an oblique pixel grid is not a gantry tilt).
  */
