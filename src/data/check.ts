@@ -46,15 +46,32 @@ export function checkVolume(volume: Volume): string | null {
 }
 
 /**
- * Reads a scan in full and says what is wrong with it (unreadable, or {@link checkVolume}'s findings, without the
- * file's name), or null; its slice count when it could be read.
+ * Warns when a scan's in-plane field of view (voxels x voxel size, mm) is not square within 5%: the paper's resize
+ * to 301 x 301 (preprocessing step 4) then squeezes its anatomy along one axis, which the paper's 512 x 512 scans never
+ * are. A gantry-tilt resampling (data/gantry-tilt adds rows) or a rectangular reconstruction does this. Null otherwise.
  */
-export async function scanProblem(file: string): Promise<{ problem: string | null; slices: number }> {
+export function inPlaneAspectWarning(volume: Volume): string | null {
+  const [nx, ny] = volume.dims;
+  const width = nx * volume.voxelSize[0];
+  const height = ny * volume.voxelSize[1];
+  const ratio = Math.max(width, height) / Math.min(width, height);
+  if (!(ratio > 1.05)) return null;
+  return (
+    `in-plane field of view expected square for the 301 x 301 resize, got ${width.toFixed(1)} x ${height.toFixed(1)} mm ` +
+    `(${nx} x ${ny} voxels): the ${width > height ? 'width' : 'height'} is squeezed ${ratio.toFixed(2)}x more (gantry-tilt resampling or a rectangular reconstruction?)`
+  );
+}
+
+/**
+ * Reads a scan in full and says what is wrong with it (unreadable, or {@link checkVolume}'s findings, without the
+ * file's name), or null; its slice count and {@link inPlaneAspectWarning} when it could be read.
+ */
+export async function scanProblem(file: string): Promise<{ problem: string | null; slices: number; warning: string | null }> {
   try {
     const volume = await readVolume(file);
-    return { problem: checkVolume(volume), slices: volume.dims[2] };
+    return { problem: checkVolume(volume), slices: volume.dims[2], warning: inPlaneAspectWarning(volume) };
   } catch (err) {
-    return { problem: (err as Error).message.replace(` (${file})`, ''), slices: 0 };
+    return { problem: (err as Error).message.replace(` (${file})`, ''), slices: 0, warning: null };
   }
 }
 
@@ -96,13 +113,14 @@ export async function checkDataset(
   for (const id of cohort.imagesWithoutRow) summary.skipped.push({ patientId: id, reason: 'no usable clinical row' });
   let done = 0;
   for (const patient of cohort.patients) {
-    const { problem, slices } = await scanProblem(patient.imagePath);
+    const { problem, slices, warning } = await scanProblem(patient.imagePath);
     options.onProgress?.(++done, cohort.patients.length);
     if (problem) {
       issues.push({ severity: 'error', file: patient.imagePath, patientId: patient.id, message: `${problem} (patient skipped)` });
       summary.skipped.push({ patientId: patient.id, reason: problem });
       continue;
     }
+    if (warning) issues.push({ severity: 'warning', file: patient.imagePath, patientId: patient.id, message: warning });
     summary.usablePatients++;
     if (patient.label === 1) summary.labels.poor++;
     else summary.labels.good++;

@@ -2,9 +2,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { checkDataset } from '../../src/data/check';
+import { checkDataset, inPlaneAspectWarning } from '../../src/data/check';
 import { discoverCohort, detectLayout, patientIdFromFile } from '../../src/data/cohort';
 import { writeNifti } from '../../src/io/nifti';
+import { Volume } from '../../src/io/volume';
 import { writeNpy } from '../../src/io/npy';
 import { parseCsv, formatCsv } from '../../src/io/csv';
 import { damagedCopy, smallCohort } from '../support/cohort';
@@ -36,6 +37,23 @@ describe('data/cohort and data/check', () => {
     assert.deepEqual(cohort.issues, []);
     const raw = discoverCohort(root, { imageSource: 'raw' });
     assert.ok(raw.patients.every((p) => !p.imagePath.includes('StrippedSkull')));
+  });
+
+  it('warns, keeping the patient, when a scan\'s field of view is not square and the 301 x 301 resize would squeeze it', async () => {
+    const root = await damagedCopy();
+    // 32 x 40 voxels of 1 mm: what a gantry-tilt resampling that added rows looks like.
+    writeNifti(imageOf(root, 8), { dims: [32, 40, 6], raw: new Float32Array(32 * 40 * 6), voxelSize: [1, 1, 5] });
+    const report = await checkDataset(root);
+    const eight = report.issues.filter((i) => i.patientId === '8');
+    assert.deepEqual(eight.map((i) => [i.severity, i.message]), [
+      ['warning', 'in-plane field of view expected square for the 301 x 301 resize, got 32.0 x 40.0 mm (32 x 40 voxels): the height is squeezed 1.25x more (gantry-tilt resampling or a rectangular reconstruction?)'],
+    ]);
+    assert.ok(!report.summary.skipped.some((x) => x.patientId === '8'), 'a warning, not a skip');
+    const volume = (dims: [number, number, number], voxelSize: [number, number, number]): Volume =>
+      ({ source: 'v', format: 'nifti1', dims, voxelType: 'int16', voxelSize, affine: [], raw: new Int16Array(0), slope: 1, intercept: 0 });
+    assert.equal(inPlaneAspectWarning(volume([32, 40, 2], [1.25, 1, 5])), null, 'rectangular voxels, square field of view');
+    assert.equal(inPlaneAspectWarning(volume([512, 530, 2], [0.45, 0.45, 5])), null, 'within 5%');
+    assert.match(inPlaneAspectWarning(volume([630, 512, 2], [0.45, 0.45, 5]))!, /the width is squeezed 1\.23x more/);
   });
 
   it('takes patient IDs from every naming scheme', () => {
