@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DICOM_TAGS as T, DicomElement, DicomFile, dicomItems, dicomNumber, dicomNumbers, dicomPixels, dicomString, DicomTag, parseDicom } from '../io/dicom';
 import { allocateVoxels, RawVoxels, Volume, voxelTypeOf, VoxelType } from '../io/volume';
+import { cross3, dot3, norm3 } from '../math/vec3';
 import { DataIssue } from './issues';
 
 /** One slice's header: where it lies and how its pixels scale, without its pixels. */
@@ -238,9 +239,10 @@ export function chooseSeries(series: DicomSeries[], choice: string, where: strin
   return matches[0];
 }
 
-const dot = (a: number[], b: number[]) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-const cross = (a: number[], b: number[]) => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
-const norm = (a: number[]) => Math.sqrt(dot(a, a));
+/** The start of the warning for a stack tilted by `degrees`, which data/gantry-tilt rewrites when it resamples. */
+export function gantryTiltLabel(degrees: number): string {
+  return `gantry tilt of ${degrees.toFixed(2)} degrees`;
+}
 
 /**
  * Stacks a series into a volume laid out as dcm2niix lays out its NIfTI (checked against dcm2niix 1.0.20220720 read
@@ -260,10 +262,10 @@ export function assembleSeries(series: DicomSeries, readFile: (file: string) => 
   const warnings: string[] = [];
   const rowDir = first.orientation.slice(0, 3);
   const colDir = first.orientation.slice(3, 6);
-  if (Math.abs(norm(rowDir) - 1) > 1e-3 || Math.abs(norm(colDir) - 1) > 1e-3 || Math.abs(dot(rowDir, colDir)) > 1e-3) {
+  if (Math.abs(norm3(rowDir) - 1) > 1e-3 || Math.abs(norm3(colDir) - 1) > 1e-3 || Math.abs(dot3(rowDir, colDir)) > 1e-3) {
     throw new Error(`DICOM ImageOrientationPatient expected two orthogonal unit vectors, got ${first.orientation.join('\\')} (${first.file})`);
   }
-  const normal = cross(rowDir, colDir);
+  const normal = cross3(rowDir, colDir);
   for (const s of series.slices) {
     const same = (what: string, a: unknown, b: unknown) => {
       if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`DICOM ${what} expected ${JSON.stringify(b)} as in ${first.file}, got ${JSON.stringify(a)} (${s.file}; ${where})`);
@@ -273,7 +275,7 @@ export function assembleSeries(series: DicomSeries, readFile: (file: string) => 
     if (s.orientation.some((v, i) => Math.abs(v - first.orientation[i]) > 1e-4)) same('ImageOrientationPatient', s.orientation, first.orientation);
     if (s.pixelSpacing.some((v, i) => Math.abs(v - first.pixelSpacing[i]) > 1e-4)) same('PixelSpacing', s.pixelSpacing, first.pixelSpacing);
   }
-  const slices = series.slices.map((s) => ({ s, along: dot(s.position, normal) })).sort((a, b) => a.along - b.along);
+  const slices = series.slices.map((s) => ({ s, along: dot3(s.position, normal) })).sort((a, b) => a.along - b.along);
   const n = slices.length;
   const multiFrame = new Set(series.slices.filter((x) => x.frame > 0).map((x) => x.file));
   const frameName = (x: DicomSliceHeader) => (multiFrame.has(x.file) ? `${x.file} frame ${x.frame + 1}` : x.file);
@@ -298,8 +300,8 @@ export function assembleSeries(series: DicomSeries, readFile: (file: string) => 
     if (hi - lo > Math.max(0.01, 0.01 * sliceSpacing)) {
       warnings.push(`slice spacing varies from ${lo.toFixed(3)} to ${hi.toFixed(3)} mm (mean ${sliceSpacing.toFixed(3)} mm used in the affine; missing slices or a two-part acquisition?)`);
     }
-    tiltDegrees = (Math.acos(Math.min(1, dot(step, normal) / norm(step))) * 180) / Math.PI;
-    if (tiltDegrees > 0.01) warnings.push(`gantry tilt of ${tiltDegrees.toFixed(2)} degrees: voxels kept as acquired, the affine is sheared`);
+    tiltDegrees = (Math.acos(Math.min(1, dot3(step, normal) / norm3(step))) * 180) / Math.PI;
+    if (tiltDegrees > 0.01) warnings.push(`${gantryTiltLabel(tiltDegrees)}: voxels kept as acquired, the affine is sheared`);
   }
   const { rows, columns } = first;
   const sameRescale = slices.every(({ s }) => s.slope === first.slope && s.intercept === first.intercept);

@@ -5,7 +5,8 @@
  * `_Tilt_1` file and what the paper's preprocessing (resize to 301 x 301 in-plane, 40 slices) assumes.
  */
 import { allocateVoxels, Volume } from '../io/volume';
-import { DicomVolume } from './dicom-series';
+import { dot3 } from '../math/vec3';
+import { DicomVolume, gantryTiltLabel } from './dicom-series';
 
 /** A volume on planes perpendicular to its stack, and how it was moved there. */
 export interface TiltCorrection {
@@ -16,7 +17,6 @@ export interface TiltCorrection {
   added: [number, number];
 }
 
-const dot = (a: number[], b: number[]) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 const column = (affine: number[][], c: number) => [affine[0][c], affine[1][c], affine[2][c]];
 
 /** Integer range of each stored voxel type, for rounding interpolated values back to it. */
@@ -49,13 +49,13 @@ export function correctGantryTilt(volume: Volume): TiltCorrection {
   const ei = column(volume.affine, 0);
   const ej = column(volume.affine, 1);
   const ek = column(volume.affine, 2);
-  const ii = dot(ei, ei);
-  const jj = dot(ej, ej);
-  if (!(ii > 0 && jj > 0) || Math.abs(dot(ei, ej)) > 1e-4 * Math.sqrt(ii * jj)) {
+  const ii = dot3(ei, ei);
+  const jj = dot3(ej, ej);
+  if (!(ii > 0 && jj > 0) || Math.abs(dot3(ei, ej)) > 1e-4 * Math.sqrt(ii * jj)) {
     throw new Error(`affine expected perpendicular in-plane axes for a gantry-tilt correction, got i ${ei.map((v) => v.toFixed(4))} and j ${ej.map((v) => v.toFixed(4))} (${volume.source})`);
   }
-  const a = dot(ek, ei) / ii;
-  const b = dot(ek, ej) / jj;
+  const a = dot3(ek, ei) / ii;
+  const b = dot3(ek, ej) / jj;
   if (nz < 2 || (Math.abs(a) * (nz - 1) < 1e-3 && Math.abs(b) * (nz - 1) < 1e-3)) return { volume, shiftPerSlice: [0, 0], added: [0, 0] };
   // ek minus its in-plane part: the slice spacing along the normal, in the stack's direction.
   const normal = [0, 1, 2].map((r) => ek[r] - a * ei[r] - b * ej[r]);
@@ -108,7 +108,7 @@ export function correctGantryTilt(volume: Volume): TiltCorrection {
     }
   }
   const affine = volume.affine.map((row, r) => (r < 3 ? [row[0], row[1], normal[r], row[3] + i0 * ei[r] + j0 * ej[r]] : [...row]));
-  const spacing = Math.sqrt(dot(normal, normal));
+  const spacing = Math.sqrt(dot3(normal, normal));
   return {
     volume: { ...volume, dims: [mx, my, nz], raw: out, affine, voxelSize: [volume.voxelSize[0], volume.voxelSize[1], spacing] },
     shiftPerSlice: [a, b],
@@ -123,7 +123,7 @@ export function correctGantryTilt(volume: Volume): TiltCorrection {
  */
 export function resolveGantryTilt(assembled: DicomVolume, keep = false): DicomVolume {
   if (assembled.tiltDegrees <= 0.01) return assembled;
-  const tilt = `gantry tilt of ${assembled.tiltDegrees.toFixed(2)} degrees`;
+  const tilt = gantryTiltLabel(assembled.tiltDegrees);
   const others = assembled.warnings.filter((w) => !w.startsWith(tilt));
   if (keep) return { ...assembled, warnings: [`${tilt}: voxels kept as acquired (--keep-tilt), the affine is sheared`, ...others] };
   const { volume, added, shiftPerSlice } = correctGantryTilt(assembled.volume);

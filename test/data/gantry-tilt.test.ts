@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { assembleSeries, scanDicomFolder } from '../../src/data/dicom-series';
 import { correctGantryTilt, resolveGantryTilt } from '../../src/data/gantry-tilt';
 import { Volume, volumeValues } from '../../src/io/volume';
+import { cross3, dot3 } from '../../src/math/vec3';
 import { FIXTURES, fixture, maxAbsDiff } from '../support/paths';
 
 // Expected volumes: dcm2niix 1.0.20220720's tilt-corrected file (out_Tilt_1.nii) of each series, read by nibabel 5.0;
@@ -35,9 +36,8 @@ function assertOnAcquiredPlanes(name: string, acquired: Volume, corrected: Volum
   const slices = scanDicomFolder(FOLDERS[name]).series[0].slices;
   const rowDir = slices[0].orientation.slice(0, 3);
   const colDir = slices[0].orientation.slice(3, 6);
-  const normal = [rowDir[1] * colDir[2] - rowDir[2] * colDir[1], rowDir[2] * colDir[0] - rowDir[0] * colDir[2], rowDir[0] * colDir[1] - rowDir[1] * colDir[0]];
-  const dot = (u: number[], v: number[]) => u[0] * v[0] + u[1] * v[1] + u[2] * v[2];
-  const ordered = [...slices].sort((p, q) => dot(p.position, normal) - dot(q.position, normal));
+  const normal = cross3(rowDir, colDir);
+  const ordered = [...slices].sort((p, q) => dot3(p.position, normal) - dot3(q.position, normal));
   const [rowSpacing, colSpacing] = slices[0].pixelSpacing;
   const [nx, ny] = acquired.dims;
   const [mx, my, nz] = corrected.dims;
@@ -49,9 +49,9 @@ function assertOnAcquiredPlanes(name: string, acquired: Volume, corrected: Volum
       for (let i = 0; i < mx; i++) {
         const ras = world(corrected.affine, i, j, k);
         const d = [-ras[0] - ordered[k].position[0], -ras[1] - ordered[k].position[1], ras[2] - ordered[k].position[2]];
-        assert.ok(Math.abs(dot(d, normal)) < 1e-3, `voxel ${i},${j},${k} ${dot(d, normal)} mm off slice ${k}'s plane`);
-        const column = dot(d, rowDir) / colSpacing;
-        const row = dot(d, colDir) / rowSpacing;
+        assert.ok(Math.abs(dot3(d, normal)) < 1e-3, `voxel ${i},${j},${k} ${dot3(d, normal)} mm off slice ${k}'s plane`);
+        const column = dot3(d, rowDir) / colSpacing;
+        const row = dot3(d, colDir) / rowSpacing;
         if (column < -1e-6 || column > nx - 1 + 1e-6 || row < -1e-6 || row > ny - 1 + 1e-6) continue;
         // Acquired voxel j counts DICOM rows from the last one up.
         const y = ny - 1 - row;
@@ -86,8 +86,7 @@ describe('data/gantry-tilt', () => {
       assertOnAcquiredPlanes(name, before.volume, volume);
       // The third column is now perpendicular to the planes, and its length the spacing along the normal.
       const col = (c: number) => [0, 1, 2].map((r) => volume.affine[r][c]);
-      const dot = (u: number[], v: number[]) => u[0] * v[0] + u[1] * v[1] + u[2] * v[2];
-      assert.ok(Math.abs(dot(col(2), col(0))) < 1e-9 && Math.abs(dot(col(2), col(1))) < 1e-9);
+      assert.ok(Math.abs(dot3(col(2), col(0))) < 1e-9 && Math.abs(dot3(col(2), col(1))) < 1e-9);
       assert.ok(Math.abs(volume.voxelSize[2] - before.sliceSpacing) < 1e-4, `${volume.voxelSize[2]} vs ${before.sliceSpacing}`);
     });
   }
